@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything llasa needs on a fresh Debian machine: system packages (espeak-ng and sox
+# for real test speech and the synthetic corpus, chromium for the web-page test), a virtual
+# environment in .venv with the pinned Python stack, the test extras, and llasa itself.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="espeak-ng sox libsox-fmt-all chromium chromium-driver"
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+pip install -q --upgrade "pip>=24"
+# torch is pinned in requirements.txt so pip takes the local CPU wheel.
+pip install -q -r requirements.txt -r requirements-test.txt
+# The official codec package (parity tests only) pins torch 2.5: never let it resolve.
+pip install -q --no-deps xcodec2==0.1.5 vector-quantize-pytorch==1.17.8 einops==0.8.0
+pip install -q --no-deps -e .
+python -c "import llasa, torch, transformers; print('llasa', llasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"

@@ -1,0 +1,41 @@
+"""Shared fixtures: real speech from espeak-ng, offline hub, tiny temp dirs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LLASA_QUIET", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_CACHE = Path(tempfile.gettempdir()) / "llasa-test-speech"
+
+
+def espeak(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50) -> np.ndarray:
+    """Real speech: espeak-ng → 16 kHz mono float32 [n] (cached on disk by arguments)."""
+    from llasa.audio import load_audio
+
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed (apt-get install espeak-ng); see README")
+    _CACHE.mkdir(exist_ok=True)
+    key = abs(hash((text, voice, speed, pitch))) % (10**12)
+    path = _CACHE / f"{key}.wav"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.wav")
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
+                        "-w", str(tmp), text], check=True, capture_output=True)
+        tmp.rename(path)
+    return load_audio(path)
+
+
+@pytest.fixture(scope="session")
+def speech():
+    """Factory fixture: ``speech(text, voice=..., speed=..., pitch=...)`` → waveform [n]."""
+    return espeak
