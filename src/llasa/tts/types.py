@@ -1,0 +1,69 @@
+"""Request and result types of the synthesis pipeline (plain dataclasses, numpy only).
+
+Notation: ``n`` audio samples at 16 kHz, ``t`` codec frames (50 per second, 320 samples each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._common.errors import InputError
+
+TOKENS_PER_SECOND = 50  # X-codec2: 16 kHz / hop 320
+
+
+@dataclass
+class SynthesisResult:
+    """What :meth:`Llasa.synthesize` returns.
+
+    Attributes:
+        audio: float32 waveform [n] at ``sample_rate``; only the new speech (a voice prompt's
+            audio is not included).
+        sample_rate: 16000.
+        codes: int64 codec codes [t] of the new speech (prompt codes excluded);
+            ``len(audio) == 320 * len(codes)`` except for long text, where chunks are joined
+            with a crossfade (then ``len(audio)`` is shorter by the overlaps).
+        info: generation facts: ``tokens`` (LM tokens sampled), ``ended`` (every part stopped on
+            SPEECH_GENERATION_END rather than the token cap), ``seconds`` (audio length),
+            ``chunks`` (text chunks used), ``max_new_tokens`` (cap per chunk),
+            ``timings`` (dict of wall seconds: ``generate``, ``decode``, ``total``).
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    codes: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        """Length of ``audio`` in seconds."""
+        return len(self.audio) / self.sample_rate
+
+
+def duration_to_tokens(seconds: float, tokens_per_second: int = TOKENS_PER_SECOND) -> int:
+    """Map a target duration to an exact token count (50 tokens per second, rounded).
+
+    The audio of ``k`` tokens is exactly ``k * 320`` samples, so the result is exact to one
+    token (20 ms). The LM cannot be told *how fast* to speak, so forcing a count means it
+    either stops mid-sentence (target too short) or fills the rest (target too long); see
+    docs/tts.md.
+    """
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        raise InputError(f"duration must be a number of seconds, got {seconds!r}") from None
+    if not np.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"duration must be a positive number of seconds, got {seconds}")
+    return max(1, int(round(seconds * tokens_per_second)))
+
+
+def default_token_cap(text: str, tokens_per_second: int = TOKENS_PER_SECOND) -> int:
+    """A generous cap on speech tokens for ``text`` so that a runaway sample stops.
+
+    Speech runs at roughly 12-18 characters per second; the cap allows 4 characters per second
+    (3-4x normal) plus 3 s, which never cuts real speech short but stops a sample that never
+    emits SPEECH_GENERATION_END. The context window caps it further (see the pipeline).
+    """
+    return int((3.0 + len(text) / 4.0) * tokens_per_second)
