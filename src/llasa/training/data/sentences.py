@@ -1,0 +1,202 @@
+"""A varied English sentence list, generated from templates and word lists written for llasa.
+
+The synthetic corpus needs thousands of different sentences: short and long, statements and
+questions, numbers, dates, times and amounts. They are built combinatorially and
+deterministically from a seed, so the same seed always gives the same list. Numbers are spelled
+out in words: espeak-ng, Piper and Whisper then agree on the spoken form, which keeps WER honest.
+
+The held-out split is chosen by a hash of the sentence text (not by position), so adding
+templates never moves an existing sentence between splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..._common.errors import InputError
+
+NAMES = ["Anna", "Ben", "Clara", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack",
+         "Kate", "Leo", "Maria", "Nora", "Oliver", "Paul", "Rosa", "Sam", "Tom", "Vera",
+         "Walter", "Zoe", "Lucy", "Peter", "Helen", "Mark", "Julia", "Simon", "Alice", "Victor"]
+PLACES = ["the market", "the station", "the library", "the old bridge", "the harbour",
+          "the village", "the museum", "the park", "the school", "the hospital", "the bakery",
+          "the office", "the garden", "the river", "the mountains", "the beach", "the airport",
+          "the castle", "the farm", "the theatre", "the city centre", "the forest"]
+CITIES = ["London", "Paris", "Berlin", "Madrid", "Rome", "Vienna", "Dublin", "Boston",
+          "Chicago", "Toronto", "Sydney", "Tokyo", "Lisbon", "Prague", "Oslo", "Denver"]
+OBJECTS = ["the red umbrella", "a heavy suitcase", "the blue notebook", "an old map",
+           "a wooden chair", "the silver key", "a paper bag", "the new phone", "a small box",
+           "the kitchen knife", "a warm blanket", "the broken clock", "a green bottle",
+           "the yellow kite", "a leather wallet", "the glass vase", "a fresh loaf of bread",
+           "the letter", "a pair of gloves", "the camera"]
+ANIMALS = ["dog", "cat", "horse", "rabbit", "fox", "owl", "goat", "duck", "bear", "sheep",
+           "parrot", "turtle", "mouse", "squirrel", "deer", "wolf"]
+_PLURAL = {"fox": "foxes", "sheep": "sheep", "mouse": "mice", "deer": "deer", "wolf": "wolves"}
+ADJECTIVES = ["quiet", "bright", "cold", "busy", "beautiful", "strange", "tiny", "enormous",
+              "friendly", "noisy", "lovely", "dark", "gentle", "clever", "famous", "empty"]
+FOODS = ["apples", "soup", "cheese", "coffee", "bread", "rice", "oranges", "tea", "pasta",
+         "carrots", "cake", "fish", "potatoes", "honey", "chocolate", "tomatoes"]
+VERBS_PAST = ["found", "painted", "carried", "cleaned", "opened", "lost", "borrowed", "fixed",
+              "sold", "bought", "dropped", "wrapped", "hid", "returned", "checked", "moved"]
+JOBS = ["teacher", "doctor", "pilot", "farmer", "baker", "nurse", "engineer", "singer",
+        "driver", "painter", "lawyer", "gardener", "writer", "chef", "student", "musician"]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
+COLOURS = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple", "grey"]
+WEATHER = ["rain", "snow", "wind", "sunshine", "fog", "thunder"]
+ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+            "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
+            "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth",
+            "twenty first", "twenty second", "twenty third", "twenty fourth", "twenty fifth",
+            "twenty sixth", "twenty seventh", "twenty eighth"]
+SHORT = ["Yes, of course.", "No, thank you.", "Good morning!", "See you tomorrow.",
+         "Please wait here.", "That sounds great.", "I am not sure.", "Come in, please.",
+         "Watch out!", "Thank you very much.", "Well done!", "Not yet.", "Let us go.",
+         "Excuse me.", "How lovely!", "Be careful.", "Good night.", "Of course not.",
+         "Right away.", "Happy birthday!"]
+
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen"]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_to_words(n: int) -> str:
+    """Spell a non-negative integer below one million in English words (no "and")."""
+    if not 0 <= n < 1_000_000:
+        raise InputError(f"number_to_words: {n} is outside 0..999999")
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_to_words(rest))
+    rest = n % 1000
+    return number_to_words(n // 1000) + " thousand" + ("" if rest == 0 else " "
+                                                        + number_to_words(rest))
+
+
+def year_to_words(y: int) -> str:
+    """Spell a year the way people say it: 1987 → "nineteen eighty seven", 2005 → "two thousand five"."""
+    if 2000 <= y < 2010:
+        return number_to_words(y)
+    hi, lo = divmod(y, 100)
+    tail = "hundred" if lo == 0 else ("oh " + _ONES[lo] if lo < 10 else number_to_words(lo))
+    return f"{number_to_words(hi)} {tail}"
+
+
+def _cap(s: str) -> str:
+    return s[0].upper() + s[1:]
+
+
+def _template(rng: np.random.Generator) -> str:
+    """One sentence from a randomly chosen template family."""
+    c = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731 - tiny local chooser
+    num = lambda lo, hi: number_to_words(int(rng.integers(lo, hi)))  # noqa: E731
+    kind = int(rng.integers(16))
+    if kind == 0:
+        return f"{c(NAMES)} {c(VERBS_PAST)} {c(OBJECTS)} near {c(PLACES)}."
+    if kind == 1:
+        return f"Did {c(NAMES)} really go to {c(PLACES)} on {c(DAYS)}?"
+    if kind == 2:
+        animal = c(ANIMALS)
+        return f"There are {num(2, 100)} {_PLURAL.get(animal, animal + 's')} on the farm this year."
+    if kind == 3:
+        return (f"The meeting is on {c(DAYS)}, the {c(ORDINALS)} of {c(MONTHS)}, "
+                f"at {num(1, 13)} o'clock.")
+    if kind == 4:
+        return f"{c(NAMES)} was born in {c(CITIES)} in {year_to_words(int(rng.integers(1920, 2010)))}."
+    if kind == 5:
+        return f"How much do {num(2, 20)} kilos of {c(FOODS)} cost at {c(PLACES)}?"
+    if kind == 6:
+        return (f"The ticket costs {num(2, 100)} dollars and {num(1, 100)} cents, "
+                f"so please bring some change.")
+    if kind == 7:
+        return f"Why is the {c(ANIMALS)} so {c(ADJECTIVES)} today?"
+    if kind == 8:
+        return c(SHORT)
+    if kind == 9:
+        return (f"My {c(['brother', 'sister', 'cousin', 'neighbour', 'friend', 'aunt'])} "
+                f"works as a {c(JOBS)} in {c(CITIES)}.")
+    if kind == 10:
+        return (f"When the {c(WEATHER)} stopped, {c(NAMES)} and {c(NAMES)} walked slowly to "
+                f"{c(PLACES)}, where a {c(ADJECTIVES)} {c(ANIMALS)} was waiting for them "
+                f"beside {c(OBJECTS)}.")
+    if kind == 11:
+        return f"Call me at {' '.join(number_to_words(int(d)) for d in rng.integers(0, 10, 7))}."
+    if kind == 12:
+        return (f"The train to {c(CITIES)} leaves at {num(1, 13)} "
+                f"{c(['fifteen', 'thirty', 'forty five', 'twenty', 'ten'])} from platform "
+                f"{num(1, 20)}.")
+    if kind == 13:
+        return (f"Would you like some {c(FOODS)} or would you rather have a cup of "
+                f"{c(['tea', 'coffee', 'milk', 'water'])}?")
+    if kind == 14:
+        return (f"{_cap(c(['yesterday', 'last week', 'this morning', 'on Sunday']))}, "
+                f"{num(2, 1000)} people visited {c(PLACES)} to see the {c(COLOURS)} "
+                f"{c(['balloons', 'flowers', 'lights', 'boats', 'paintings'])}.")
+    return (f"Although it was {c(ADJECTIVES)} outside, the {c(JOBS)} decided to stay at "
+            f"{c(PLACES)} until {c(['midnight', 'noon', 'the evening', 'dawn'])}.")
+
+
+def is_heldout(sentence: str, fraction: float) -> bool:
+    """Deterministic held-out membership by a hash of the text (stable across list changes)."""
+    h = int.from_bytes(hashlib.sha1(sentence.encode("utf-8")).digest()[:8], "big")
+    return (h / 2**64) < fraction
+
+
+@dataclass(frozen=True)
+class SentenceSplit:
+    """Train and held-out sentence lists (disjoint, each without duplicates)."""
+
+    train: list[str]
+    heldout: list[str]
+
+
+def generate_sentences(count: int = 4000, *, seed: int = 0,
+                       heldout_fraction: float = 0.05) -> SentenceSplit:
+    """Generate ``count`` distinct sentences and split them into train / held-out.
+
+    Args:
+        count: number of distinct sentences wanted (short fixed phrases count once each).
+        seed: random seed; the same seed always gives the same lists.
+        heldout_fraction: share of sentences (by text hash) kept for evaluation.
+
+    Returns:
+        SentenceSplit with ``len(train) + len(heldout) == count``.
+    """
+    if count < 1:
+        raise InputError("sentence count must be at least 1")
+    if not 0.0 <= heldout_fraction < 1.0:
+        raise InputError("heldout_fraction must be in [0, 1)")
+    rng = np.random.default_rng(seed)
+    seen: dict[str, None] = {}
+    tries = 0
+    while len(seen) < count:
+        tries += 1
+        if tries > count * 50:
+            raise InputError(f"cannot generate {count} distinct sentences from the templates")
+        seen.setdefault(_template(rng), None)
+    sents = list(seen)
+    held = [s for s in sents if is_heldout(s, heldout_fraction)]
+    train = [s for s in sents if not is_heldout(s, heldout_fraction)]
+    return SentenceSplit(train=train, heldout=held)
+
+
+def read_sentence_file(path) -> list[str]:
+    """One sentence per line; blank lines and lines starting with '#' are ignored."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"sentence file not found: {p}")
+    lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    out = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not out:
+        raise InputError(f"sentence file {p} holds no sentences")
+    return out
