@@ -39,14 +39,15 @@ class TextLimits:
 
     Attributes:
         max_chars: longest accepted input (after normalisation); longer text is an error.
-        chunk_chars: target chunk size for long-text synthesis. 300 characters is what community
-            Llasa apps use per call; at ~15 characters per second of speech that is ~20 s of
-            audio (~1000 tokens), which leaves room in the 2048-token context for the prompt
-            and a carried-over continuation.
+        chunk_chars: chunk size for long-text synthesis. At ~12-15 characters per second of
+            speech, 200 characters are ~15 s of audio (~750 tokens), which leaves room in the
+            2048-token context for a 15 s voice prompt or a carried-over previous chunk
+            (community Llasa apps allow up to 300 characters per call, with a voice prompt
+            that is close to the context limit).
     """
 
     max_chars: int = 20_000
-    chunk_chars: int = 300
+    chunk_chars: int = 200
 
     def __post_init__(self):
         if self.max_chars < 1:

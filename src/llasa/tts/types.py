@@ -59,11 +59,13 @@ def duration_to_tokens(seconds: float, tokens_per_second: int = TOKENS_PER_SECON
     return max(1, int(round(seconds * tokens_per_second)))
 
 
+
 def default_token_cap(text: str, tokens_per_second: int = TOKENS_PER_SECOND) -> int:
     """A generous cap on speech tokens for ``text`` so that a runaway sample stops.
 
     Speech runs at roughly 12-18 characters per second; the cap allows 4 characters per second
     (3-4x normal) plus 3 s, which never cuts real speech short but stops a sample that never
-    emits SPEECH_GENERATION_END. The context window caps it further (see the pipeline).
+    emits SPEECH_GENERATION_END. (The pipeline itself uses the LM's
+    ``max_new_tokens_for_text``, 5 characters per second + 2 s; both are only safety caps.)
     """
     return int((3.0 + len(text) / 4.0) * tokens_per_second)
