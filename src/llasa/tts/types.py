@@ -46,9 +46,9 @@ def duration_to_tokens(seconds: float, tokens_per_second: int = TOKENS_PER_SECON
     """Map a target duration to an exact token count (50 tokens per second, rounded).
 
     The audio of ``k`` tokens is exactly ``k * 320`` samples, so the result is exact to one
-    token (20 ms). The LM cannot be told *how fast* to speak, so forcing a count means it
-    either stops mid-sentence (target too short) or fills the rest (target too long); see
-    docs/tts.md.
+    token (20 ms). The LM cannot be told *how fast* to speak, so the pipeline uses the count
+    as a hard cap and pads an earlier end with silence: too short a target cuts speech off,
+    too long a target adds a silent tail (see docs/tts.md).
     """
     try:
         seconds = float(seconds)

@@ -1,0 +1,271 @@
+"""The :class:`Llasa` façade: text (+ optional voice) → speech tokens → 16 kHz audio.
+
+It joins an injected :class:`~llasa.lm.model.LlasaLM` and :class:`~llasa.codec.Codec`; it owns
+no network of its own. Loops over chunks live in :mod:`llasa.tts.longform`, streaming in
+:mod:`llasa.tts.streaming`.
+
+Cloning prompts follow the official recipe (prompt transcript + target text in one
+TEXT_UNDERSTANDING span, assistant turn prefilled with the prompt's speech tokens). The LM
+returns only the *new* codes, and only those are decoded: the prompt audio is never part of
+the output, and cutting at a code boundary avoids the official recipe's up-to-320-sample
+misalignment when cutting decoded audio at the prompt length.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._common.errors import BudgetError, InputError, ModelLoadError
+from ..codec.model import Codec
+from ..lm.model import LlasaLM
+from ..lm.prompt import build_tts_prompt
+from ..lm.sampling import GenerationSettings, max_new_tokens_for_text
+from .defaults import default_model_dir
+from .text import TextLimits, check_text, chunk_text
+from .types import SynthesisResult, duration_to_tokens
+from .voices import Voice
+
+
+class Llasa:
+    """Text-to-speech with a Llasa LM and an X-codec2 codec.
+
+    Args:
+        lm: the language model (tokenizer + LlamaForCausalLM + speech vocabulary).
+        codec: the codec; its decoder turns codes into audio, its encoder builds voices.
+        limits: text length limits and the long-text chunk size.
+
+    Raises:
+        ModelLoadError: the LM's speech vocabulary is larger than the codec's codebook.
+    """
+
+    def __init__(self, lm: LlasaLM, codec: Codec, *, limits: TextLimits = TextLimits()):
+        if lm.vocab.codebook_size > codec.codebook_size:
+            raise ModelLoadError(
+                f"LM and codec do not match: the LM has {lm.vocab.codebook_size} speech tokens "
+                f"but the codec only {codec.codebook_size} codes")
+        self.lm = lm
+        self.codec = codec
+        self.limits = limits
+        self.sample_rate = int(codec.sample_rate)
+
+    @classmethod
+    def from_pretrained(cls, lm: str | Path | None = None, codec: str | Path | None = None, *,
+                        device: Any = None, dtype: Any = None, codec_dtype: Any = None,
+                        decode_only: bool = False, revision: str | None = None,
+                        limits: TextLimits = TextLimits()) -> Llasa:
+        """Load an LM and a codec by hub id or local directory.
+
+        Args:
+            lm: e.g. ``"HKUSTAudio/Llasa-1B"`` or a directory saved by ``LlasaLM.save_pretrained``.
+                ``None``: the model shipped in the package (``llasa/models/default/lm``).
+            codec: e.g. ``"HKUSTAudio/xcodec2"`` or a codec directory; ``None``: the shipped one.
+            device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
+            dtype: LM dtype (``"bf16"``, ``"fp32"``, ...). ``codec_dtype`` likewise (default fp32).
+            decode_only: load only the codec decoder (smaller; then voices cannot be built).
+            revision: hub revision for both.
+
+        Raises:
+            ModelLoadError: a name cannot be resolved, or no model is shipped and none is named.
+        """
+        default = default_model_dir()
+        if lm is None or codec is None:
+            missing = [k for k, v in (("lm", lm), ("codec", codec))
+                       if v is None and not (default / k).is_dir()]
+            if missing:
+                raise ModelLoadError(
+                    f"no default {' and '.join(missing)} model is shipped with this llasa "
+                    f"(looked in {default}); name one, e.g. --lm HKUSTAudio/Llasa-1B "
+                    "--codec HKUSTAudio/xcodec2 (Python: Llasa.from_pretrained(lm=..., codec=...))")
+        lm_model = LlasaLM.from_pretrained(lm if lm is not None else default / "lm",
+                                           device=device, dtype=dtype, revision=revision)
+        codec_model = Codec.from_pretrained(codec if codec is not None else default / "codec",
+                                            device=device, dtype=codec_dtype,
+                                            decode_only=decode_only, revision=revision)
+        return cls(lm_model, codec_model, limits=limits)
+
+    # ----------------------------------------------------------------------------- prompts
+    def voice_from_audio(self, audio: Any, text: str | None, **kw) -> Voice:
+        """Build a :class:`Voice` with this pipeline's codec (see :meth:`Voice.from_audio`)."""
+        return Voice.from_audio(self.codec, audio, text, **kw)
+
+    def _check_voice(self, voice: Voice | None) -> None:
+        if voice is None:
+            return
+        if not isinstance(voice, Voice):
+            raise InputError(f"voice must be a llasa Voice, got {type(voice).__name__}")
+        if voice.codebook_size != self.codec.codebook_size:
+            raise InputError(f"this voice was encoded with a {voice.codebook_size}-code codec; "
+                             f"the loaded codec has {self.codec.codebook_size} codes")
+        if int(voice.codes.max()) >= self.lm.vocab.codebook_size:
+            raise InputError("this voice has codes the LM has no speech token for")
+
+    def build_prompt(self, text: str, voice: Voice | None = None, *,
+                     context: tuple[str, np.ndarray] | None = None) -> list[int]:
+        """Token ids of the official prompt for ``text`` (cloning ``voice`` if given).
+
+        Args:
+            text: target text (normalised and checked against ``limits``).
+            voice: optional cloning prompt.
+            context: optional extra ``(text, codes)`` spoken right after the voice prompt
+                (long-text continuation); it joins the prompt text and the prefilled codes.
+
+        Returns:
+            Prompt ids, ending with SPEECH_GENERATION_START + the prompt's speech tokens.
+        """
+        text = check_text(text, self.limits)
+        self._check_voice(voice)
+        texts, codes = [], []
+        if voice is not None:
+            texts.append(voice.text)
+            codes.append(voice.codes)
+        if context is not None:
+            texts.append(context[0])
+            codes.append(np.asarray(context[1], dtype=np.int64))
+        if not texts:
+            return list(build_tts_prompt(self.lm.tokenizer, text))
+        # A space keeps words from fusing ("...there.Hello"); the official recipe concatenates
+        # bare strings, which differs only when the prompt text lacks trailing whitespace.
+        return list(build_tts_prompt(self.lm.tokenizer, text, prompt_text=" ".join(texts) + " ",
+                                     prompt_codes=np.concatenate(codes)))
+
+    # ------------------------------------------------------------------------- settings
+    def make_settings(self, settings: GenerationSettings | None = None,
+                      **sampling: Any) -> GenerationSettings:
+        """``settings`` (or the defaults) with keyword overrides; unknown keys are an error."""
+        known = {f.name for f in fields(GenerationSettings)}
+        unknown = sorted(set(sampling) - known)
+        if unknown:
+            raise InputError(f"unknown sampling option(s) {unknown}; known: {sorted(known)}")
+        base = settings if settings is not None else GenerationSettings()
+        if not sampling:
+            return base
+        values = {f.name: getattr(base, f.name) for f in fields(GenerationSettings)}
+        values.update(sampling)
+        return GenerationSettings(**values)
+
+    def token_budget(self, text: str, prompt_len: int, settings: GenerationSettings,
+                     duration: float | None = None) -> int:
+        """Speech tokens allowed for ``text``: target duration, or the settings' cap, or a cap
+        derived from the text length; never more than the context has room for."""
+        room = int(self.lm.max_context) - prompt_len
+        if room < 1:
+            raise BudgetError(f"the prompt takes {prompt_len} tokens, leaving no room in the "
+                              f"{self.lm.max_context}-token context; use a shorter voice prompt "
+                              "or shorter text")
+        if duration is not None:
+            want = duration_to_tokens(duration)
+            if want > room:
+                raise BudgetError(f"duration {duration:g} s needs {want} tokens but only {room} "
+                                  "fit in the context after the prompt")
+            return want
+        cap = settings.max_new_tokens or max_new_tokens_for_text(len(text))
+        return max(1, min(int(cap), room))
+
+    def _with_budget(self, settings: GenerationSettings, budget: int) -> GenerationSettings:
+        values = {f.name: getattr(settings, f.name) for f in fields(GenerationSettings)}
+        values["max_new_tokens"] = budget
+        return GenerationSettings(**values)
+
+    # --------------------------------------------------------------------------- synthesis
+    def synthesize(self, text: str, voice: Voice | None = None, *,
+                   settings: GenerationSettings | None = None, duration: float | None = None,
+                   **sampling: Any) -> SynthesisResult:
+        """Speak ``text``, optionally in the voice of ``voice``.
+
+        Text longer than ``limits.chunk_chars`` is split into sentence chunks synthesised in
+        turn, each continuing from the previous one (see :mod:`llasa.tts.longform`).
+
+        Args:
+            text: what to say.
+            voice: cloning prompt (audio + transcript + codes), or ``None`` for a random voice.
+            settings: sampling settings (defaults: temperature 0.8, top-p 1.0, as the model card).
+            duration: target length in seconds (single-chunk text only): the LM may sample at
+                most ``round(50 * duration)`` tokens, and if it ends earlier the audio is padded
+                with trailing silence, so the output is exactly that long (to 20 ms). Speech
+                that needs more time is cut off; ``info["ended"]`` tells which happened.
+            **sampling: overrides of ``settings`` fields (``temperature=0.7, seed=1``, ...).
+
+        Returns:
+            :class:`SynthesisResult` with audio [n] (float32, 16 kHz), codes [t] and info.
+        """
+        from .longform import synthesize_long
+
+        t0 = time.perf_counter()
+        clean = check_text(text, self.limits)
+        settings = self.make_settings(settings, **sampling)
+        chunks = chunk_text(clean, self.limits.chunk_chars)
+        if len(chunks) > 1:
+            if duration is not None:
+                raise InputError("duration control works on one chunk of text; this text is "
+                                 f"split into {len(chunks)} chunks")
+            return synthesize_long(self, chunks, voice, settings, t0=t0)
+        return self._synthesize_many([clean], voice, settings, duration, t0)[0]
+
+    def synthesize_batch(self, texts: Sequence[str], voice: Voice | None = None, *,
+                         settings: GenerationSettings | None = None,
+                         duration: float | None = None, **sampling: Any) -> list[SynthesisResult]:
+        """Speak several texts at once (one padded batch through the LM).
+
+        Texts that need long-text chunking are synthesised one by one after the batch.
+        With greedy settings the results equal one-by-one :meth:`synthesize` calls.
+        """
+        if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+            raise InputError("texts must be a non-empty list of strings")
+        t0 = time.perf_counter()
+        settings = self.make_settings(settings, **sampling)
+        clean = [check_text(t, self.limits, name=f"text {i}") for i, t in enumerate(texts)]
+        short = [i for i, t in enumerate(clean) if len(t) <= self.limits.chunk_chars]
+        out: list[SynthesisResult | None] = [None] * len(clean)
+        if short:
+            for i, r in zip(short, self._synthesize_many([clean[i] for i in short], voice,
+                                                          settings, duration, t0)):
+                out[i] = r
+        for i in (i for i in range(len(clean)) if out[i] is None):
+            out[i] = self.synthesize(clean[i], voice, settings=settings, duration=duration)
+        return out  # type: ignore[return-value]
+
+    def _synthesize_many(self, texts: list[str], voice: Voice | None,
+                         settings: GenerationSettings, duration: float | None,
+                         t0: float) -> list[SynthesisResult]:
+        prompts = [self.build_prompt(t, voice) for t in texts]
+        # One settings object serves the whole batch: the cap is the largest text-derived cap,
+        # clipped to the room left by the longest prompt.
+        longest = max(len(p) for p in prompts)
+        budget = max(self.token_budget(t, longest, settings, duration) for t in texts)
+        run = self._with_budget(settings, budget)
+        t1 = time.perf_counter()
+        gens = [cands[0] for cands in self.lm.generate(prompts, run)]
+        t2 = time.perf_counter()
+        audios = self.codec.decode([g.codes for g in gens])
+        t3 = time.perf_counter()
+        results = []
+        for g, audio in zip(gens, audios):
+            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+            speech_seconds = len(audio) / self.sample_rate
+            if duration is not None:  # the LM cannot be kept from ending: pad with silence
+                audio = np.pad(audio, (0, max(0, budget * self.codec.hop_length - len(audio))))
+            info = {"tokens": int(g.num_tokens), "ended": bool(g.ended),
+                    "seconds": len(audio) / self.sample_rate,
+                    "speech_seconds": speech_seconds, "chunks": 1,
+                    "max_new_tokens": budget, "prompt_tokens": None,
+                    "timings": {"generate": t2 - t1, "decode": t3 - t2, "total": t3 - t0}}
+            results.append(SynthesisResult(audio=audio, sample_rate=self.sample_rate,
+                                           codes=np.asarray(g.codes, dtype=np.int64), info=info))
+        for r, p in zip(results, prompts):
+            r.info["prompt_tokens"] = len(p)
+        return results
+
+    def stream(self, text: str, voice: Voice | None = None, *,
+               settings: GenerationSettings | None = None, stream_settings: Any = None,
+               **sampling: Any) -> Iterator[np.ndarray]:
+        """Yield float32 audio chunks [m] as tokens arrive (see :mod:`llasa.tts.streaming`)."""
+        from .streaming import AudioStream
+
+        return AudioStream(self, text, voice, self.make_settings(settings, **sampling),
+                           stream_settings)
