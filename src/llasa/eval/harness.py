@@ -147,10 +147,11 @@ def score_batch(items: list[EvalItem], audios: list[np.ndarray], judges: Judges,
     return records
 
 
-def _finish(items: list[EvalItem], log: ResultLog, out: Path, task: str, judges: Judges,
-            system: dict, extra: dict | None = None) -> dict:
+def finish_run(utts: list[str], log: ResultLog, out: Path, task: str, judges: Judges,
+               system: dict, extra: dict | None = None) -> dict:
+    """Summarise the records of ``utts`` (list order) and write summary.json/.md + plot."""
     by_utt = {r["utt"]: r for r in log.records()}
-    records = [by_utt[it.utt] for it in items if it.utt in by_utt]
+    records = [by_utt[u] for u in utts if u in by_utt]
     summary = summarize(records, task=task, judges=judges.describe(), system=system,
                         extra=extra)
     paths = write_reports(summary, out)
@@ -200,7 +201,7 @@ def evaluate_tts(synthesizer: Synthesizer, items: list[EvalItem], out_dir: str |
             log.append(rec)
         bar.update(len(batch))
     bar.close()
-    return _finish(items, log, out, task, judges, system or {})
+    return finish_run([it.utt for it in items], log, out, task, judges, system or {})
 
 
 def find_audio(audio_dir: str | Path, items: list[EvalItem]) -> dict[str, Path]:
@@ -242,5 +243,5 @@ def evaluate_audio_dir(audio_dir: str | Path, items: list[EvalItem], out_dir: st
             log.append(rec)
         bar.update(len(batch))
     bar.close()
-    return _finish(items, log, out, "tts", judges,
+    return finish_run([it.utt for it in items], log, out, "tts", judges,
                    {"audio_dir": str(Path(audio_dir).resolve()), **(system or {})})

@@ -31,6 +31,7 @@ METRICS = {
     "mel_l1": ("mel L1", False, False),
     "sim": ("SIM", False, True),
     "wer_gt": ("WER of original (%)", True, False),
+    "cer_gt": ("CER of original (%)", True, False),
     "mos_gt": ("MOS of original", False, True),
     "seconds": ("audio s", False, None),
     "tokens": ("LM tokens", False, None),
@@ -124,6 +125,12 @@ def markdown_summary(summary: dict) -> str:
                      f"| {st['n']} |")
     for key, value in summary.get("corpus", {}).items():
         lines.append(f"| corpus {METRICS[key][0]} ↓ | {_fmt(key, value)} | |")
+    if summary.get("speed"):
+        sp = summary["speed"]
+        lines += ["", f"Codec speed: {sp['audio_seconds']:.1f} s of audio; encode "
+                  f"{sp.get('encode_x_realtime', 0):.1f}× real time, decode "
+                  f"{sp.get('decode_x_realtime', 0):.1f}× real time (first clip includes "
+                  "warm-up)."]
     if summary.get("judges"):
         lines += ["", "Judges:", ""]
         for name, desc in summary["judges"].items():
