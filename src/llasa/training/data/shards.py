@@ -216,10 +216,12 @@ class CodeShards:
             raise InputError(f"{self.root}: no prepared shards found (run `llasa data prepare`)")
         idx_path = self.root / "index.json"
         self.index = json.loads(idx_path.read_text()) if idx_path.is_file() else {}
-        if not allow_incomplete and self.index and not self.index.get("complete", True):
-            raise InputError(f"{self.root}: preparation has not finished "
-                             f"({len(dirs)}/{self.index.get('expected_shards')} shards); run "
-                             "`llasa data prepare` again to complete it")
+        # Completeness comes from the shards present, not the index's flag: under torchrun
+        # another rank may have written index.json before the last shard landed.
+        expected = self.index.get("expected_shards")
+        if not allow_incomplete and expected is not None and len(dirs) < expected:
+            raise InputError(f"{self.root}: preparation has not finished ({len(dirs)}/{expected}"
+                             " shards); run `llasa data prepare` again to complete it")
         self._codes, self._offsets, self._text, self._toff, self._spk = [], [], [], [], []
         self._names: list[list[str]] = []
         self._dirnames: list[str] = []
