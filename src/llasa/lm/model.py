@@ -1,0 +1,175 @@
+"""``LlasaLM``: a Llama causal LM + its Llasa tokenizer, loaded, saved and sampled from.
+
+The network is the unchanged ``transformers.LlamaForCausalLM``; what Llasa adds is the
+vocabulary (:mod:`llasa.lm.tokens`), the prompt (:mod:`llasa.lm.prompt`) and the decoding
+loop (:mod:`llasa.lm.decoding`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .._common.device import resolve_device, resolve_dtype
+from .._common.errors import InputError, ModelLoadError
+from .._common.hub import resolve
+from .decoding import DecodeState, HeadRows
+from .prompt import build_tts_prompt, prompt_text_chars
+from .sampling import GenerationSettings
+from .tokens import SpeechVocab
+
+MAX_CONTEXT = 2048  # Llasa was trained on 2048-token rows (text + speech)
+OFFICIAL = ("HKUSTAudio/Llasa-1B", "HKUSTAudio/Llasa-3B", "HKUSTAudio/Llasa-8B",
+            "HKUSTAudio/Llasa-1B-Multilingual")
+
+
+@dataclass
+class Generation:
+    """One generated candidate.
+
+    Attributes:
+        codes: int64 [T] new speech codes (prompt codes and END excluded).
+        ended: True if sampling stopped on SPEECH_GENERATION_END, False if it hit the cap.
+        num_tokens: LM tokens sampled (END included).
+    """
+
+    codes: np.ndarray
+    ended: bool
+    num_tokens: int
+
+
+class LlasaLM:
+    """A Llasa speech LM.
+
+    Attributes:
+        model: ``transformers.LlamaForCausalLM`` (eval mode).
+        tokenizer: the Llasa tokenizer (8 added tokens + speech tokens + chat template).
+        vocab: :class:`SpeechVocab` of the tokenizer, validated at construction.
+        max_context: 2048, the training length; prompt + new tokens never exceed it.
+        device, dtype: where the weights live.
+    """
+
+    def __init__(self, model, tokenizer, *, device=None, dtype=None,
+                 max_context: int = MAX_CONTEXT):
+        self.vocab = SpeechVocab.from_tokenizer(tokenizer)
+        emb = model.get_input_embeddings().weight.shape[0]
+        if emb < self.vocab.vocab_size:
+            raise ModelLoadError(f"model has {emb} embedding rows but the tokenizer has "
+                                 f"{self.vocab.vocab_size} ids: not a matching Llasa pair")
+        self.device = resolve_device(device) if device is not None else model.device
+        self.dtype = resolve_dtype(dtype) if dtype is not None else model.dtype
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.tokenizer = tokenizer
+        self.max_context = int(max_context)
+        self._head: HeadRows | None = None
+
+    # ---- loading / saving -------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path_or_id: str | Path, *, device=None, dtype=None,
+                        revision: str | None = None) -> "LlasaLM":
+        """Load an official checkpoint (e.g. ``HKUSTAudio/Llasa-1B``) or a saved directory.
+
+        Args:
+            path_or_id: hub id or local directory (``config.json``, weights, tokenizer files).
+            device: "cpu", "cuda", ... (default: CUDA if available).
+            dtype: "fp32" / "bf16" / torch dtype (default fp32).
+            revision: hub revision (branch, tag or commit).
+
+        Raises:
+            ModelLoadError: not found, not a Llama checkpoint, or a tokenizer without the
+                Llasa tokens.
+        """
+        from transformers import AutoTokenizer, LlamaForCausalLM
+
+        path = resolve(path_or_id, revision=revision)
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path} has no config.json: not a model directory")
+        dev, dt = resolve_device(device), resolve_dtype(dtype)
+        try:
+            tok = AutoTokenizer.from_pretrained(str(path))
+            model = LlamaForCausalLM.from_pretrained(str(path), dtype=dt)
+        except (OSError, ValueError, KeyError) as e:
+            raise ModelLoadError(f"cannot load a Llama LM from {path}: {e}") from None
+        return cls(model, tok, device=dev, dtype=dt)
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write ``config.json`` + ``model.safetensors`` + tokenizer files (HF layout)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(str(d))
+        self.tokenizer.save_pretrained(str(d))
+
+    # ---- prompts ----------------------------------------------------------------------------
+    def build_prompt(self, text: str, *, prompt_text: str | None = None,
+                     prompt_codes=None) -> list[int]:
+        """Official TTS / cloning prompt ids (see :func:`llasa.lm.prompt.build_tts_prompt`)."""
+        return build_tts_prompt(self.tokenizer, text, prompt_text=prompt_text,
+                                prompt_codes=prompt_codes, vocab=self.vocab)
+
+    def prompt_stats(self, prompt: list[int]) -> tuple[int, int]:
+        """(text characters, prompt speech tokens) of a prompt; drives the length cap."""
+        return prompt_text_chars(prompt, self.tokenizer, self.vocab)
+
+    def head_rows(self) -> HeadRows:
+        """The allowed rows of the output matrix (a view; rebuilt if the weights moved)."""
+        w = self.model.get_output_embeddings().weight
+        if self._head is None or self._head.source_ptr != w.data_ptr():
+            self._head = HeadRows(w, self.vocab)
+        return self._head
+
+    # ---- generation -------------------------------------------------------------------------
+    def start(self, prompt: list[int], num_rows: int = 1,
+              settings: GenerationSettings | None = None) -> DecodeState:
+        """Prefill ``prompt`` once and fork it into ``num_rows`` rows (search API)."""
+        return DecodeState(self, [list(prompt)], int(num_rows), settings or GenerationSettings())
+
+    def generate(self, prompts: list[list[int]], settings: GenerationSettings | None = None, *,
+                 num_candidates: int = 1) -> list[list[Generation]]:
+        """Sample speech for several prompts at once (left-padded batch).
+
+        Args:
+            prompts: token-id lists, e.g. from :meth:`build_prompt`.
+            settings: sampling settings (default: the official card's).
+            num_candidates: candidates per prompt; each prompt is prefilled once and its KV
+                cache copied to its candidates.
+
+        Returns:
+            ``out[i][j]``: candidate j of prompt i.
+        """
+        if isinstance(prompts, (list, tuple)) and prompts and isinstance(prompts[0], int):
+            raise InputError("generate takes a list of prompts (list of lists of ids)")
+        state = DecodeState(self, [list(p) for p in prompts], int(num_candidates),
+                            settings or GenerationSettings())
+        owner = [(i, j) for i in range(len(prompts)) for j in range(num_candidates)]
+        out: list[list[Generation | None]] = [[None] * num_candidates for _ in prompts]
+        while state.num_rows:
+            state.step(1)
+            keep = []
+            for r, (i, j) in enumerate(owner):
+                if state.finished(r):
+                    out[i][j] = Generation(state.codes(r), state.ended(r), state.num_tokens(r))
+                else:
+                    keep.append(r)
+            if not keep:
+                break
+            if len(keep) < state.num_rows:  # finished rows leave the batch: no wasted compute
+                state.select(keep)
+                owner = [owner[r] for r in keep]
+        return out  # type: ignore[return-value]
+
+    def stream(self, prompt: list[int], settings: GenerationSettings | None = None,
+               chunk: int = 1) -> Iterator[np.ndarray]:
+        """Yield new speech codes (int64 [≤ chunk]) as they are sampled; END is not yielded."""
+        state = self.start(prompt, 1, settings)
+        sent = 0
+        while not state.finished(0):
+            state.step(chunk)
+            codes = state.codes(0)
+            if len(codes) > sent:
+                yield codes[sent:]
+                sent = len(codes)
+

@@ -1,0 +1,132 @@
+"""Decoding: logits mask, length caps, batching, seeds, streaming and the search API."""
+
+import numpy as np
+import pytest
+import torch
+
+from llasa._common.errors import BudgetError, InputError
+from llasa.lm import GenerationSettings, tiny_lm
+
+GREEDY = GenerationSettings(do_sample=False, max_new_tokens=20)
+
+
+def _steered_lm(end_logit: float):
+    """A real tiny LM whose weights make a banned text token the favourite (logit 100),
+    END the runner-up (``end_logit``) and the speech tokens small: only the mask stops the
+    banned token, and END wins as soon as it is allowed (if end_logit > 1)."""
+    lm = tiny_lm(codebook_size=64, seed=0, tie_word_embeddings=False)
+    m, v = lm.model, lm.vocab
+    with torch.no_grad():
+        for layer in m.model.layers:  # residual stream = token embedding
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        m.model.embed_tokens.weight[:, 0] = 1.0  # feature 0 > 0 for every token
+        m.model.norm.weight.zero_()
+        m.model.norm.weight[0] = 1.0  # final hidden = [h0 > 0, 0, ...]
+        head = m.lm_head.weight
+        head.zero_()
+        g = torch.Generator().manual_seed(0)
+        head[v.speech_offset:v.speech_offset + 64, 0] = torch.rand(64, generator=g)
+        head[v.speech_end, 0] = end_logit
+        head[v.text_start, 0] = 100.0
+        head[lm.tokenizer.eos_token_id, 0] = 100.0
+    return lm
+
+
+def test_mask_allows_only_speech_and_end_never_at_step_0():
+    lm = _steered_lm(end_logit=50.0)
+    ids = lm.build_prompt("Masked.")
+    with torch.inference_mode():
+        top = int(lm.model(torch.tensor([ids])).logits[0, -1].argmax())
+    assert top in (lm.vocab.text_start, lm.tokenizer.eos_token_id)  # unmasked: a text token
+    for s in (GREEDY, GenerationSettings(seed=0, top_k=0)):
+        [[g]] = lm.generate([ids], s)
+        assert g.ended and g.num_tokens == 2 and len(g.codes) == 1  # speech, then END
+        assert 0 <= g.codes[0] < 64
+
+
+def test_runaway_sample_stops_at_text_derived_cap():
+    lm = _steered_lm(end_logit=-100.0)
+    ids = lm.build_prompt("abcde" * 2)  # 10 characters -> 50 * (2 + 10/5) = 200 tokens
+    [[g]] = lm.generate([ids], GenerationSettings(do_sample=False))
+    assert not g.ended and g.num_tokens == 200 and len(g.codes) == 200
+    lm.max_context = len(ids) + 30  # the context binds first
+    [[g]] = lm.generate([ids], GenerationSettings(do_sample=False))
+    assert not g.ended and g.num_tokens == 30
+    lm.max_context = len(ids)
+    with pytest.raises(BudgetError, match="context"):
+        lm.generate([ids], GREEDY)
+
+
+def test_greedy_matches_transformers_generate(lm):
+    ids = lm.build_prompt("Parity with generate.")
+    v = lm.vocab
+    allowed = {v.speech_end, *range(v.speech_offset, v.speech_offset + v.codebook_size)}
+    banned = [i for i in range(v.vocab_size) if i not in allowed]
+    with torch.inference_mode():
+        ref = lm.model.generate(torch.tensor([ids]), do_sample=False, max_new_tokens=20,
+                                suppress_tokens=banned, begin_suppress_tokens=[v.speech_end],
+                                eos_token_id=v.speech_end, pad_token_id=v.speech_end)
+    ref = ref[0, len(ids):].tolist()
+    [[g]] = lm.generate([ids], GREEDY)
+    assert (g.codes + v.speech_offset).tolist() == [i for i in ref if i != v.speech_end]
+    assert g.ended == (v.speech_end in ref)
+
+
+def test_batched_greedy_equals_one_by_one(lm):
+    prompts = [lm.build_prompt(t) for t in ["Short.", "A much longer sentence to pad.", "Mid"]]
+    prompts.append(lm.build_prompt("Cloned.", prompt_text="Prompt words ",
+                                   prompt_codes=np.arange(40) % 256))
+    alone = [lm.generate([p], GREEDY)[0][0].codes.tolist() for p in prompts]
+    batch = lm.generate(prompts, GREEDY, num_candidates=2)
+    for i, cands in enumerate(batch):
+        for c in cands:
+            assert c.codes.tolist() == alone[i], f"prompt {i}"
+
+
+def test_same_seed_same_output(lm):
+    ids = lm.build_prompt("Seeds.")
+    s = GenerationSettings(seed=7, max_new_tokens=40, top_p=0.95, repetition_penalty=1.2,
+                           repetition_window=8)
+    a = lm.generate([ids], s, num_candidates=3)[0]
+    b = lm.generate([ids], s, num_candidates=3)[0]
+    assert [g.codes.tolist() for g in a] == [g.codes.tolist() for g in b]
+    assert len({tuple(g.codes.tolist()) for g in a}) == 3  # candidates differ
+    c = lm.generate([ids], GenerationSettings(seed=8, max_new_tokens=40))[0][0]
+    assert c.codes.tolist() != a[0].codes.tolist()
+
+
+def test_stream_equals_generate(lm):
+    ids = lm.build_prompt("Streaming.")
+    s = GenerationSettings(seed=2, max_new_tokens=25)
+    chunks = list(lm.stream(ids, s))
+    assert all(len(c) == 1 for c in chunks)
+    assert np.concatenate(chunks).tolist() == lm.generate([ids], s)[0][0].codes.tolist()
+    chunks4 = list(lm.stream(ids, s, chunk=4))
+    assert np.concatenate(chunks4).tolist() == np.concatenate(chunks).tolist()
+
+
+def test_search_api_forks_rows(lm):
+    ids = lm.build_prompt("Search.")
+    st = lm.start(ids, 2, GenerationSettings(do_sample=False, max_new_tokens=30))
+    assert st.num_rows == 2 and st.step(5) == 10 and st.tokens_generated == 10
+    head = st.codes(1).tolist()
+    st.select([1, 1, 0])
+    assert st.num_rows == 3 and st.codes(0).tolist() == head == st.codes(1).tolist()
+    while not all(st.finished(r) for r in range(st.num_rows)):
+        st.step(7)
+    full = lm.generate([ids], GenerationSettings(do_sample=False, max_new_tokens=30))[0][0]
+    for r in range(3):  # greedy: a forked row continues exactly like an unforked run
+        assert st.codes(r).tolist() == full.codes.tolist()
+    assert st.step(3) == 0
+    with pytest.raises(InputError, match="out of range"):
+        st.select([3])
+
+
+def test_bad_generate_inputs(lm):
+    with pytest.raises(InputError, match="list of prompts"):
+        lm.generate(lm.build_prompt("x"))
+    with pytest.raises(InputError, match="empty"):
+        lm.generate([[]])
+    with pytest.raises(InputError, match="prompt ids"):
+        lm.generate([[10**7]])
