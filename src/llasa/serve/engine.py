@@ -1,0 +1,283 @@
+"""The engine the server drives: a :class:`llasa.tts.Llasa` plus voices, verifiers and search.
+
+Every method here is blocking and runs on the model worker thread (see :mod:`.worker`); the
+HTTP layer never calls the model directly. The engine is injected into
+:func:`llasa.serve.app.create_app`, so tests and users can serve any ``Llasa`` object.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .._common.errors import InputError
+from .._common.log import get_logger
+from ..tts.types import default_token_cap
+from ..tts.voices import Voice, VoiceRegistry, check_voice_name
+from .config import ServeSettings
+
+log = get_logger(__name__)
+DEFAULT_VOICE = "default"  # no prompt: the model picks a speaker
+
+
+class SearchUnavailable(InputError):
+    """The request asked for search, which this installation cannot run."""
+
+
+@dataclass
+class SpeechJob:
+    """One synthesis request after validation (what the worker thread sees)."""
+
+    text: str
+    voice: str = DEFAULT_VOICE
+    sampling: dict = field(default_factory=dict)
+    duration: float | None = None
+    speed: float = 1.0
+    verifiers: tuple[str, ...] = ()
+    search: dict | None = None
+
+    def batch_key(self) -> tuple | None:
+        """Requests with equal keys can share one ``synthesize_batch`` call (same voice and
+        settings); a seeded or searched request runs alone so its result stays reproducible."""
+        if self.search is not None or "seed" in self.sampling:
+            return None
+        return (self.voice, tuple(sorted(self.sampling.items())), self.duration, self.speed,
+                self.verifiers)
+
+
+@dataclass
+class SpeechOutput:
+    """Audio [n] at ``sample_rate`` with verifier ``scores`` and generation ``info``."""
+
+    audio: np.ndarray
+    sample_rate: int
+    scores: dict
+    info: dict
+
+
+class LlasaEngine:
+    """Serve a :class:`llasa.tts.Llasa` pipeline.
+
+    Args:
+        tts: the pipeline (``synthesize``, ``synthesize_batch``, ``stream``, ``codec``).
+        settings: server limits (data directory, allowed verifiers, token cap).
+        verifiers: a :class:`llasa.verifiers.VerifierRegistry` (default: a new one); its
+            ``transcriber`` also transcribes voices uploaded without a transcript.
+    """
+
+    def __init__(self, tts: Any, settings: ServeSettings, *, verifiers: Any = None):
+        self.tts = tts
+        self.settings = settings
+        self.registry = VoiceRegistry(settings.data_dir / "voices")
+        self._voices: dict[str, Voice] = {}  # loaded once, reused by every request
+        self._verifiers = verifiers
+        self._lock = threading.Lock()  # voice cache is also read by list routes
+
+    @property
+    def verifiers(self):
+        """The :class:`llasa.verifiers.VerifierRegistry` (one instance per spec, built lazily)."""
+        if self._verifiers is None:
+            from ..verifiers import VerifierRegistry
+
+            self._verifiers = VerifierRegistry()
+        return self._verifiers
+
+    @property
+    def sample_rate(self) -> int:
+        return int(getattr(self.tts, "sample_rate", None) or self.tts.codec.sample_rate)
+
+    @property
+    def search_available(self) -> bool:
+        return _search_api() is not None
+
+    # -- voices ----------------------------------------------------------------------------
+    def voice(self, name: str) -> Voice | None:
+        """The cached Voice for ``name`` (None for the default voice)."""
+        if name == DEFAULT_VOICE:
+            return None
+        check_voice_name(name)
+        with self._lock:
+            if name in self._voices:
+                return self._voices[name]
+        v = self.registry.get(name)
+        with self._lock:
+            self._voices[name] = v
+        return v
+
+    def has_voice(self, name: str) -> bool:
+        return name == DEFAULT_VOICE or name in self.registry.list()
+
+    def list_voices(self) -> list[dict]:
+        out = [{"name": DEFAULT_VOICE, "text": None, "seconds": None, "builtin": True}]
+        for name in self.registry.list():
+            try:
+                v = self.voice(name)
+            except InputError:  # a damaged file must not break the listing
+                continue
+            out.append({"name": name, "text": v.text, "seconds": round(v.seconds, 3),
+                        "builtin": False})
+        return out
+
+    def add_voice(self, name: str, wav: np.ndarray, text: str | None) -> dict:
+        """Encode prompt audio [n] (16 kHz) once and store it as voice ``name``."""
+        check_voice_name(name)
+        if name == DEFAULT_VOICE:
+            raise InputError(f"voice name {DEFAULT_VOICE!r} is reserved")
+        if self.registry.path(name).exists():
+            raise VoiceExists(f"voice {name!r} already exists; delete it first")
+        transcriber = self.verifiers.transcriber if not (text or "").strip() else None
+        v = Voice.from_audio(self.tts.codec, wav, text, transcriber=transcriber,
+                             max_seconds=self.settings.max_voice_seconds)
+        self.tts.build_prompt("a", v)  # refuses a voice this LM cannot continue, before storing
+        self.registry.add(name, v)
+        with self._lock:
+            self._voices[name] = v
+        return {"name": name, "text": v.text, "seconds": round(v.seconds, 3),
+                "codes": int(v.codes.size), "transcribed": transcriber is not None,
+                "builtin": False}
+
+    def delete_voice(self, name: str) -> None:
+        check_voice_name(name)
+        if name == DEFAULT_VOICE or not self.registry.path(name).is_file():
+            raise VoiceNotFound(f"no voice named {name!r}")
+        self.registry.delete(name)
+        with self._lock:
+            self._voices.pop(name, None)
+
+    # -- verifiers -------------------------------------------------------------------------
+    def check_verifiers(self, names: tuple[str, ...], voice: str) -> None:
+        """Refuse names the server does not allow, and SIM without a voice to compare to."""
+        for n in names:
+            if n not in self.settings.verifiers:
+                raise InputError(f"unknown verifier {n!r}; this server offers "
+                                 f"{list(self.settings.verifiers)}")
+            if n == "sim" and voice == DEFAULT_VOICE:
+                raise InputError("verifier 'sim' compares with the voice prompt: pick a voice")
+
+    def score(self, audios: list[np.ndarray], text: str, voice: Voice | None,
+              names: tuple[str, ...]) -> list[dict]:
+        """Scores of each audio [n] under each named verifier: one dict per audio."""
+        out: list[dict] = [{} for _ in audios]
+        if not names:
+            return out
+        from ..verifiers.base import VerifyRequest
+
+        req = VerifyRequest(text=text, reference_audio=None if voice is None else voice.audio)
+        for n in names:
+            if n == "sim" and voice is None:
+                continue
+            vals = self.verifiers.get(n).score(list(audios), req)
+            for d, val in zip(out, vals):
+                d[n] = round(float(val), 4)
+        return out
+
+    # -- synthesis -------------------------------------------------------------------------
+    def _kwargs(self, job: SpeechJob) -> dict:
+        kw = dict(job.sampling)
+        if "max_new_tokens" not in kw and job.duration is None:
+            # the server-wide cap bounds the work any single request can cause
+            kw["max_new_tokens"] = min(default_token_cap(job.text), self.settings.max_new_tokens)
+        if job.duration is not None:
+            kw["duration"] = job.duration
+        return kw
+
+    def synthesize(self, jobs: list[SpeechJob], should_stop: Callable[[], bool] | None = None
+                   ) -> list[SpeechOutput]:
+        """Run same-key jobs as one batch (or one search); returns one output per job."""
+        from .formats import change_speed
+
+        first = jobs[0]
+        voice = self.voice(first.voice)
+        t0 = time.perf_counter()
+        if first.search is not None:
+            return [self._search(first, voice)]
+        kw = self._kwargs(first)
+        if len(jobs) == 1:
+            results = [self.tts.synthesize(first.text, voice, **kw)]
+        else:
+            results = self.tts.synthesize_batch([j.text for j in jobs], voice, **kw)
+        wall = time.perf_counter() - t0
+        outs = []
+        for j, r in zip(jobs, results):
+            sc = self.score([r.audio], j.text, voice, j.verifiers)[0]
+            info = _jsonable({**r.info, "batch_size": len(jobs), "voice": j.voice,
+                              "wall_seconds": round(wall, 4)})
+            outs.append(SpeechOutput(change_speed(r.audio, j.speed), r.sample_rate, sc, info))
+        return outs
+
+    def stream(self, job: SpeechJob, emit: Callable[[np.ndarray], None],
+               check: Callable[[], None]) -> SpeechOutput:
+        """Emit audio chunks [k] as they are decoded; return the whole result at the end.
+
+        ``check()`` raises to stop generation (client gone, timeout); it runs between chunks.
+        """
+        voice = self.voice(job.voice)
+        t0 = time.perf_counter()
+        first_chunk = None
+        parts: list[np.ndarray] = []
+        it = self.tts.stream(job.text, voice, **self._kwargs(job))
+        try:
+            for chunk in it:
+                check()
+                if first_chunk is None:
+                    first_chunk = time.perf_counter() - t0
+                chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
+                parts.append(chunk)
+                emit(chunk)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()  # stops the LM generator when the client left mid-stream
+        audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        sc = self.score([audio], job.text, voice, job.verifiers)[0]
+        info = {"voice": job.voice, "seconds": round(audio.size / self.sample_rate, 3),
+                "chunks": len(parts), "first_chunk_seconds": round(first_chunk or 0.0, 4),
+                "wall_seconds": round(time.perf_counter() - t0, 4)}
+        return SpeechOutput(audio, self.sample_rate, sc, info)
+
+    def _search(self, job: SpeechJob, voice: Voice | None) -> SpeechOutput:
+        api = _search_api()
+        if api is None:
+            raise SearchUnavailable("search is not available on this server (llasa.search is "
+                                    "not installed in this build); send the request without "
+                                    "'search'")
+        raise SearchUnavailable("search is not wired into the server yet")
+
+
+class VoiceNotFound(InputError):
+    """No voice of that name (404)."""
+
+
+class VoiceExists(InputError):
+    """A voice of that name exists already (409)."""
+
+
+def _jsonable(d: dict) -> dict:
+    """Drop values JSON cannot carry (arrays) and round floats for headers."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out[k] = _jsonable(v)
+        elif isinstance(v, (bool, int, str)) or v is None:
+            out[k] = v
+        elif isinstance(v, (float, np.floating)):
+            out[k] = round(float(v), 4)
+        elif isinstance(v, np.integer):
+            out[k] = int(v)
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str)) for x in v):
+            out[k] = list(v)
+    return out
+
+
+
+def _search_api():
+    """The search entry point when llasa.search provides one, else None."""
+    try:
+        from .. import search as search_pkg
+    except ImportError:
+        return None
+    return getattr(search_pkg, "search", None)
