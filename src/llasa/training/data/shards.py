@@ -279,6 +279,10 @@ class CodeShards:
             yield self[i]
 
     @property
+    def num_shards(self) -> int:
+        return len(self._codes)
+
+    @property
     def speakers(self) -> list[str]:
         return sorted({s for names in self._names for s in names})
 
