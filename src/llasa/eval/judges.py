@@ -86,7 +86,13 @@ class Judges:
         asr_model = None
         if not off(asr):
             if str(asr).startswith("hf-asr:"):
-                asr_model = build_verifier(asr, device=device).backend()
+                from ..verifiers.hf_asr import HFWhisperTranscriber
+
+                model = str(asr).partition(":")[2]
+                if not model:
+                    raise InputError("'hf-asr:' needs a model id or directory, e.g. "
+                                     "hf-asr:openai/whisper-large-v3")
+                asr_model = HFWhisperTranscriber(model, device=device)
             else:
                 from ..verifiers.asr import Transcriber
 
