@@ -32,7 +32,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from llasa.lm.tiny import tiny_lm
 
     root = tmp_path_factory.mktemp("tiny-model")
-    tiny_lm(seed=0).save_pretrained(root / "lm")
+    # 65 536 speech tokens: the same codebook as the codec, so uploaded voices fit the LM
+    tiny_lm(codebook_size=65536, seed=0).save_pretrained(root / "lm")
     Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
     return root
 
@@ -85,7 +86,7 @@ def thread_server(tiny_tts, tmp_path):
     return make
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cli_server(tiny_model_dir, tmp_path_factory):
     """``llasa serve`` in a subprocess on a free port; yields its base URL."""
     port = free_port()

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 
 from .. import __version__
@@ -28,6 +28,28 @@ _STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 
 def _static(name: str) -> str:
     return resources.files("llasa.serve").joinpath("static", name).read_text()
+
+
+class ApiKeyMiddleware:
+    """Pure ASGI check of the API key on ``/v1`` routes (a pure middleware keeps streaming and
+    disconnect detection intact, which ``BaseHTTPMiddleware`` wrappers can break)."""
+
+    def __init__(self, app, key: str):
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/v1"):
+            h = {k.decode("latin-1").lower(): v.decode("latin-1")
+                 for k, v in scope.get("headers", [])}
+            auth = h.get("authorization", "")
+            given = auth[7:] if auth.lower().startswith("bearer ") else h.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), self.key):
+                resp = http_errors.error_response(
+                    401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                    type="authentication_error", code="invalid_api_key")
+                await resp(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
@@ -57,18 +79,8 @@ def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
     app.state.started = time.time()
     http_errors.install(app)
 
-    @app.middleware("http")
-    async def api_key(request: Request, call_next):
-        key = settings.api_key
-        if key and request.url.path.startswith("/v1"):
-            auth = request.headers.get("authorization", "")
-            given = auth[7:] if auth.lower().startswith("bearer ") else request.headers.get(
-                "x-api-key", "")
-            if not hmac.compare_digest(given.encode(), key.encode()):
-                return http_errors.error_response(
-                    401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                    type="authentication_error", code="invalid_api_key")
-        return await call_next(request)
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, key=settings.api_key)
 
     @app.get("/health")
     async def health():

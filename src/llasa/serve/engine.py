@@ -219,7 +219,10 @@ class LlasaEngine:
         t0 = time.perf_counter()
         first_chunk = None
         parts: list[np.ndarray] = []
-        it = self.tts.stream(job.text, voice, **self._kwargs(job))
+        kw = self._kwargs(job)
+        if "duration" in kw:  # the streaming API has no duration: cap the tokens instead
+            kw["max_new_tokens"] = max(1, round(50 * kw.pop("duration")))
+        it = self.tts.stream(job.text, voice, **kw)
         try:
             for chunk in it:
                 check()

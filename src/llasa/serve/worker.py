@@ -80,6 +80,9 @@ class Job:
                 return
             if error is not None:
                 self.future.set_exception(error)
+                if isinstance(error, Cancelled):
+                    self.future.exception()  # nobody may await a cancelled job: no warning
+
             else:
                 self.future.set_result(result)
         self.loop.call_soon_threadsafe(done)

@@ -1,0 +1,125 @@
+"""Server behaviour under load and limits: 429 on a full queue, timeouts, disconnects,
+batching, API key. Real uvicorn servers (in a thread) over the tiny model.
+
+``duration`` forces an exact token count, so each request's work is known in advance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+from openai import AuthenticationError, OpenAI
+
+
+def body(text="Load test sentence.", **kw):
+    return {"model": "llasa", "input": text, **kw}
+
+
+async def _post_many(url, bodies, timeout=60):
+    async with httpx.AsyncClient(timeout=timeout) as c:
+        async def one(b):
+            t0 = time.monotonic()
+            r = await c.post(url + "/v1/audio/speech", json=b)
+            return r, time.monotonic() - t0
+        return await asyncio.gather(*(one(b) for b in bodies))
+
+
+def test_full_queue_answers_429_at_once(thread_server):
+    with thread_server(max_queue=1, max_batch=1) as srv:
+        res = asyncio.run(_post_many(srv.url, [body(duration=6.0)] * 6))
+        codes = [r.status_code for r, _ in res]
+        assert sorted(set(codes)) == [200, 429], codes
+        assert codes.count(200) >= 2 and codes.count(429) >= 3
+        for r, dt in res:
+            if r.status_code == 429:
+                assert r.headers["Retry-After"] == "1"
+                assert r.json()["error"]["code"] == "queue_full"
+                assert dt < 1.0  # refused at once, not after waiting
+        h = httpx.get(srv.url + "/health").json()
+        assert h["worker"]["rejected"] == codes.count(429) and h["worker"]["failed"] == 0
+
+
+def test_request_timeout_is_504_and_server_keeps_serving(thread_server):
+    with thread_server(request_timeout_s=0.05) as srv:
+        r = httpx.post(srv.url + "/v1/audio/speech", json=body(duration=8.0), timeout=30)
+        assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+    with thread_server(request_timeout_s=30) as srv:
+        r = httpx.post(srv.url + "/v1/audio/speech", json=body(duration=0.5), timeout=30)
+        assert r.status_code == 200
+
+
+def test_client_that_leaves_is_not_served(thread_server):
+    with thread_server(max_queue=4, max_batch=1) as srv:
+        async def main():
+            async with httpx.AsyncClient(timeout=60) as c:
+                busy = [asyncio.create_task(c.post(srv.url + "/v1/audio/speech",
+                                                   json=body(f"Busy {i}.", duration=8.0)))
+                        for i in range(2)]
+                await asyncio.sleep(0.1)
+                with pytest.raises(httpx.ReadTimeout):  # this client gives up while queued
+                    await c.post(srv.url + "/v1/audio/speech", json=body("Gone.", seed=1),
+                                 timeout=0.3)
+                return [(await t).status_code for t in busy]
+
+        assert asyncio.run(main()) == [200, 200]
+        w = httpx.get(srv.url + "/health").json()["worker"]
+        assert w["cancelled"] == 1 and w["completed"] == 2
+
+
+def test_stream_stops_when_client_disconnects(thread_server):
+    with thread_server() as srv:
+        with httpx.stream("POST", srv.url + "/v1/audio/speech", timeout=60,
+                          json=body(duration=8.0, stream=True, response_format="pcm")) as r:
+            assert r.status_code == 200
+            next(r.iter_raw())  # first audio arrived; now hang up
+        deadline = time.monotonic() + 20
+        while (w := httpx.get(srv.url + "/health").json()["worker"])["running"] or not (
+                w["cancelled"] or w["completed"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert w["cancelled"] == 1 and w["completed"] == 0
+
+
+def test_compatible_requests_are_batched(thread_server):
+    with thread_server(max_batch=4, batch_wait_s=0.5) as srv:
+        texts = ["One.", "Number two.", "And three."]
+        res = asyncio.run(_post_many(srv.url, [body(t, max_new_tokens=30) for t in texts]))
+        infos = [json.loads(r.headers["X-Llasa-Info"]) for r, _ in res]
+        assert [i["batch_size"] for i in infos] == [3, 3, 3]
+        for (r, _), i in zip(res, infos):
+            assert len(r.content) == 44 + 2 * 320 * i["tokens"]
+        # a seeded request is reproducible, so it never joins a batch
+        res = asyncio.run(_post_many(srv.url, [body(t, max_new_tokens=30, seed=1)
+                                               for t in texts]))
+        assert {json.loads(r.headers["X-Llasa-Info"])["batch_size"] for r, _ in res} == {1}
+
+
+def test_api_key(thread_server):
+    key = "s3cret-key-for-tests"
+    with thread_server(api_key=key) as srv:
+        assert httpx.get(srv.url + "/health").status_code == 200
+        assert httpx.get(srv.url + "/").status_code == 200
+        r = httpx.get(srv.url + "/v1/models")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+        assert httpx.get(srv.url + "/v1/voices", headers={"X-API-Key": "wrong"}
+                         ).status_code == 401
+        assert httpx.get(srv.url + "/v1/voices", headers={"X-API-Key": key}).status_code == 200
+        with pytest.raises(AuthenticationError):
+            OpenAI(base_url=srv.url + "/v1", api_key="nope", max_retries=0).models.list()
+        client = OpenAI(base_url=srv.url + "/v1", api_key=key, max_retries=0)
+        r = client.audio.speech.create(model="llasa", input="Authorised.", voice="default",
+                                       extra_body={"max_new_tokens": 20})
+        assert r.content[:4] == b"RIFF"
+
+
+def test_speed_stretches_audio(thread_server):
+    with thread_server() as srv:
+        r1, r2 = (httpx.post(srv.url + "/v1/audio/speech", timeout=60,
+                             json=body(duration=2.0, seed=0, speed=s, response_format="pcm"))
+                  for s in (1.0, 2.0))
+        assert len(r1.content) == 2 * 32000
+        assert abs(len(r2.content) / len(r1.content) - 0.5) < 0.05
