@@ -140,11 +140,22 @@ def score_batch(items: list[EvalItem], audios: list[np.ndarray], judges: Judges,
             records[k]["mos"] = float(mos[k])
         if it.prompt_wav is None or judges.sim is None:
             continue
-        records[k]["sim_o"] = float(judges.similarity([a], prompts.audio(it.prompt_wav))[0])
+        _similarity(records[k], "sim_o", judges, a, prompts.audio(it.prompt_wav))
         resynth = prompts.resynth(it.prompt_wav)
         if resynth is not None:
-            records[k]["sim_r"] = float(judges.similarity([a], resynth)[0])
+            _similarity(records[k], "sim_r", judges, a, resynth)
     return records
+
+
+def _similarity(record: dict, key: str, judges: Judges, audio: np.ndarray,
+                reference: np.ndarray) -> None:
+    """SIM into ``record[key]``; a reference the judge cannot embed (e.g. a broken codec's
+    silent resynthesis) gives null plus ``<key>_error`` instead of aborting the whole run."""
+    try:
+        record[key] = float(judges.similarity([audio], reference)[0])
+    except InputError as e:
+        record[key] = None
+        record[f"{key}_error"] = str(e)
 
 
 def finish_run(utts: list[str], log: ResultLog, out: Path, task: str, judges: Judges,
