@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from llasa.tts.longform import (MAX_CARRY_TOKENS, crossfade, fade_curves, next_carry,
+                                plan_chunk, typical_tokens)
+from llasa.tts.text import chunk_text
+
+LONG = " ".join(f"Sentence number {i} is spoken here." for i in range(16))
+
+
+def test_fades_sum_to_one_and_crossfade_lengths():
+    out, inn = fade_curves(100)
+    np.testing.assert_allclose(out + inn, 1.0, atol=1e-6)
+    assert out[0] > 0.99 and inn[-1] > 0.99
+    a, b = np.ones(1000, np.float32), np.full(500, 2.0, np.float32)
+    j = crossfade([a, b, a], 100)
+    assert len(j) == 2500 - 200
+    assert j[:900].tolist() == [1.0] * 900 and j[1000:1300].tolist() == [2.0] * 300
+    assert np.all(np.diff(j[900:1000]) > 0)  # a smooth ramp from 1 to 2, no click
+    assert len(crossfade([a, np.ones(30, np.float32)], 100)) == 1000  # short piece: k = 30
+    assert len(crossfade([], 10)) == 0
+
+
+def test_next_carry_rules():
+    old = ("old", np.array([1]))
+    assert next_carry("t", np.array([5, 6]), True, old)[0] == "t"
+    assert next_carry("t", np.array([5, 6]), False, old) is old  # hit the cap: not carried
+    assert next_carry("t", np.zeros(MAX_CARRY_TOKENS + 1, np.int64), True, old) is old
+
+
+def test_plan_chunk_carries_previous_text_and_codes(chatty_tts):
+    lm = chatty_tts.lm
+    carry = ("Previous words.", np.array([3, 1, 4], np.int64))
+    plan = plan_chunk(chatty_tts, "Next words.", 2, None, carry,
+                      chatty_tts.make_settings(seed=10))
+    assert plan.carried and plan.settings.seed == 12  # per-chunk seed: seed + index
+    assert plan.prompt[-4] == lm.vocab.speech_start
+    np.testing.assert_array_equal(lm.vocab.id_to_code(np.array(plan.prompt[-3:])), [3, 1, 4])
+    text = lm.tokenizer.decode(plan.prompt)
+    assert "Previous words. Next words." in text
+    assert plan.settings.max_new_tokens <= lm.max_context - len(plan.prompt)
+    # A carry that would crowd out the chunk's speech is dropped for this step.
+    big = ("Previous words.", np.ones(lm.max_context - 200, np.int64))
+    plan = plan_chunk(chatty_tts, "Next words.", 0, None, big, chatty_tts.make_settings())
+    assert not plan.carried and plan.prompt[-1] == lm.vocab.speech_start
+    assert typical_tokens("x" * 120) == 550
+
+
+def test_long_text_is_chunked_carried_and_crossfaded(chatty_tts):
+    r = chatty_tts.synthesize(LONG, seed=4, temperature=1.0)
+    chunks = chunk_text(LONG, chatty_tts.limits.chunk_chars)
+    assert r.info["chunks"] == len(chunks) > 2 and r.info["chunk_texts"] == chunks
+    assert r.info["chunks_carried"] >= 1  # chunks that ended were carried into the next
+    lens = r.info["chunk_tokens"]
+    assert len(r.codes) == sum(lens)
+    total = 320 * lens[0]
+    for n in lens[1:]:  # each junction overlaps 50 ms (less when a piece is shorter)
+        total += 320 * n - min(800, total, 320 * n)
+    assert len(r.audio) == total
+    again = chatty_tts.synthesize(LONG, seed=4, temperature=1.0)
+    np.testing.assert_array_equal(r.audio, again.audio)  # same seed, same long audio
+
+
+def test_long_text_with_voice_keeps_voice_in_every_prompt(tiny_tts, prompt_voice):
+    lm = tiny_tts.lm
+    carry = ("Earlier chunk.", np.array([7, 8], np.int64))
+    plan = plan_chunk(tiny_tts, "Later chunk.", 1, prompt_voice, carry,
+                      tiny_tts.make_settings(max_new_tokens=5))
+    n = len(prompt_voice.codes)
+    assert plan.carried
+    codes = lm.vocab.id_to_code(np.array(plan.prompt[-(n + 2):]))
+    np.testing.assert_array_equal(codes, np.concatenate([prompt_voice.codes, [7, 8]]))
+    assert f"{prompt_voice.text} Earlier chunk. Later chunk." in lm.tokenizer.decode(plan.prompt)
+    with pytest.raises(Exception, match="duration"):
+        tiny_tts.synthesize(LONG, prompt_voice, duration=2.0)
