@@ -116,12 +116,18 @@ def test_rerun_reuses_shards_and_guards_the_plan(reference, codec, corpus):
                         PrepareConfig(**{**CFG, "min_seconds": 0.5}))
 
 
-def test_ranks_split_the_work(reference, codec, corpus, tmp_path):
+def test_ranks_split_the_work(reference, codec, corpus, tmp_path, monkeypatch):
+    # torchrun's environment decides the rank; rank 0 also reads audio with 2 workers.
     for rank in (1, 0):
-        r = prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec, PrepareConfig(**CFG),
-                            rank=rank, world_size=2)
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        r = prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec,
+                            PrepareConfig(**CFG, workers=1 + (rank == 0)))
         assert r.shards_written == (3 if rank == 0 else 2)  # shards 0,2,4 | 1,3
     assert _items(tmp_path) == _items(reference[0])
+    monkeypatch.setenv("RANK", "2")
+    with pytest.raises(InputError, match="bad RANK"):
+        prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec, PrepareConfig(**CFG))
 
 
 def test_tokenizer_offsets_and_context_limit(codec, corpus, tmp_path):
@@ -185,3 +191,18 @@ def test_kill9_then_resume_matches_uninterrupted_run(reference, codec, corpus, t
     assert not list(out.glob(".shard-*"))  # stale temporary folders are gone
     assert _items(out) == _items(reference[0])
     assert json.loads((out / "index.json").read_text())["num_skipped"] == 7
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_match_one_process(reference, codec, corpus, tmp_path):
+    out = tmp_path / "tr"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29517", "-m", "llasa.cli.main", "data", "prepare",
+           str(corpus / "manifest.jsonl"), str(out), "--codec", str(codec.saved_dir),
+           "--shard-size", "3", "--max-seconds", "6", "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "LLASA_QUIET": "1", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metas = [json.loads((p / "meta.json").read_text()) for p in sorted(out.glob("shard-*"))]
+    assert [m["rank"] for m in metas] == [0, 1, 0, 1, 0]  # shard s belongs to rank s % 2
+    assert _items(out) == _items(reference[0])

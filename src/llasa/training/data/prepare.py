@@ -216,8 +216,14 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
             raise InputError(f"no manifest rows with split in {cfg.splits}")
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
+    fp = _fingerprint(entries, cfg, K)
     if rank == 0:
-        _check_plan(root, _fingerprint(entries, cfg, K), overwrite)
+        _check_plan(root, fp, overwrite)
+    elif (root / "plan.json").is_file() and not overwrite:
+        # Other ranks only read the plan: rank 0 owns writing (and --overwrite's deletions).
+        if json.loads((root / "plan.json").read_text()).get("fingerprint") != fp:
+            raise InputError(f"{root} holds data prepared from a different manifest or "
+                             "settings; use a new output folder or --overwrite")
     n_shards = math.ceil(len(entries) / cfg.shard_size)
     mine = [s for s in range(n_shards) if s % world_size == rank]
     todo = [s for s in mine if not sh.shard_done(root, s)]
@@ -235,7 +241,7 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
             lo, hi = s * cfg.shard_size, min((s + 1) * cfg.shard_size, len(entries))
             sh.clean_stale(root, s)
             batch = [(entries[i], *next(loaded)) for i in range(lo, hi)]
-            _encode_and_write(root, s, batch, codec, K, cfg, tokenizer, res)
+            _encode_and_write(root, s, batch, codec, K, cfg, tokenizer, res, rank)
             bar.update(hi - lo)
     finally:
         if pool:
@@ -248,7 +254,7 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
 
 
 def _encode_and_write(root: Path, s: int, batch, codec, K: int, cfg: PrepareConfig, tokenizer,
-                      res: PrepareResult) -> None:
+                      res: PrepareResult, rank: int) -> None:
     """Encode the loaded utterances of shard ``s`` in batches and write the shard."""
     keep, skipped = [], []
     for entry, wav, reason in batch:
@@ -280,7 +286,7 @@ def _encode_and_write(root: Path, s: int, batch, codec, K: int, cfg: PrepareConf
         sources.append(entry.audio)
         res.seconds += wav.size / 16000
     sh.write_shard(root, s, codes=out_codes, texts=texts, speakers=speakers, codebook_size=K,
-                   sources=sources, skipped=skipped)
+                   sources=sources, skipped=skipped, extra={"rank": rank})
     res.shards_written += 1
     res.items += len(out_codes)
     res.skipped += len(skipped)
