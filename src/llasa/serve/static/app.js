@@ -202,7 +202,7 @@ async function uploadVoice(ev) {
   }
 }
 
-async function init() {
+function setup() {
   $("api-key").value = localStorage.getItem("llasa-api-key") || "";
   $("api-key").addEventListener("change", () => {
     localStorage.setItem("llasa-api-key", $("api-key").value.trim());
@@ -210,6 +210,10 @@ async function init() {
   });
   $("synthesize").onclick = synthesize;
   $("voice-form").onsubmit = uploadVoice;
+  init();
+}
+
+async function init() {
   try {
     const h = await (await fetch("/health")).json();
     $("health").textContent = `${h.status} · queue ${h.queued}/${h.max_queue}`;
@@ -220,4 +224,4 @@ async function init() {
     $("health").textContent = e.message;
   }
 }
-init();
+setup();
