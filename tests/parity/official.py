@@ -121,7 +121,9 @@ def build_official(seed: int = 0, semantic_config=None):
     class _W2V:
         @staticmethod
         def from_pretrained(*a, **k):  # the hub model's config equals the defaults
-            return Wav2Vec2BertModel(semantic_config or Wav2Vec2BertConfig())
+            cfg = semantic_config or Wav2Vec2BertConfig()
+            cfg.update({k2: v for k2, v in k.items() if hasattr(cfg, k2)})  # output_hidden_states
+            return Wav2Vec2BertModel(cfg)
 
     class _FE:
         @staticmethod

@@ -80,7 +80,10 @@ def _load_weights(src: Path, decode_only: bool):
         config = convert.infer_config(sd)
         if decode_only:
             sd = {k: v for k, v in sd.items() if k.startswith(_ORIGINAL_DECODER_PREFIXES)}
-        return config, convert.convert_state_dict(sd, config)
+        sd = convert.convert_state_dict(sd, config)
+        if decode_only:  # generator.* also holds the encoder-side project_in
+            sd = {k: v for k, v in sd.items() if k.startswith(_DECODER_PREFIXES)}
+        return config, sd
     cfg_path = (src if src.is_dir() else src.parent) / "config.json"
     if not st.exists() or not cfg_path.exists():
         raise ModelLoadError(f"{src}: expected config.json + model.safetensors (transformers "
