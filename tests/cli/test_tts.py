@@ -1,0 +1,125 @@
+"""`llasa tts` and `llasa voice` run for real on a tiny LM + tiny codec saved to disk."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from llasa.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from llasa.codec import presets
+    from llasa.codec.model import Codec
+    from llasa.lm.tiny import tiny_lm
+
+    d = tmp_path_factory.mktemp("models")
+    tiny_lm(codebook_size=65536, seed=0).save_pretrained(d / "lm")
+    Codec.from_config(presets.tiny(), seed=0).save_pretrained(d / "codec")
+    return ["--lm", str(d / "lm"), "--codec", str(d / "codec")]
+
+
+def _run(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_tts_writes_wav_and_reports(models, tmp_path, capsys):
+    out = tmp_path / "a.wav"
+    rc, so, se = _run(capsys, "tts", "Hello there.", "-o", str(out), *models, "--seed", "3",
+                      "--max-new-tokens", "20", "--temperature", "0.9", "--top-k", "10")
+    assert rc == 0, se
+    wav, sr = sf.read(out)
+    assert sr == 16000 and len(wav) == 20 * 320
+    assert f"wrote {out} (0.40 s of audio, 20 tokens, hit the token cap" in so
+    rc, so, se = _run(capsys, "tts", "Hello there.", "-o", str(tmp_path / "b.wav"), *models,
+                      "--seed", "3", "--max-new-tokens", "20", "--temperature", "0.9",
+                      "--top-k", "10")
+    assert rc == 0 and out.read_bytes() == (tmp_path / "b.wav").read_bytes()  # same seed
+
+
+def test_tts_text_from_file_and_stdin_and_duration(models, tmp_path, capsys, monkeypatch):
+    f = tmp_path / "t.txt"
+    f.write_text("From a file.\n", encoding="utf-8")
+    rc, so, se = _run(capsys, "tts", "--text-file", str(f), "-o", str(tmp_path / "f.wav"),
+                      *models, "--duration", "0.5", "--seed", "0")
+    assert rc == 0, se
+    assert len(sf.read(tmp_path / "f.wav")[0]) == 8000 and "0.50 s of audio" in so
+    monkeypatch.setattr(sys, "stdin", io.StringIO("From standard input."))
+    rc, so, se = _run(capsys, "tts", "-", "-o", str(tmp_path / "s.flac"), *models,
+                      "--max-new-tokens", "5", "--greedy")
+    assert rc == 0, se
+    assert len(sf.read(tmp_path / "s.flac")[0]) == 5 * 320
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["tts", "", "-o", "x.wav"], "text is empty"),
+    (["tts", "   ", "-o", "x.wav"], "text is empty"),
+    (["tts", "too long text", "-o", "x.wav", "--max-chars", "5"], "over the limit of 5"),
+    (["tts", "hi", "-o", "x.wav", "--temperature", "0"], "temperature must be"),
+    (["tts", "hi", "-o", "x.wav", "--top-p", "1.5"], "top_p must lie in (0, 1]"),
+    (["tts", "hi", "-o", "x.wav", "--top-p", "0"], "top_p must lie in (0, 1]"),
+    (["tts", "hi", "-o", "x.wav", "--top-k", "-1"], "top_k"),
+    (["tts", "hi", "-o", "x.wav", "--duration", "-2"], "duration must be a positive"),
+    (["tts", "hi", "-o", "x.mp3"], "output must end in"),
+    (["tts", "-o", "x.wav"], "exactly once"),
+    (["tts", "hi", "-o", "x.wav", "--voice", "a", "--voice-audio", "b.wav"], "either --voice"),
+    (["tts", "hi", "-o", "x.wav", "--voice-text", "words"], "--voice-text needs"),
+    (["tts", "hi", "-o", "x.wav", "--voice-audio", "missing.wav", "--voice-text", "w"],
+     "voice audio not found"),
+    (["tts", "hi", "-o", "x.wav", "--voice", "nobody", "--voices-dir", "{tmp}"],
+     "no voice named 'nobody'"),
+    (["tts", "hi", "-o", "x.wav", "--voice", "a b", "--voices-dir", "{tmp}"], "bad voice name"),
+    (["tts", "hi", "-o", "x.wav", "--voice", "../v.npz"], "voice file not found"),
+    (["tts", "hi", "-o", "x.wav", "--lm", "/no/such/dir", "--codec", "/no/such"],
+     "does not exist"),
+])
+def test_tts_errors_are_early_and_clear(argv, msg, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    rc, so, se = _run(capsys, *argv)
+    assert rc == 2 and msg in se and "Traceback" not in se, se
+
+
+def test_no_default_model_message_without_traceback(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "llasa.cli", "tts", "hi", "-o",
+                          str(tmp_path / "x.wav")], capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--lm" in out.stderr and "--codec" in out.stderr
+
+
+def test_voice_add_list_show_remove_and_use(models, tmp_path, capsys, speech):
+    wav = tmp_path / "me.wav"
+    sf.write(wav, speech("Hello, this is my voice.")[:16000], 16000)
+    reg = ["--voices-dir", str(tmp_path / "voices")]
+    codec = models[2:]
+    rc, so, se = _run(capsys, "voice", "add", "me", "--audio", str(wav), "--text",
+                      "Hello, this is", *codec, *reg)
+    assert rc == 0 and "saved voice 'me' (1.00 s, 51 codes)" in so, se
+    rc, so, se = _run(capsys, "voice", "add", "me", "--audio", str(wav), "--text", "x", *reg)
+    assert rc == 2 and "already exists" in se
+    rc, so, _ = _run(capsys, "voice", "list", *reg)
+    assert so.split() == ["me"]
+    rc, so, _ = _run(capsys, "voice", "show", "me", *reg)
+    assert "text: Hello, this is" in so
+    out = tmp_path / "cloned.wav"
+    rc, so, se = _run(capsys, "tts", "Now in my voice.", "-o", str(out), "--voice", "me", *reg,
+                      *models, "--max-new-tokens", "8", "--seed", "0")
+    assert rc == 0 and len(sf.read(out)[0]) == 8 * 320, se
+    # --voice-audio/--voice-text build the same voice on the fly: same seed, same audio.
+    out2 = tmp_path / "cloned2.wav"
+    rc, so, se = _run(capsys, "tts", "Now in my voice.", "-o", str(out2), "--voice-audio",
+                      str(wav), "--voice-text", "Hello, this is", *models,
+                      "--max-new-tokens", "8", "--seed", "0")
+    assert rc == 0, se
+    np.testing.assert_allclose(sf.read(out)[0], sf.read(out2)[0], atol=1e-4)
+    rc, so, _ = _run(capsys, "voice", "remove", "me", *reg)
+    assert rc == 0 and "removed voice 'me'" in so
+    rc, so, _ = _run(capsys, "voice", "list", *reg)
+    assert "no voices" in so
+    rc, _, se = _run(capsys, "voice", "add", "x", "--audio", str(wav), "--text", " ", *reg)
+    assert rc == 2 and "--text is empty" in se
