@@ -39,13 +39,15 @@ class DNSMOSVerifier(LazyVerifier):
         field: "ovrl" (overall, default), "sig" (speech signal) or "bak" (background noise), or
             "p808" (the P.808 overall model).
         personalized: use the personalised DNSMOS (penalises interfering talkers).
+        device: accepted for a uniform interface; DNSMOS always runs on the CPU (onnxruntime).
     """
 
     score_range = (1.0, 5.0)
     higher_is_better = True
 
-    def __init__(self, field: str = "ovrl", personalized: bool = False):
+    def __init__(self, field: str = "ovrl", personalized: bool = False, device: str = "cpu"):
         super().__init__()
+        self.device = device
         if field not in (*_DNSMOS_FIELDS, "p808"):
             raise InputError(f"unknown DNSMOS field {field!r}; use ovrl, sig, bak or p808")
         self.field, self.personalized = field, personalized
@@ -70,8 +72,10 @@ class DNSMOSVerifier(LazyVerifier):
         while wav.size < need:  # speechmos doubles short clips until they fill a window
             wav = np.concatenate([wav, wav])
         hops = int(np.floor(wav.size / _SR) - INPUT_LENGTH) + 1
-        return [wav[k * _SR:k * _SR + need] for k in range(hops)
-                if wav[k * _SR:k * _SR + need].size == need]
+        # Window bounds computed in float exactly as speechmos does: a bound that rounds down
+        # gives a short window, which speechmos skips; we skip it too, to match its scores.
+        windows = [wav[int(k * _SR):int((k + INPUT_LENGTH) * _SR)] for k in range(hops)]
+        return [w for w in windows if w.size >= need]
 
     def _score(self, audios, request):
         dnsmos = self.backend()

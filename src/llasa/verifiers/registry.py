@@ -39,6 +39,8 @@ def _build_one(spec: str, transcriber=None, **kw) -> Verifier:
         return SpeakerSimilarity(**kw)
     if spec in ("wer", "cer"):
         # "wer" switches to CER for languages written without spaces (zh, ja, ...).
+        if transcriber is None and kw:  # e.g. device="cuda": the verifier's own Transcriber
+            transcriber = Transcriber(**kw)
         return ASRVerifier("auto" if spec == "wer" else "cer", transcriber, name=spec)
     if spec == "mos" or spec in ("mos-sig", "mos-bak", "mos-p808"):
         return DNSMOSVerifier(field="ovrl" if spec == "mos" else spec[4:], **kw)

@@ -1,0 +1,62 @@
+"""Text normalisation, number spelling and WER/CER (llasa.verifiers.text)."""
+
+import pytest
+
+from llasa._common.errors import InputError
+from llasa.verifiers.text import (cer, error_rate, is_no_space_language, normalize_text,
+                                  number_to_words, wer)
+
+
+@pytest.mark.parametrize("n,words", [
+    (0, "zero"), (7, "seven"), (13, "thirteen"), (20, "twenty"), (21, "twenty one"),
+    (100, "one hundred"), (105, "one hundred five"), (1000, "one thousand"),
+    (1021, "one thousand twenty one"), (2_500_000, "two million five hundred thousand"),
+    (10**12, "one zero zero zero zero zero zero zero zero zero zero zero zero"),
+])
+def test_number_to_words(n, words):
+    assert number_to_words(n) == words
+
+
+@pytest.mark.parametrize("n,words", [(1, "first"), (2, "second"), (3, "third"), (4, "fourth"),
+                                     (12, "twelfth"), (20, "twentieth"), (101, "one hundred first")])
+def test_ordinals(n, words):
+    assert number_to_words(n, ordinal=True) == words
+
+
+def test_normalize_case_punctuation_whitespace():
+    assert normalize_text("  Hello,   WORLD!  How's it going?? ") == "hello world hows it going"
+
+
+def test_normalize_numbers_match_words():
+    assert normalize_text("I have 21 cats.") == normalize_text("i have twenty-one cats")
+    assert normalize_text("It is 3.5% of 1,000.") == "it is three point five percent of one thousand"
+    assert normalize_text("the 2nd day") == "the second day"
+
+
+def test_chinese_removes_spaces_and_punctuation():
+    assert normalize_text("你好， 世界。", "zh") == "你好世界"
+    assert is_no_space_language("zh") and is_no_space_language("ja-JP")
+    assert not is_no_space_language("en")
+
+
+def test_wer_and_cer_values():
+    assert wer("the cat sat", "The cat sat.") == 0.0
+    assert wer("the cat sat", "the dog sat") == pytest.approx(1 / 3)
+    assert wer("one two three four", "one two three four five six") == pytest.approx(0.5)
+    assert cer("abcd", "abxd") == pytest.approx(0.25)
+    assert cer("你好世界", "你好世介", "zh") == pytest.approx(0.25)
+    assert wer("the cat", "") == 1.0 and cer("the cat", "") == 1.0
+
+
+def test_error_rate_auto_uses_cer_for_chinese():
+    assert error_rate("你好世界", "你好世介", "zh") == pytest.approx(0.25)
+    assert error_rate("hello big world", "hello world", "en") == pytest.approx(1 / 3)
+    with pytest.raises(InputError, match="metric"):
+        error_rate("a", "a", metric="bleu")
+
+
+def test_empty_reference_is_input_error():
+    with pytest.raises(InputError, match="empty after normalisation"):
+        wer("?!", "hello")
+    with pytest.raises(InputError, match="string"):
+        normalize_text(None)
