@@ -46,3 +46,11 @@ def test_quality_and_describe(judges, speech):
     desc = judges.describe()
     assert "tiny.en" in desc["asr"] and "SpeakerSimilarity" in desc["sim"]
     assert "DNSMOS" in desc["mos"]
+
+
+def test_english_only_asr_refuses_chinese_lists_up_front(judges):
+    from llasa._common.errors import InputError
+
+    judges.check_languages({"en"})
+    with pytest.raises(InputError, match=r"English-only .*\['zh'\].*whisper-large-v3"):
+        judges.check_languages({"en", "zh"})

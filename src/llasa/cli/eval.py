@@ -163,6 +163,7 @@ def run_tts(args) -> int:
         raise InputError("--batch-size must be >= 1")
     settings = _settings(args)  # validate sampling before loading anything
     judges = _judges(args)
+    judges.check_languages({it.language for it in items})
     if args.audio_dir is not None:
         codec = None
         if args.codec and not args.no_sim_r:
@@ -222,6 +223,7 @@ def run_search(args) -> int:
         raise InputError("--strategies is empty")
     settings = _settings(args)
     judges = _judges(args)
+    judges.check_languages({it.language for it in items})
     tts = _tts(args)
     strategies = {n: build_strategy(n, tts, settings, verifier_spec=args.verifier,
                                     judge_device=args.judge_device) for n in names}

@@ -193,6 +193,7 @@ def evaluate_tts(synthesizer: Synthesizer, items: list[EvalItem], out_dir: str |
     """
     if batch_size < 1:
         raise InputError("batch_size must be >= 1")
+    judges.check_languages({it.language for it in items})
     out = Path(out_dir)
     wav_dir = out / "wavs"
     wav_dir.mkdir(parents=True, exist_ok=True)
@@ -242,6 +243,7 @@ def evaluate_audio_dir(audio_dir: str | Path, items: list[EvalItem], out_dir: st
     Audio at other sample rates is resampled to 16 kHz (the judges' rate). Resumable like
     :func:`evaluate_tts`. Returns the summary dict.
     """
+    judges.check_languages({it.language for it in items})
     files = find_audio(audio_dir, items)
     out = Path(out_dir)
     log = ResultLog(out / "results.jsonl")

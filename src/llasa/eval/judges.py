@@ -108,6 +108,17 @@ class Judges:
         return {"asr": _describe(self.asr), "sim": _describe(self.sim),
                 "mos": _describe(self.mos), "specs": dict(self.names)}
 
+    def check_languages(self, languages: set[str] | list[str]) -> None:
+        """Fail before any work when the ASR judge cannot transcribe a language of the list
+        (the bundled tiny.en is English-only)."""
+        if self.asr is None:
+            return
+        other = sorted(lang for lang in set(languages) if not lang.startswith("en"))
+        if other and not getattr(self.asr, "multilingual", True):
+            raise InputError(f"the ASR judge ({_describe(self.asr)}) is English-only but the list "
+                             f"has {other} lines; use a multilingual judge, e.g. "
+                             "--asr hf-asr:openai/whisper-large-v3, or --asr none")
+
     # ---------------------------------------------------------------- scoring
     def intelligibility(self, audios: Sequence[np.ndarray], texts: Sequence[str],
                         language: str) -> list[dict]:
