@@ -123,3 +123,17 @@ def test_voice_add_list_show_remove_and_use(models, tmp_path, capsys, speech):
     assert "no voices" in so
     rc, _, se = _run(capsys, "voice", "add", "x", "--audio", str(wav), "--text", " ", *reg)
     assert rc == 2 and "--text is empty" in se
+
+
+def test_tts_stream_writes_the_same_length_as_full(models, tmp_path, capsys):
+    args = ["Streaming to a file.", *models, "--seed", "2", "--max-new-tokens", "40"]
+    rc, so, se = _run(capsys, "tts", *args, "-o", str(tmp_path / "s.wav"), "--stream")
+    assert rc == 0, se
+    assert "first audio after 35 tokens" in so and "0.80 s of audio" in so
+    rc, _, se = _run(capsys, "tts", *args, "-o", str(tmp_path / "f.wav"))
+    assert rc == 0, se
+    s, f = sf.read(tmp_path / "s.wav")[0], sf.read(tmp_path / "f.wav")[0]
+    assert len(s) == len(f) == 40 * 320
+    assert np.sum(f ** 2) / np.sum((f - s) ** 2) > 10  # codec streaming tolerance
+    rc, _, se = _run(capsys, "tts", "hi", "-o", str(tmp_path / "x.flac"), "--stream")
+    assert rc == 2 and "--stream writes WAV only" in se
