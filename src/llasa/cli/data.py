@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,14 @@ def run_prepare(args) -> int:
                         silence_dbfs=args.silence_dbfs, vad=args.vad,
                         max_tokens=args.max_tokens, splits=args.split, workers=args.workers)
     tok = _tokenizer(args.tokenizer) if args.tokenizer else None
-    codec = Codec.from_pretrained(args.codec, device=args.device)
+    device = args.device
+    if device is None and "LOCAL_RANK" in os.environ:
+        import torch
+
+        # under torchrun each rank takes its own GPU instead of all piling onto cuda:0
+        if torch.cuda.is_available():
+            device = f"cuda:{int(os.environ['LOCAL_RANK']) % torch.cuda.device_count()}"
+    codec = Codec.from_pretrained(args.codec, device=device)
     res = prepare_dataset(args.manifest, args.out_dir, codec, cfg, tokenizer=tok,
                           overwrite=args.overwrite)
     idx = res.index
