@@ -65,3 +65,17 @@ def test_length_cap_grows_with_text():
     assert max_new_tokens_for_text(50) == math.ceil(50 * (2 + 50 / 5))
     assert max_new_tokens_for_text(50, prompt_codes=200) == 600 - 200
     assert max_new_tokens_for_text(5, prompt_codes=10_000) == 100  # never below 2 s
+
+
+def test_top_k_first_gives_the_same_distribution_as_warp():
+    from llasa.lm.sampling import candidates
+
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(4, 3000, generator=g) * 2
+    logits[:, 7] = -math.inf  # masked ids stay impossible
+    for s in [GenerationSettings(), GenerationSettings(top_k=100, top_p=0.8, min_p=0.02),
+              GenerationSettings(top_k=0, top_p=0.9)]:
+        probs, idx = candidates(logits, s)
+        full = torch.zeros_like(logits).scatter(1, idx, probs)
+        torch.testing.assert_close(full, warp(logits, s).softmax(-1))
+        assert full[:, 7].eq(0).all()

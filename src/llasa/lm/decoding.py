@@ -19,6 +19,7 @@ import torch
 
 from .._common.errors import BudgetError, InputError
 from .._common.seed import make_generator
+from .packing import pack_weight, packed_linear
 from .sampling import GenerationSettings, choose, max_new_tokens_for_text
 from .tokens import SpeechVocab
 
@@ -30,7 +31,7 @@ class HeadRows:
     ``lm_head.weight[128261:193800]`` covers them; the 2 rows in between are masked.
     """
 
-    def __init__(self, lm_head_weight: torch.Tensor, vocab: SpeechVocab):
+    def __init__(self, lm_head_weight: torch.Tensor, vocab: SpeechVocab, packed: bool = False):
         self.source_ptr = lm_head_weight.data_ptr()  # lets the owner notice moved weights
         lo = min(vocab.speech_end, vocab.speech_offset)
         hi = vocab.speech_offset + vocab.codebook_size
@@ -46,10 +47,15 @@ class HeadRows:
         self.banned = (~is_ok).to(lm_head_weight.device)  # [v]
         self.speech_base = int((self.ids == vocab.speech_offset).nonzero()[0, 0])
         self.ids = self.ids.to(lm_head_weight.device)
+        # packed: a oneDNN copy of the allowed rows (the tied embedding keeps the original)
+        self.packed = pack_weight(self.weight) if packed else None
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[b, d] hidden states → [b, v] float32 logits with the non-speech rows at -inf."""
-        out = torch.nn.functional.linear(hidden, self.weight).float()
+        if self.packed is not None:
+            out = packed_linear(hidden, self.packed).float()
+        else:
+            out = torch.nn.functional.linear(hidden, self.weight).float()
         return out.masked_fill_(self.banned, -math.inf)
 
 

@@ -18,6 +18,7 @@ from .._common.device import resolve_device, resolve_dtype
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
+from .packing import can_pack, pack_linears, unpack_linears
 from .prompt import build_tts_prompt, prompt_text_chars
 from .sampling import GenerationSettings
 from .tokens import SpeechVocab
@@ -54,7 +55,7 @@ class LlasaLM:
     """
 
     def __init__(self, model, tokenizer, *, device=None, dtype=None,
-                 max_context: int = MAX_CONTEXT):
+                 max_context: int = MAX_CONTEXT, optimize: bool = False):
         self.vocab = SpeechVocab.from_tokenizer(tokenizer)
         emb = model.get_input_embeddings().weight.shape[0]
         if emb < self.vocab.vocab_size:
@@ -66,11 +67,14 @@ class LlasaLM:
         self.tokenizer = tokenizer
         self.max_context = int(max_context)
         self._head: HeadRows | None = None
+        self.optimized = False
+        if optimize:
+            self.optimize()
 
     # ---- loading / saving -------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path_or_id: str | Path, *, device=None, dtype=None,
-                        revision: str | None = None) -> "LlasaLM":
+                        revision: str | None = None, optimize: bool = False) -> "LlasaLM":
         """Load an official checkpoint (e.g. ``HKUSTAudio/Llasa-1B``) or a saved directory.
 
         Args:
@@ -78,6 +82,8 @@ class LlasaLM:
             device: "cpu", "cuda", ... (default: CUDA if available).
             dtype: "fp32" / "bf16" / torch dtype (default fp32).
             revision: hub revision (branch, tag or commit).
+            optimize: prepare for fast CPU inference (:meth:`optimize`); the model is then
+                inference-only until :meth:`unoptimize`.
 
         Raises:
             ModelLoadError: not found, not a Llama checkpoint, or a tokenizer without the
@@ -94,14 +100,40 @@ class LlasaLM:
             model = LlamaForCausalLM.from_pretrained(str(path), dtype=dt)
         except (OSError, ValueError, KeyError) as e:
             raise ModelLoadError(f"cannot load a Llama LM from {path}: {e}") from None
-        return cls(model, tok, device=dev, dtype=dt)
+        return cls(model, tok, device=dev, dtype=dt, optimize=optimize)
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json`` + ``model.safetensors`` + tokenizer files (HF layout)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(str(d))
-        self.tokenizer.save_pretrained(str(d))
+        was = self.optimized
+        self.unoptimize()  # packed layers have no state_dict weights: save plain ones
+        try:
+            self.model.save_pretrained(str(d))
+            self.tokenizer.save_pretrained(str(d))
+        finally:
+            if was:
+                self.optimize()
+
+    def optimize(self) -> "LlasaLM":
+        """Pack the decoder's linear layers for oneDNN (CPU, fp32/bf16; no-op elsewhere).
+
+        Decoding gets faster (see ``bench/lm.py``), outputs stay the same (bit-identical in
+        bf16, ~1e-6 in fp32); the layers are no longer trainable until :meth:`unoptimize`.
+        """
+        if not self.optimized and can_pack(self.device, self.dtype):
+            pack_linears(self.model.model.layers)
+            self.optimized = True
+            self._head = None
+        return self
+
+    def unoptimize(self) -> "LlasaLM":
+        """Undo :meth:`optimize`: plain, trainable ``nn.Linear`` layers again."""
+        if self.optimized:
+            unpack_linears(self.model.model.layers)
+            self.optimized = False
+            self._head = None
+        return self
 
     # ---- prompts ----------------------------------------------------------------------------
     def build_prompt(self, text: str, *, prompt_text: str | None = None,
@@ -118,7 +150,7 @@ class LlasaLM:
         """The allowed rows of the output matrix (a view; rebuilt if the weights moved)."""
         w = self.model.get_output_embeddings().weight
         if self._head is None or self._head.source_ptr != w.data_ptr():
-            self._head = HeadRows(w, self.vocab)
+            self._head = HeadRows(w, self.vocab, packed=self.optimized)
         return self._head
 
     # ---- generation -------------------------------------------------------------------------

@@ -127,11 +127,30 @@ def warp(logits: torch.Tensor, s: GenerationSettings) -> torch.Tensor:
     return logits
 
 
+def candidates(logits: torch.Tensor, s: GenerationSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling distribution over the surviving ids only.
+
+    With top-k on, the k best are taken first and the other warpers run on [b, k] instead of
+    [b, v] (65 539 officially): the same distribution as :func:`warp` at a fraction of the cost.
+
+    Returns:
+        probs [b, k'] float32 and idx [b, k'] int64 (indices into v).
+    """
+    if s.top_k and s.top_k < logits.shape[-1]:
+        vals, idx = torch.topk(logits, s.top_k, dim=-1)
+        sub = GenerationSettings(temperature=s.temperature, top_p=s.top_p, top_k=0,
+                                 min_p=s.min_p)
+        return warp(vals, sub).softmax(-1), idx
+    probs = warp(logits, s).softmax(-1)
+    return probs, torch.arange(logits.shape[-1], device=logits.device).expand_as(probs)
+
+
 def choose(logits: torch.Tensor, s: GenerationSettings, history: torch.Tensor | None,
            generator: torch.Generator) -> torch.Tensor:
     """Pick one index per row from [b, v] logits. Returns [b] int64."""
     logits = apply_repetition_penalty(logits.float(), history, s.repetition_penalty)
     if not s.do_sample:
         return logits.argmax(-1)
-    probs = warp(logits, s).softmax(-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    probs, idx = candidates(logits, s)
+    pick = torch.multinomial(probs, 1, generator=generator)  # [b, 1]
+    return idx.gather(1, pick).squeeze(1)

@@ -1,0 +1,84 @@
+"""oneDNN-packed linear layers for fast CPU decoding (inference only).
+
+At batch 1 every decoding step is a chain of matrix-vector products, bound by how fast weights
+stream from memory. oneDNN reads weights reordered into its blocked layout (what inductor's
+"freezing" does) 1.2-2.5x faster than ``F.linear`` on plain row-major weights on this CPU, with
+bit-identical bf16 results. :func:`pack_linears` swaps the ``nn.Linear`` modules of the decoder
+layers for :class:`PackedLinear` in place (no extra memory once done); :func:`unpack_linears`
+restores trainable ``nn.Linear`` modules with the same weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
+    """True when oneDNN packing is available for this device/dtype (CPU, fp32 or bf16)."""
+    if torch.device(device).type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    if not hasattr(torch.ops.mkldnn, "_reorder_linear_weight"):
+        return False
+    if dtype == torch.bfloat16:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return dtype == torch.float32
+
+
+def pack_weight(weight: torch.Tensor, batch_hint: int = 1) -> torch.Tensor:
+    """[out, in] weight → oneDNN blocked tensor for :func:`packed_linear`."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), batch_hint)
+
+
+def packed_linear(x: torch.Tensor, packed: torch.Tensor,
+                  bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear`` with a packed weight. x: [..., in] → [..., out]."""
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+
+
+class PackedLinear(nn.Module):
+    """Inference-only stand-in for ``nn.Linear`` holding a oneDNN-packed weight."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.packed = pack_weight(linear.weight)  # plain attribute: not a parameter
+        self.bias = None if linear.bias is None else nn.Parameter(
+            linear.bias.detach(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return packed_linear(x, self.packed, self.bias)
+
+    def unpack(self) -> nn.Linear:
+        """An ``nn.Linear`` with the same weight (dense, trainable)."""
+        w = self.packed.to_dense()
+        lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                        device=w.device, dtype=w.dtype)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            if self.bias is not None:
+                lin.bias.copy_(self.bias)
+        return lin
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, packed"
+
+
+def pack_linears(root: nn.Module) -> int:
+    """Replace every ``nn.Linear`` under ``root`` by :class:`PackedLinear`. Returns the count."""
+    return _swap(root, nn.Linear, PackedLinear)
+
+
+def unpack_linears(root: nn.Module) -> int:
+    """Undo :func:`pack_linears`. Returns the count."""
+    return _swap(root, PackedLinear, lambda m: m.unpack())
+
+
+def _swap(root: nn.Module, kind, make) -> int:
+    n = 0
+    for parent in list(root.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is kind:
+                setattr(parent, name, make(child))
+                n += 1
+    return n
