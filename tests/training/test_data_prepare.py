@@ -130,21 +130,29 @@ def test_ranks_split_the_work(reference, codec, corpus, tmp_path, monkeypatch):
         prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec, PrepareConfig(**CFG))
 
 
-def test_tokenizer_offsets_and_context_limit(codec, corpus, tmp_path):
+def test_tokenizer_offsets_and_context_limit(reference, codec, corpus, tmp_path):
+    from llasa.lm.prompt import build_tts_prompt
     from llasa.lm.tiny import tiny_tokenizer
+    from llasa.training.data.prepare import chat_overhead
 
     with pytest.raises(InputError, match="do not match"):
         prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec, PrepareConfig(**CFG),
                         tokenizer=tiny_tokenizer(codebook_size=4096))
     tok = tiny_tokenizer(codebook_size=codec.codebook_size)
+    # the wrapping is measured from the real prompt: text + wrapping + codes + END + eot
+    over = chat_overhead(tok)
+    text = "Hello there."
+    n_text = len(tok(text, add_special_tokens=False)["input_ids"])
+    assert over == len(build_tts_prompt(tok, text)) - n_text + 2
+    full = [len(tok(u.text, add_special_tokens=False)["input_ids"]) + len(u.codes) + over
+            for u in CodeShards(reference[0])]
+    limit = sorted(full)[2]  # exactly the 3 shortest sequences fit
     res = prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec,
-                          PrepareConfig(**{**CFG, "max_tokens": 220}), tokenizer=tok)
+                          PrepareConfig(**{**CFG, "max_tokens": limit}), tokenizer=tok)
     ds = CodeShards(tmp_path)
-    text_len = [len(tok(u.text, add_special_tokens=False)["input_ids"]) for u in ds]
-    assert all(t + n + 64 <= 220 for t, n in zip(text_len, ds.lengths))
+    assert len(ds) == res.items == 3
     report = json.loads((tmp_path / "report.json").read_text())["skipped"]
-    assert sum("LM context" in s["reason"] for s in report) == len(GOOD) - len(ds) > 0
-    assert res.items == len(ds)
+    assert sum("LM context" in s["reason"] for s in report) == len(GOOD) - 3
 
 
 def test_vad_trims_silence(codec, speech, tmp_path):

@@ -35,8 +35,8 @@ from .manifest import ManifestEntry, read_manifest
 
 log = get_logger(__name__)
 
-# Tokens around text and codes in the official chat-wrapped training sequence (system block,
-# headers, the 8 markers): measured 40-45 with the Llama-3.2 template; 64 leaves a margin.
+# Fallback for the tokens around text and codes in a chat-wrapped training sequence, used only
+# when the tokenizer cannot build the official prompt (see chat_overhead).
 CHAT_OVERHEAD_TOKENS = 64
 
 
@@ -162,6 +162,21 @@ def _vad(c: dict):
     return _VAD_CACHE["vad"]
 
 
+def chat_overhead(tokenizer) -> int:
+    """Tokens a training sequence adds to text + codes: the official TTS prompt (system block,
+    headers, markers) around the text, plus SPEECH_GENERATION_END and the closing <|eot_id|>."""
+    from ...lm.prompt import build_tts_prompt
+
+    try:
+        probe = "a"
+        n_text = len(tokenizer(probe, add_special_tokens=False)["input_ids"])
+        return len(build_tts_prompt(tokenizer, probe)) - n_text + 2
+    except Exception as e:  # noqa: BLE001 - a tokenizer without a chat template, etc.
+        log.warning("cannot build the TTS prompt with this tokenizer (%s); assuming %d tokens "
+                    "of chat wrapping", e, CHAT_OVERHEAD_TOKENS)
+        return CHAT_OVERHEAD_TOKENS
+
+
 def check_vocab(tokenizer, codebook_size: int):
     """The tokenizer's speech tokens must cover the codec's codebook at contiguous ids.
 
@@ -207,8 +222,10 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
     if getattr(codec, "sample_rate", 16000) != 16000:
         raise InputError("the codec must work at 16 kHz")
     K = int(codec.codebook_size)
+    overhead = 0
     if tokenizer is not None:
         check_vocab(tokenizer, K)
+        overhead = chat_overhead(tokenizer)
     entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
     if cfg.splits is not None:
         entries = [e for e in entries if e.split in cfg.splits]
@@ -241,7 +258,7 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
             lo, hi = s * cfg.shard_size, min((s + 1) * cfg.shard_size, len(entries))
             sh.clean_stale(root, s)
             batch = [(entries[i], *next(loaded)) for i in range(lo, hi)]
-            _encode_and_write(root, s, batch, codec, K, cfg, tokenizer, res, rank)
+            _encode_and_write(root, s, batch, codec, K, cfg, (tokenizer, overhead), res, rank)
             bar.update(hi - lo)
     finally:
         if pool:
@@ -253,9 +270,10 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
     return res
 
 
-def _encode_and_write(root: Path, s: int, batch, codec, K: int, cfg: PrepareConfig, tokenizer,
+def _encode_and_write(root: Path, s: int, batch, codec, K: int, cfg: PrepareConfig, tok_info,
                       res: PrepareResult, rank: int) -> None:
     """Encode the loaded utterances of shard ``s`` in batches and write the shard."""
+    tokenizer, overhead = tok_info
     keep, skipped = [], []
     for entry, wav, reason in batch:
         if reason is None:
@@ -275,7 +293,7 @@ def _encode_and_write(root: Path, s: int, batch, codec, K: int, cfg: PrepareConf
             raise InputError(f"codec produced codes outside [0, {K}) for {entry.audio}")
         if tokenizer is not None:
             n_text = len(tokenizer(entry.text, add_special_tokens=False)["input_ids"])
-            total = n_text + codes.size + CHAT_OVERHEAD_TOKENS
+            total = n_text + codes.size + overhead
             if total > cfg.max_tokens:
                 skipped.append({"audio": entry.audio, "reason": f"too long for the LM context: "
                                 f"~{total} tokens > {cfg.max_tokens}"})
