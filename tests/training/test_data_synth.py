@@ -57,6 +57,13 @@ def test_corpus_audio_manifest_and_resume(tmp_path):
     assert all(os.stat(a).st_mtime_ns == t for a, t in mtimes.items() if a != victim)
     assert np.allclose(sf.read(victim)[0], before, atol=1e-4)  # deterministic synthesis
 
+    # worker processes give the very same corpus
+    par = read_manifest(synth_corpus(SynthConfig(**{**SMALL, "workers": 2}), tmp_path / "par"))
+    assert [(e.text, e.speaker, e.split) for e in par] == \
+        [(e.text, e.speaker, e.split) for e in entries]
+    assert all(np.array_equal(sf.read(a.audio)[0], sf.read(b.audio)[0])
+               for a, b in zip(par, entries))
+
 
 def test_bad_settings():
     with pytest.raises(InputError, match="heldout_speakers"):
