@@ -160,3 +160,40 @@ def original_state_dict(model, weight_norm: str = "legacy") -> dict[str, torch.T
             k = k[: -len("bias")] + "beta"
         out[k] = v
     return out
+
+
+def build_official_tiny(seed: int = 0):
+    """The official XCodec2Model assembled from the package's own modules at a tiny size.
+
+    XCodec2Model hard-codes full widths in ``__init__``, so the instance is assembled from
+    ``CodecEncoder_Transformer``, ``CodecDecoderVocos`` and ``SemanticEncoder`` with small
+    arguments (decoder width 128, 2 heads of 64, 2 layers; acoustic ngf 4; a 17-layer w2v-BERT
+    of width 32, so that ``hidden_states[16]`` exists).
+    """
+    install_stand_ins()
+    from transformers import PreTrainedModel, Wav2Vec2BertConfig, Wav2Vec2BertModel
+    from xcodec2 import modeling_xcodec2 as om
+    from xcodec2.configuration_bigcodec import BigCodecConfig
+    from xcodec2.vq.codec_decoder_vocos import CodecDecoderVocos
+    from xcodec2.vq.codec_encoder import CodecEncoder_Transformer
+    from xcodec2.vq.module import SemanticEncoder
+
+    torch.manual_seed(seed)
+    sem_cfg = Wav2Vec2BertConfig(hidden_size=32, num_hidden_layers=17, num_attention_heads=2,
+                                 intermediate_size=64, output_hidden_size=32,
+                                 conv_depthwise_kernel_size=5, left_max_position_embeddings=16,
+                                 right_max_position_embeddings=2, output_hidden_states=True)
+    m = om.XCodec2Model.__new__(om.XCodec2Model)
+    PreTrainedModel.__init__(m, BigCodecConfig())
+    with _skip_init():
+        m.semantic_model = Wav2Vec2BertModel(sem_cfg)
+        m.SemanticEncoder_module = SemanticEncoder(32, 32, 32)
+        m.CodecEnc = CodecEncoder_Transformer(ngf=4, hidden_dim=128)
+        # head dim 64 as released (original checkpoints do not store the head count)
+        m.generator = CodecDecoderVocos(hidden_dim=128, depth=2, heads=2, pos_meb_dim=64,
+                                        vq_dim=160)
+        m.fc_prior = torch.nn.Linear(160, 160)
+        m.fc_post_a = torch.nn.Linear(160, 128)
+    m.feature_extractor = w2v_bert_feature_extractor()
+    _fill_(m, seed)
+    return m.eval()

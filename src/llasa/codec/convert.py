@@ -191,11 +191,21 @@ def infer_config(sd: dict[str, torch.Tensor]):
         sem_layers = 1 + max((int(m.group(1)) for k in sd
                               if (m := re.match(r"semantic_model\.encoder\.layers\.(\d+)\.", k))),
                              default=SEMANTIC_LAYER - 1)
-        ffn = sd.get("semantic_model.encoder.layers.0.ffn1.intermediate_dense.weight")
+        layer0 = "semantic_model.encoder.layers.0."
+        ffn = sd.get(layer0 + "ffn1.intermediate_dense.weight")
+        dist = sd.get(layer0 + "self_attn.distance_embedding.weight")  # [left + right + 1, d_h]
+        dw = sd.get(layer0 + "conv_module.depthwise_conv.weight")  # [d, 1, kernel]
         sem.update(hidden_size=sem_hidden, output_hidden_size=sem_hidden,
-                   num_attention_heads=max(1, sem_hidden // 16),
                    num_hidden_layers=min(sem_layers, SEMANTIC_LAYER),
                    intermediate_size=int(ffn.shape[0]) if ffn is not None else 4 * sem_hidden)
+        if dist is not None:
+            # Only the sum left + right is stored; assume w2v-BERT 2.0's 8:1 split (64, 8).
+            right = (dist.shape[0] - 1) // 9
+            sem.update(num_attention_heads=sem_hidden // dist.shape[1],
+                       left_max_position_embeddings=dist.shape[0] - 1 - right,
+                       right_max_position_embeddings=right)
+        if dw is not None:
+            sem.update(conv_depthwise_kernel_size=int(dw.shape[-1]))
     heads = max(1, hidden // 64)
     return Xcodec2Config(hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
                          num_attention_heads=heads, num_key_value_heads=heads,
@@ -227,3 +237,17 @@ def read_original(path: Path) -> dict[str, torch.Tensor]:
             raise ModelLoadError(f"{path} holds no state_dict")
         return sd
     raise ModelLoadError(f"unsupported checkpoint file {path} (expected .safetensors or .ckpt)")
+
+
+def convert_checkpoint(src, dst) -> Path:
+    """Write an original checkpoint (dir, .safetensors or .ckpt) in the transformers layout.
+
+    Loads it through ``Codec.from_pretrained`` (every key checked) and saves config.json +
+    model.safetensors, which ``Xcodec2Model.from_pretrained`` and llasa both read.
+    """
+    from .model import Codec
+
+    dst = Path(dst)
+    if dst.exists() and any(dst.iterdir()):
+        raise ModelLoadError(f"output directory {dst} is not empty; choose a new directory")
+    return Codec.from_pretrained(src).save_pretrained(dst)

@@ -50,6 +50,25 @@ def _build(config, decode_only: bool, empty: bool):
     return net.eval()
 
 
+def _randomize_(net, seed: int) -> None:
+    """Seeded fan-in-scaled random weights.
+
+    transformers' default init (std 0.02) makes a small codec's latents collapse to a single
+    code; unit-gain weights keep codes diverse and audio non-trivial, so tests can fail.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.ndim > 1:
+                p.copy_(torch.randn(p.shape, generator=g) / float(np.prod(p.shape[1:])) ** 0.5)
+            elif name.endswith((".alpha", ".beta")):  # SnakeBeta log-scale parameters
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+            elif "norm" in name and name.endswith(".weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+
+
 def _read_keys(path: Path) -> list[str]:
     from safetensors import safe_open
 
@@ -123,10 +142,19 @@ class Codec:
     @classmethod
     def from_config(cls, config, *, seed: int = 0, device=None, dtype=None,
                     decode_only: bool = False) -> "Codec":
-        """Random weights (seeded) for a configuration, e.g. ``presets.tiny()``."""
+        """Random weights (seeded, fan-in scaled) for a configuration, e.g. ``presets.tiny()``.
+
+        The full network is built and initialised before the encoder is dropped when
+        ``decode_only``, so the decoder weights do not depend on that flag.
+        """
         torch.manual_seed(seed)
-        return cls(_build(config, decode_only, empty=False), decode_only=decode_only,
-                   device=device, dtype=dtype)
+        net = _build(config, decode_only=False, empty=False)
+        _randomize_(net, seed)
+        if decode_only:
+            for name in _ENCODER_MODULES:
+                delattr(net, name)
+            del net.quantizer.project_in
+        return cls(net, decode_only=decode_only, device=device, dtype=dtype)
 
     @classmethod
     def from_pretrained(cls, path_or_id, *, device=None, dtype=None, decode_only: bool = False,

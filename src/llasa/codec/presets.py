@@ -36,7 +36,7 @@ def tiny(hidden_size: int = 64, num_layers: int = 2, semantic_hidden_size: int =
         num_attention_heads=max(1, semantic_hidden_size // 16),
         intermediate_size=2 * semantic_hidden_size, output_hidden_size=semantic_hidden_size,
         conv_depthwise_kernel_size=5, left_max_position_embeddings=16,
-        right_max_position_embeddings=4)
+        right_max_position_embeddings=2)
     return Xcodec2Config(
         hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=num_layers,
         num_attention_heads=heads, num_key_value_heads=heads, head_dim=hidden_size // heads,

@@ -1,0 +1,72 @@
+"""Streaming decode vs full decode on the full-size codec: error and latency per setting.
+
+Run:  python bench/codec_streaming.py            (full size, about 5 minutes on 2 cores)
+      python bench/codec_streaming.py --tiny     (tiny preset, seconds)
+
+Prints, for each StreamSettings, max |stream - full|, SNR in dB against the full decode,
+the added latency in tokens (lookahead) and time to first audio, and the decode cost factor.
+Codes come from encoding 10 s of espeak-ng speech with the same (seeded random) codec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SETTINGS = [  # (chunk, left_context, lookahead, crossfade)
+    (10, 10, 2, 2), (10, 25, 5, 2), (25, 25, 5, 5), (25, 50, 10, 5),
+    (25, 100, 10, 5), (50, 100, 25, 10), (25, 50, 25, 10),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tiny", action="store_true", help="use presets.tiny() instead of full size")
+    args = ap.parse_args()
+    import torch
+
+    from llasa.codec import Codec, StreamSettings, presets
+
+    torch.manual_seed(0)
+    import _xcodec2_weights as W
+
+    wav = W.speech_10s()
+    if args.tiny:
+        codec = Codec.from_config(presets.tiny())
+        codes = codec.encode(wav)[0]
+    else:
+        ckpt = W.original_checkpoint()
+        codes_file = W.CACHE / "speech_codes.npy"
+        if not codes_file.exists():
+            full = Codec.from_pretrained(ckpt)
+            np.save(codes_file, full.encode(wav)[0])
+            del full
+        codes = np.load(codes_file)
+        codec = Codec.from_pretrained(ckpt, decode_only=True)
+    ref = codec.decode(codes)[0]
+    print(f"{'tiny' if args.tiny else 'full-size'} codec, {len(codes)} codes "
+          f"({len(codes) / 50:.1f} s), seeded random weights\n")
+    print("| chunk | left | lookahead | crossfade | max abs err | SNR dB | added latency "
+          "(tokens) | first audio (tokens) | decode cost × | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for c, left, a, x in SETTINGS:
+        st = StreamSettings(chunk=c, left_context=left, lookahead=a, crossfade=x)
+        t0 = time.perf_counter()
+        out = np.concatenate(list(codec.decode_stream((codes[i:i + 5] for i in
+                                                       range(0, len(codes), 5)), st)))
+        dt = time.perf_counter() - t0
+        assert len(out) == len(ref)
+        err = out - ref
+        snr = 10 * np.log10(np.sum(ref ** 2) / max(np.sum(err ** 2), 1e-30))
+        print(f"| {c} | {left} | {a} | {x} | {np.abs(err).max():.4f} | {snr:.1f} | {a} | "
+              f"{c + a} | {(left + c + a) / c:.1f} | {dt:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
