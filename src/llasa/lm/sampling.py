@@ -84,7 +84,7 @@ def max_new_tokens_for_text(num_chars: int, prompt_codes: int = 0) -> int:
     ``50 × (2 s + chars / 5 chars/s)`` minus the speech the prompt already holds, at least 2 s.
     A runaway sample (no END) stops there instead of filling the 2048-token context.
     """
-    total = math.ceil(TOKENS_PER_SECOND * (SLACK_SECONDS + num_chars / MIN_CHARS_PER_SECOND))
+    total = math.ceil(round(TOKENS_PER_SECOND * (SLACK_SECONDS + num_chars / MIN_CHARS_PER_SECOND), 6))
     return max(total - prompt_codes, int(TOKENS_PER_SECOND * SLACK_SECONDS))
 
 
