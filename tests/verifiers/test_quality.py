@@ -74,3 +74,11 @@ def test_distillmos_import_leaves_no_torchaudio_stand_in(distillmos, clips):
     distillmos.score([clips["a"]], VerifyRequest())
     if importlib.util.find_spec("torchaudio") is None:
         assert "torchaudio" not in sys.modules
+
+
+def test_dnsmos_other_heads_match_speechmos(dnsmos, mos_clips):
+    wav = mos_clips["short"]
+    expected = dnsmos.backend()(wav, 16000, False)
+    for field, key in (("sig", "sig_mos"), ("bak", "bak_mos"), ("p808", "p808_mos")):
+        got = DNSMOSVerifier(field, max_batch=1).score([wav], VerifyRequest())[0]
+        assert got == pytest.approx(float(expected[key]), abs=1e-4), field

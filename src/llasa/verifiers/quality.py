@@ -33,20 +33,26 @@ class DNSMOSVerifier(LazyVerifier):
 
     DNSMOS rates 9.01 s windows: a shorter clip is tiled to 9.01 s (as speechmos does), a longer
     one is cut into windows 1 s apart and the window scores are averaged. Batching: the windows
-    of all clips run through each ONNX model as one batch (the models take a batch axis).
+    of all clips run through each ONNX model in batches of up to ``max_batch`` windows (the
+    models take a batch axis; on CPU this bounds memory more than it saves time).
 
     Args:
         field: "ovrl" (overall, default), "sig" (speech signal) or "bak" (background noise), or
             "p808" (the P.808 overall model).
         personalized: use the personalised DNSMOS (penalises interfering talkers).
         device: accepted for a uniform interface; DNSMOS always runs on the CPU (onnxruntime).
+        max_batch: windows per ONNX call.
     """
 
     score_range = (1.0, 5.0)
     higher_is_better = True
 
-    def __init__(self, field: str = "ovrl", personalized: bool = False, device: str = "cpu"):
+    def __init__(self, field: str = "ovrl", personalized: bool = False, device: str = "cpu",
+                 max_batch: int = 8):
         super().__init__()
+        if max_batch < 1:
+            raise InputError("DNSMOSVerifier: max_batch must be >= 1")
+        self.max_batch = max_batch
         self.device = device
         if field not in (*_DNSMOS_FIELDS, "p808"):
             raise InputError(f"unknown DNSMOS field {field!r}; use ovrl, sig, bak or p808")
@@ -77,6 +83,16 @@ class DNSMOSVerifier(LazyVerifier):
         windows = [wav[int(k * _SR):int((k + INPUT_LENGTH) * _SR)] for k in range(hops)]
         return [w for w in windows if w.size >= need]
 
+    def _run(self, dnsmos, batch: np.ndarray) -> np.ndarray:
+        """[w, 144160] windows → [w] scores of ``self.field``."""
+        batch = batch.astype(np.float32)
+        if self.field == "p808":
+            mels = np.stack([dnsmos.audio_melspec(audio=x[:-160]) for x in batch])
+            return dnsmos.p808_onnx_sess.run(None, {"input_1": mels.astype(np.float32)})[0][:, 0]
+        out = dnsmos.onnx_sess.run(None, {"input_1": batch})[0]             # [w, 3] sig/bak/ovr
+        fitted = dnsmos.get_polyfit_val(out[:, 0], out[:, 1], out[:, 2], self.personalized)
+        return np.asarray(fitted[_DNSMOS_FIELDS[self.field]], dtype=np.float64)
+
     def _score(self, audios, request):
         dnsmos = self.backend()
         owners, windows = [], []
@@ -89,14 +105,8 @@ class DNSMOSVerifier(LazyVerifier):
         scores = np.full(len(audios), self.score_range[0])
         if not windows:
             return scores
-        batch = np.stack(windows).astype(np.float32)                        # [w, 144160]
-        if self.field == "p808":
-            mels = np.stack([dnsmos.audio_melspec(audio=x[:-160]) for x in batch])
-            raw = dnsmos.p808_onnx_sess.run(None, {"input_1": mels.astype(np.float32)})[0][:, 0]
-        else:
-            out = dnsmos.onnx_sess.run(None, {"input_1": batch})[0]         # [w, 3] sig/bak/ovr
-            fitted = dnsmos.get_polyfit_val(out[:, 0], out[:, 1], out[:, 2], self.personalized)
-            raw = np.asarray(fitted[_DNSMOS_FIELDS[self.field]])
+        raw = np.concatenate([self._run(dnsmos, np.stack(windows[k:k + self.max_batch]))
+                              for k in range(0, len(windows), self.max_batch)])
         owners = np.asarray(owners)
         for i in np.unique(owners):
             scores[i] = float(np.mean(raw[owners == i]))
