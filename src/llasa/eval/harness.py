@@ -204,7 +204,11 @@ def evaluate_tts(synthesizer: Synthesizer, items: list[EvalItem], out_dir: str |
     for batch in _batches(todo, batch_size):
         need = [it for it in batch if not (wav_dir / f"{it.utt}.wav").exists()]
         if need:
-            for it, (audio, info) in zip(need, synthesizer(need)):
+            outputs = synthesizer(need)
+            if len(outputs) != len(need):
+                raise InputError(f"the synthesiser returned {len(outputs)} results for "
+                                 f"{len(need)} utterances")
+            for it, (audio, info) in zip(need, outputs):
                 _write_atomic(wav_dir / f"{it.utt}.wav", audio, info)
         loaded = [_read_own(wav_dir / f"{it.utt}.wav") for it in batch]
         records = score_batch(batch, [a for a, _ in loaded], judges, prompts)
