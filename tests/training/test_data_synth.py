@@ -57,6 +57,9 @@ def test_corpus_audio_manifest_and_resume(tmp_path):
     assert all(os.stat(a).st_mtime_ns == t for a, t in mtimes.items() if a != victim)
     assert np.allclose(sf.read(victim)[0], before, atol=1e-4)  # deterministic synthesis
 
+    with pytest.raises(InputError, match="other settings"):
+        synth_corpus(SynthConfig(**{**SMALL, "seed": 1}), tmp_path)
+
     # worker processes give the very same corpus
     par = read_manifest(synth_corpus(SynthConfig(**{**SMALL, "workers": 2}), tmp_path / "par"))
     assert [(e.text, e.speaker, e.split) for e in par] == \

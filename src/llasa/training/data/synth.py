@@ -275,6 +275,14 @@ def synth_corpus(cfg: SynthConfig, out_dir: str | Path) -> Path:
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     jobs, speakers, train_s, held_s = plan_corpus(cfg)
+    # Files are reused by name on resume, so they must come from the same plan.
+    plan = {k: v for k, v in to_dict(cfg).items() if k != "workers"}
+    plan = json.loads(json.dumps(plan))  # tuples -> lists, as read back from disk
+    plan_file = root / "plan.json"
+    if plan_file.is_file() and json.loads(plan_file.read_text()) != plan:
+        raise InputError(f"{root} holds a corpus made with other settings; use a new folder "
+                         "(or delete it) to make this one")
+    plan_file.write_text(json.dumps(plan, indent=1) + "\n")
     (root / "sentences").mkdir(exist_ok=True)
     (root / "sentences" / "train.txt").write_text("\n".join(train_s) + "\n", encoding="utf-8")
     (root / "sentences" / "heldout.txt").write_text("\n".join(held_s) + "\n", encoding="utf-8")
