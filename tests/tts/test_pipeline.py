@@ -44,8 +44,21 @@ def test_prompt_is_the_official_one(tiny_tts, prompt_voice):
 def test_cloning_returns_only_new_speech(tiny_tts, prompt_voice):
     r = tiny_tts.synthesize("Hello world.", prompt_voice, seed=0, max_new_tokens=20)
     assert len(r.codes) == 20 and len(r.audio) == 20 * 320
-    np.testing.assert_array_equal(r.audio, tiny_tts.codec.decode(r.codes)[0])
+    # Decoded after the prompt's last 50 codes (left context), cut at the code boundary.
+    ctx = prompt_voice.codes[-50:]
+    assert len(prompt_voice.codes) > 50
+    full = tiny_tts.codec.decode(np.concatenate([ctx, r.codes]))[0]
+    np.testing.assert_array_equal(r.audio, full[50 * 320:])
+    alone = tiny_tts.codec.decode(r.codes)[0]
+    assert not np.allclose(r.audio, alone, atol=1e-4)  # the context matters to the decoder
     assert r.info["prompt_tokens"] > len(prompt_voice.codes)
+    np.testing.assert_array_equal(
+        tiny_tts.context_codes(tiny_tts.build_prompt("Hello world.", prompt_voice)), ctx)
+    assert len(tiny_tts.context_codes(tiny_tts.build_prompt("Hello world."))) == 0
+    no_ctx = Llasa(tiny_tts.lm, tiny_tts.codec, decode_context=0)
+    r0 = no_ctx.synthesize("Hello world.", prompt_voice, seed=0, max_new_tokens=20)
+    np.testing.assert_array_equal(r0.codes, r.codes)
+    np.testing.assert_array_equal(r0.audio, alone)
 
 
 def test_voice_from_real_speech_file(tiny_codec, speech, tmp_path):

@@ -113,7 +113,7 @@ def synthesize_long(tts: Llasa, chunks: list[str], voice: Voice | None,
         t1 = time.perf_counter()
         g = tts.lm.generate([plan.prompt], plan.settings)[0][0]
         t2 = time.perf_counter()
-        pieces.append(np.asarray(tts.codec.decode([g.codes])[0], np.float32).reshape(-1))
+        pieces.append(tts.decode([g.codes], [tts.context_codes(plan.prompt)])[0])
         t_gen, t_dec = t_gen + t2 - t1, t_dec + time.perf_counter() - t2
         codes.append(np.asarray(g.codes, dtype=np.int64))
         tokens += int(g.num_tokens)

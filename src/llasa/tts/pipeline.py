@@ -6,9 +6,13 @@ no network of its own. Loops over chunks live in :mod:`llasa.tts.longform`, stre
 
 Cloning prompts follow the official recipe (prompt transcript + target text in one
 TEXT_UNDERSTANDING span, assistant turn prefilled with the prompt's speech tokens). The LM
-returns only the *new* codes, and only those are decoded: the prompt audio is never part of
-the output, and cutting at a code boundary avoids the official recipe's up-to-320-sample
-misalignment when cutting decoded audio at the prompt length.
+returns only the *new* codes. They are decoded after the last ``decode_context`` (50 = 1 s)
+prompt codes, and the audio of those context codes is cut off at the code boundary
+(``320 * context`` samples). Why: the X-codec2 decoder is not causal (bidirectional
+transformer, GroupNorm over time), so the prompt's codes give the start of the new speech the
+same left context it had in the LM's continuation, while cutting at a code boundary is exact
+(the card's "decode everything, cut at the prompt-audio length" is off by up to 320 samples
+because the encoder adds a padding token) and decodes at most 1 s of prompt, not all of it.
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ class Llasa:
         lm: the language model (tokenizer + LlamaForCausalLM + speech vocabulary).
         codec: the codec; its decoder turns codes into audio, its encoder builds voices.
         limits: text length limits and the long-text chunk size.
+        decode_context: prompt speech codes decoded in front of the new codes and then cut
+            off (left context for the non-causal decoder); 0 decodes the new codes alone.
 
     Raises:
         ModelLoadError: the LM's speech vocabulary is larger than the codec's codebook.
     """
 
-    def __init__(self, lm: LlasaLM, codec: Codec, *, limits: TextLimits = TextLimits()):
+    def __init__(self, lm: LlasaLM, codec: Codec, *, limits: TextLimits = TextLimits(),
+                 decode_context: int = 50):
         if lm.vocab.codebook_size > codec.codebook_size:
             raise ModelLoadError(
                 f"LM and codec do not match: the LM has {lm.vocab.codebook_size} speech tokens "
@@ -53,6 +60,9 @@ class Llasa:
         self.codec = codec
         self.limits = limits
         self.sample_rate = int(codec.sample_rate)
+        if not isinstance(decode_context, int) or decode_context < 0:
+            raise InputError(f"decode_context must be an integer >= 0, got {decode_context!r}")
+        self.decode_context = decode_context
 
     @classmethod
     def from_pretrained(cls, lm: str | Path | None = None, codec: str | Path | None = None, *,
@@ -133,6 +143,24 @@ class Llasa:
         # bare strings, which differs only when the prompt text lacks trailing whitespace.
         return list(build_tts_prompt(self.lm.tokenizer, text, prompt_text=" ".join(texts) + " ",
                                      prompt_codes=np.concatenate(codes)))
+
+    def context_codes(self, prompt: Sequence[int]) -> np.ndarray:
+        """The last ``decode_context`` speech codes prefilled in ``prompt`` (int64 [c])."""
+        vocab = self.lm.vocab
+        ids = np.asarray(prompt, dtype=np.int64)
+        starts = np.nonzero(ids == vocab.speech_start)[0]
+        if not self.decode_context or not starts.size:
+            return np.zeros(0, np.int64)
+        tail = ids[starts[-1] + 1:]
+        codes = np.asarray(vocab.id_to_code(tail[vocab.is_speech(tail)]), dtype=np.int64)
+        return codes[-self.decode_context:]
+
+    def decode(self, codes: list[np.ndarray], contexts: list[np.ndarray]) -> list[np.ndarray]:
+        """Decode new codes [t_i] after their context codes [c_i]; returns float32 [320 t_i]."""
+        hop = self.codec.hop_length
+        full = [np.concatenate([c, x]).astype(np.int64) for c, x in zip(contexts, codes)]
+        return [np.asarray(a, np.float32).reshape(-1)[len(c) * hop:]
+                for a, c in zip(self.codec.decode(full), contexts)]
 
     # ------------------------------------------------------------------------- settings
     def make_settings(self, settings: GenerationSettings | None = None,
@@ -242,7 +270,7 @@ class Llasa:
         t1 = time.perf_counter()
         gens = [cands[0] for cands in self.lm.generate(prompts, run)]
         t2 = time.perf_counter()
-        audios = self.codec.decode([g.codes for g in gens])
+        audios = self.decode([g.codes for g in gens], [self.context_codes(p) for p in prompts])
         t3 = time.perf_counter()
         results = []
         for g, audio in zip(gens, audios):

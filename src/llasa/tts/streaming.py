@@ -4,10 +4,12 @@
 chunks [m] at 16 kHz that also records what happened (``.info``, ``.codes``).
 
 Latency: the first audio chunk is out once the codec's streaming decoder has the codes it
-needs for its first chunk (``StreamSettings``' chunk + lookahead, see
-:mod:`llasa.codec.streaming`), i.e. that many LM steps after the prompt's prefill.
-``info["first_audio_tokens"]`` records the number of codes generated when the first chunk
-came out, and ``info["first_audio_seconds"]`` the wall time.
+needs for its first chunk (``StreamSettings``' chunk + lookahead, 35 tokens by default, see
+:mod:`llasa.codec.streaming`), i.e. that many LM steps after the prompt's prefill. With a voice
+prompt, the prompt's last ``decode_context`` codes go first into the decoder (as in
+:meth:`Llasa.decode`) and their audio is skipped, so the first new audio can come a few tokens
+earlier. ``info["first_audio_tokens"]`` records the number of new codes generated when the
+first chunk came out, and ``info["first_audio_seconds"]`` the wall time.
 
 Long text streams chunk by chunk with the same prompts, seeds and crossfade as
 :func:`llasa.tts.longform.synthesize_long`: the last ``overlap`` samples of a text chunk are
@@ -83,8 +85,13 @@ class AudioStream:
         """Audio of one text chunk, as the codec's streaming decoder yields it."""
         got: list[np.ndarray] = []
         self._codes.append(np.zeros(0, np.int64))
+        # Same left context as the non-streaming decode; its audio is skipped below.
+        context = self._tts.context_codes(plan.prompt)
+        skip = len(context) * self._tts.codec.hop_length
 
         def codes() -> Iterator[np.ndarray]:
+            if len(context):
+                yield context
             for c in self._tts.lm.stream(plan.prompt, plan.settings):
                 c = np.asarray(c, dtype=np.int64).reshape(-1)
                 got.append(c)
@@ -92,7 +99,12 @@ class AudioStream:
                 yield c
 
         for audio in self._tts.codec.decode_stream(codes(), self._stream_settings):
-            yield np.asarray(audio, dtype=np.float32).reshape(-1)
+            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+            if skip:
+                cut = min(skip, len(audio))
+                audio, skip = audio[cut:], skip - cut
+            if len(audio):
+                yield audio
         n = len(self._codes[-1])
         self.info["tokens"] += n
         # The LM stops early only on SPEECH_GENERATION_END.
