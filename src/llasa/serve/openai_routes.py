@@ -206,7 +206,7 @@ async def _stream(request: Request, req: SpeechRequest, job: SpeechJob):
             while chunk is not None:
                 yield encode(chunk)
                 chunk = await _next(j, deadline)
-            out = j.future.result()[0]
+            out = j.future.result()
             if sse:
                 yield sse_event({"type": "speech.audio.done", "scores": out.scores,
                                  "info": out.info, "sample_rate": sr,
