@@ -14,6 +14,7 @@ embedding is cached per reference waveform, so beam steps re-embed only the cand
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -93,7 +94,9 @@ class SpeakerSimilarity(_SimilarityBase):
 
     def _load(self):
         try:
-            from resemblyzer import VoiceEncoder
+            with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+                warnings.simplefilter("ignore", UserWarning)
+                from resemblyzer import VoiceEncoder
         except ImportError as e:
             raise ModelLoadError(f"the 'sim' verifier needs resemblyzer ({e}); "
                                  "pip install resemblyzer==0.1.4 webrtcvad==2.0.10") from None
