@@ -114,9 +114,10 @@ class SpeakerSimilarity(_SimilarityBase):
 
     def embed(self, audios):
         import torch
+
+        encoder = self.backend()  # first: its import silences webrtcvad's warning
         from resemblyzer import audio as rz_audio
 
-        encoder = self.backend()
         mels, owners = [], []
         for i, wav in enumerate(audios):
             wav = self._prepare(wav)
