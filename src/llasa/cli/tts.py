@@ -40,6 +40,8 @@ def register(subparsers) -> None:
     m.add_argument("--codec", help="codec hub id or directory (default: the shipped one)")
     m.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     m.add_argument("--dtype", help="LM dtype: fp32, bf16, fp16 (default fp32)")
+    m.add_argument("--no-optimize", dest="optimize", action="store_false",
+                   help="do not pack the LM for fast CPU decoding (packing keeps outputs)")
     s = p.add_argument_group("sampling (defaults: the model card's)")
     s.add_argument("--seed", type=int, help="seed; the same seed gives the same audio")
     s.add_argument("--temperature", type=float)
@@ -129,7 +131,8 @@ def run(args) -> int:
         voice = resolve_voice(args.voice, VoiceRegistry(args.voices_dir))
     t0 = time.perf_counter()
     tts = Llasa.from_pretrained(args.lm, args.codec, device=args.device, dtype=args.dtype,
-                                decode_only=args.voice_audio is None, limits=limits)
+                                decode_only=args.voice_audio is None,
+                                optimize=args.optimize, limits=limits)
     t_load = time.perf_counter() - t0
     if args.voice_audio is not None:
         voice = tts.voice_from_audio(args.voice_audio, args.voice_text)

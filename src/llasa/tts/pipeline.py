@@ -68,7 +68,7 @@ class Llasa:
     def from_pretrained(cls, lm: str | Path | None = None, codec: str | Path | None = None, *,
                         device: Any = None, dtype: Any = None, codec_dtype: Any = None,
                         decode_only: bool = False, revision: str | None = None,
-                        limits: TextLimits = TextLimits()) -> Llasa:
+                        optimize: bool = True, limits: TextLimits = TextLimits()) -> Llasa:
         """Load an LM and a codec by hub id or local directory.
 
         Args:
@@ -79,6 +79,9 @@ class Llasa:
             dtype: LM dtype (``"bf16"``, ``"fp32"``, ...). ``codec_dtype`` likewise (default fp32).
             decode_only: load only the codec decoder (smaller; then voices cannot be built).
             revision: hub revision for both.
+            optimize: pack the LM's linear layers for fast CPU decoding
+                (:meth:`LlasaLM.optimize`; same outputs, a no-op on GPU). The pipeline only
+                runs inference, so this is on by default.
 
         Raises:
             ModelLoadError: a name cannot be resolved, or no model is shipped and none is named.
@@ -93,7 +96,8 @@ class Llasa:
                     f"(looked in {default}); name one, e.g. --lm HKUSTAudio/Llasa-1B "
                     "--codec HKUSTAudio/xcodec2 (Python: Llasa.from_pretrained(lm=..., codec=...))")
         lm_model = LlasaLM.from_pretrained(lm if lm is not None else default / "lm",
-                                           device=device, dtype=dtype, revision=revision)
+                                           device=device, dtype=dtype, revision=revision,
+                                           optimize=optimize)
         codec_model = Codec.from_pretrained(codec if codec is not None else default / "codec",
                                             device=device, dtype=codec_dtype,
                                             decode_only=decode_only, revision=revision)
