@@ -263,8 +263,10 @@ class Codec:
         """Decode code arrays to 16 kHz waveforms.
 
         Args:
-            codes: one int array [t] or a list of them (lengths may differ; equal lengths are
-                batched together, so every result equals decoding it alone).
+            codes: one int array [t] or a list of them (lengths may differ). Equal lengths are
+                batched together; the decoder's GroupNorm and attention span the whole
+                sequence, so padding would change results: every result equals decoding it
+                alone (up to float rounding, ~1e-7).
 
         Returns:
             list of float32 waveforms, each of exactly ``320 · t_i`` samples.

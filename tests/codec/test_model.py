@@ -1,0 +1,144 @@
+"""Codec: encode/decode contracts, batching, loading, decode_only, errors (tiny model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from llasa._common.errors import InputError, ModelLoadError
+from llasa.codec import Codec
+
+
+@pytest.fixture(scope="module")
+def waves(speech):
+    a = speech("Hello world.")
+    b = speech("Batching must not change a single code.", voice="en-gb", speed=170)
+    c = np.ascontiguousarray(b[: 320 * 40])  # an exact multiple of 320: one extra token
+    return [a, b, c]
+
+
+def test_encode_lengths_follow_official_padding(tiny_codec, waves):
+    codes = tiny_codec.encode(waves)
+    for w, c in zip(waves, codes):
+        assert c.dtype == np.int64 and c.shape == (len(w) // 320 + 1,)
+        assert c.min() >= 0 and c.max() < tiny_codec.codebook_size == 65536
+    assert len(codes[2]) == 41
+    assert len(set(codes[1].tolist())) > 5  # not a degenerate constant code
+
+
+def test_batched_encode_equals_one_by_one(tiny_codec, waves):
+    batched = tiny_codec.encode(waves + [waves[0]], batch_size=4)
+    for i, w in enumerate(waves + [waves[0]]):
+        single = tiny_codec.encode(w)[0]
+        assert np.array_equal(batched[i], single), f"item {i} differs when batched"
+
+
+def test_encode_matches_transformers_model(tiny_codec, waves):
+    """Our batched path equals transformers' own Xcodec2Model.encode on one input."""
+    from llasa.codec.features import pad_waveform, semantic_features
+
+    padded = pad_waveform(waves[0])
+    feats, mask = semantic_features([padded])
+    with torch.no_grad():
+        ref = tiny_codec.net.encode(torch.from_numpy(padded)[None, None], feats,
+                                    input_features_mask=mask).audio_codes[0, 0]
+    assert np.array_equal(tiny_codec.encode(waves[0])[0], ref.numpy())
+
+
+def test_decode_lengths_and_batching(tiny_codec):
+    rng = np.random.default_rng(0)
+    codes = [rng.integers(0, 65536, n) for n in (7, 30, 30, 1)]
+    wavs = tiny_codec.decode(codes)
+    assert [len(w) for w in wavs] == [320 * len(c) for c in codes]
+    assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in wavs)
+    for c, w in zip(codes, wavs):
+        # same-length items share a batch: equal up to GEMM rounding
+        np.testing.assert_allclose(tiny_codec.decode(c)[0], w, atol=1e-5)
+    with torch.no_grad():
+        ref = tiny_codec.net.decode(torch.from_numpy(codes[1])[None, None]).audio_values[0, 0]
+    np.testing.assert_allclose(wavs[1], ref.numpy(), atol=1e-6)
+    assert np.abs(wavs[1]).max() > 1e-3
+
+
+def test_save_load_and_decode_only(tiny_codec, tiny_dir, waves):
+    codes = tiny_codec.encode(waves[0])[0]
+    loaded = Codec.from_pretrained(tiny_dir)
+    assert np.array_equal(loaded.encode(waves[0])[0], codes)
+    dec = Codec.from_pretrained(tiny_dir, decode_only=True)
+    assert dec.decode_only and not hasattr(dec.net, "semantic_encoder")
+    assert not hasattr(dec.net, "acoustic_encoder")
+    n_full = sum(p.numel() for p in loaded.net.parameters())
+    n_dec = sum(p.numel() for p in dec.net.parameters())
+    assert n_dec < n_full
+    assert np.array_equal(dec.decode(codes)[0], tiny_codec.decode(codes)[0])
+    with pytest.raises(InputError, match="decode_only"):
+        dec.encode(waves[0])
+    with pytest.raises(InputError, match="decode_only"):
+        dec.save_pretrained(tiny_dir.parent / "nope")
+    # transformers itself reads what we save
+    from transformers import Xcodec2Model
+
+    assert isinstance(Xcodec2Model.from_pretrained(str(tiny_dir)), Xcodec2Model)
+
+
+def test_bf16_decode_close_to_fp32(tiny_dir):
+    codes = np.random.default_rng(1).integers(0, 65536, 50)
+    ref = Codec.from_pretrained(tiny_dir, decode_only=True).decode(codes)[0]
+    got = Codec.from_pretrained(tiny_dir, decode_only=True, dtype="bf16").decode(codes)[0]
+    assert got.dtype == np.float32
+    snr = 10 * np.log10(np.sum(ref**2) / np.sum((got - ref) ** 2))
+    assert snr > 15, snr
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros(0, np.float32), "empty"),
+    (np.full(1600, np.nan, np.float32), "NaN"),
+    (np.zeros((2, 1600), np.float32), "1-D numpy"),
+    ([np.zeros((2, 1600), np.float32)], "mono"),
+    ([], "empty list"),
+    (torch.zeros(1600), "torch tensor"),
+    ("speech.wav", "1-D numpy"),
+])
+def test_encode_rejects_bad_input(tiny_codec, bad, match):
+    with pytest.raises(InputError, match=match):
+        tiny_codec.encode(bad)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([1, 65536]), r"\[0, 65536\)"),
+    (np.array([-1, 3]), r"\[0, 65536\)"),
+    (np.array([0.5, 1.0]), "integers"),
+    (np.zeros(0, np.int64), "empty"),
+    (np.zeros((2, 3), np.int64), "1-D"),
+])
+def test_decode_rejects_bad_codes(tiny_codec, bad, match):
+    with pytest.raises(InputError, match=match):
+        tiny_codec.decode(bad)
+
+
+def test_load_errors(tmp_path, tiny_dir):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        Codec.from_pretrained(tmp_path / "missing")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (bad / "model.safetensors").write_bytes((tiny_dir / "model.safetensors").read_bytes())
+    with pytest.raises(ModelLoadError, match="llama"):
+        Codec.from_pretrained(bad)
+
+
+def test_missing_and_unexpected_keys_are_named(tmp_path, tiny_dir):
+    from safetensors.torch import load_file, save_file
+
+    sd = load_file(str(tiny_dir / "model.safetensors"))
+    del sd["acoustic_decoder.norm.weight"]
+    sd["acoustic_decoder.bogus"] = torch.zeros(1)
+    d = tmp_path / "partial"
+    d.mkdir()
+    (d / "config.json").write_text((tiny_dir / "config.json").read_text())
+    save_file(sd, str(d / "model.safetensors"))
+    with pytest.raises(ModelLoadError, match="acoustic_decoder.norm.weight.*acoustic_decoder.bogus"):
+        Codec.from_pretrained(d)
