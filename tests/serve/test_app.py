@@ -123,3 +123,20 @@ def test_speed_stretches_audio(thread_server):
                   for s in (1.0, 2.0))
         assert len(r1.content) == 2 * 32000
         assert abs(len(r2.content) / len(r1.content) - 0.5) < 0.05
+
+
+def test_stream_sends_audio_before_generation_ends(thread_server):
+    with thread_server() as srv:
+        t0 = time.monotonic()
+        first = None
+        n = 0
+        with httpx.stream("POST", srv.url + "/v1/audio/speech", timeout=120,
+                          json=body(duration=8.0, seed=0, stream=True,
+                                    response_format="pcm")) as r:
+            for chunk in r.iter_raw():
+                if first is None:
+                    first = time.monotonic() - t0
+                n += len(chunk)
+        total = time.monotonic() - t0
+        assert n == 2 * 320 * 400  # 8 s at 50 tokens/s, no END from the tiny LM's cap
+        assert first < 0.6 * total, (first, total)

@@ -237,9 +237,11 @@ class LlasaEngine:
                 close()  # stops the LM generator when the client left mid-stream
         audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         sc = self.score([audio], job.text, voice, job.verifiers)[0]
-        info = {"voice": job.voice, "seconds": round(audio.size / self.sample_rate, 3),
-                "chunks": len(parts), "first_chunk_seconds": round(first_chunk or 0.0, 4),
-                "wall_seconds": round(time.perf_counter() - t0, 4)}
+        info = _jsonable({**getattr(it, "info", {}), "voice": job.voice,
+                          "seconds": round(audio.size / self.sample_rate, 3),
+                          "audio_chunks": len(parts),
+                          "first_chunk_seconds": round(first_chunk or 0.0, 4),
+                          "wall_seconds": round(time.perf_counter() - t0, 4)})
         return SpeechOutput(audio, self.sample_rate, sc, info)
 
     def _search(self, job: SpeechJob, voice: Voice | None) -> SpeechOutput:
