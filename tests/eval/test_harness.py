@@ -109,3 +109,19 @@ def test_resume_after_killed_run(eval_model_dir, tmp_path, kill_after):
         assert (out / "wavs" / f"{u}.wav").stat().st_mtime_ns == t  # nor resynthesised
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_utterances"] == 4 and "WER" in rerun.stdout
+
+
+def test_cross_voice_batch_equals_one_by_one_synthesis(eval_tts, tiny_items):
+    """Two lines with different voice prompts share one LM batch; with greedy decoding each
+    output equals what ``tts.synthesize`` gives for that line alone."""
+    from llasa.lm.sampling import GenerationSettings
+    from llasa.tts.voices import Voice
+
+    settings = GenerationSettings(do_sample=False, max_new_tokens=20)
+    items = tiny_items[:2]
+    batched = llasa_synthesizer(eval_tts, settings)(items)
+    for it, (audio, info) in zip(items, batched):
+        voice = Voice.from_audio(eval_tts.codec, it.prompt_wav, it.prompt_text)
+        alone = eval_tts.synthesize(it.target_text, voice, settings=settings)
+        assert info["tokens"] == alone.info["tokens"]
+        np.testing.assert_allclose(audio, alone.audio, atol=1e-5)

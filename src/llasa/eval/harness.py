@@ -66,8 +66,12 @@ def llasa_synthesizer(tts: Any, settings: Any = None) -> Synthesizer:
             cap = max(tts.token_budget(items[k].target_text, longest, base) for k in short)
             gens = [c[0] for c in tts.lm.generate(prompts, tts.make_settings(
                 base, max_new_tokens=cap))]
-            nonempty = [g.codes for g in gens if len(g.codes)]
-            decoded = iter(tts.codec.decode(nonempty) if nonempty else [])
+            # The pipeline's decode puts the prompt's last codes in front as decoder context
+            # and cuts their audio off, exactly as tts.synthesize does.
+            keep = [j for j, g in enumerate(gens) if len(g.codes)]
+            decoded = iter(tts.decode([gens[j].codes for j in keep],
+                                      [tts.context_codes(prompts[j]) for j in keep])
+                           if keep else [])
             for k, p, g in zip(short, prompts, gens):
                 audio = (np.asarray(next(decoded), np.float32).reshape(-1) if len(g.codes)
                          else np.zeros(0, np.float32))
