@@ -79,6 +79,13 @@ def test_bad_settings():
         SynthConfig(num_speakers=10_000)
 
 
+def test_unknown_voice_refused(tmp_path):
+    with pytest.raises(InputError, match="no voice/variant.*'nosuchvariant'"):
+        synth_corpus(SynthConfig(**{**SMALL, "variants": ("m1", "nosuchvariant")}), tmp_path)
+    with pytest.raises(InputError, match="bad espeak-ng voice"):
+        SynthConfig(accents=("en-us; rm -rf",))
+
+
 def test_sentence_files_must_be_disjoint(tmp_path):
     (tmp_path / "t.txt").write_text("One.\nTwo.\n")
     (tmp_path / "h.txt").write_text("Two.\n")

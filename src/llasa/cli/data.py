@@ -52,6 +52,9 @@ def register(subparsers) -> None:
     c.add_argument("--num-sentences", type=int, default=4000)
     c.add_argument("--piper-share", type=float, default=0.0,
                    help="share spoken by the Piper voice (needs piper-tts, GPL-3.0)")
+    c.add_argument("--accents", help="comma list of espeak-ng English voices "
+                                     "(default: all 8, see docs/data.md)")
+    c.add_argument("--variants", help="comma list of espeak-ng variants (default: 37)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--workers", type=int, default=2)
     c.set_defaults(func=run_synth)
@@ -103,6 +106,10 @@ def _tokenizer(name: str):
         raise ModelLoadError(f"cannot load a tokenizer from {name}: {e}") from None
 
 
+def _csv(s: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in s.split(",") if x.strip())
+
+
 def run_sentences(args) -> int:
     from ..training.data.sentences import generate_sentences
 
@@ -124,7 +131,9 @@ def run_synth(args) -> int:
                       eval_voice_share=args.eval_voice_share, sentences=args.sentences,
                       heldout_sentences=args.heldout_sentences,
                       num_sentences=args.num_sentences, piper_share=args.piper_share,
-                      seed=args.seed, workers=args.workers)
+                      seed=args.seed, workers=args.workers,
+                      **({"accents": _csv(args.accents)} if args.accents else {}),
+                      **({"variants": _csv(args.variants)} if args.variants else {}))
     manifest = synth_corpus(cfg, args.out_dir)
     info = json.loads((args.out_dir / "corpus.json").read_text())
     print(f"{manifest}: {sum(info['counts'].values())} utterances, {info['hours']:.2f} h "

@@ -96,6 +96,11 @@ class SynthConfig:
     def __post_init__(self):
         self.speed, self.pitch = tuple(self.speed), tuple(self.pitch)
         self.accents, self.variants = tuple(self.accents), tuple(self.variants)
+        if not self.accents or not self.variants:
+            raise InputError("need at least one accent and one variant")
+        for name in self.accents + self.variants:
+            if not all(ch.isalnum() or ch in "-_ " for ch in name):
+                raise InputError(f"bad espeak-ng voice or variant name {name!r}")
         if self.num_utterances < 1:
             raise InputError("num_utterances must be at least 1")
         if not 1 <= self.num_speakers <= len(self.accents) * len(self.variants):
@@ -202,6 +207,21 @@ def plan_corpus(cfg: SynthConfig) -> tuple[list[Job], list[dict], list[str], lis
     return jobs, speakers, train_s, held_s
 
 
+def check_voices(cfg: SynthConfig) -> None:
+    """Refuse accents / variants espeak-ng does not have (it would silently use its default)."""
+    def listing(arg: str, col) -> set[str]:
+        out = subprocess.run(["espeak-ng", f"--voices={arg}"], capture_output=True, text=True)
+        return {col(ln.split()) for ln in out.stdout.splitlines()[1:] if len(ln.split()) > 3}
+
+    variants = listing("variant", lambda f: f[-1].split("/")[-1])
+    accents = listing("en", lambda f: f[1])
+    bad = [a for a in cfg.accents if a not in accents] + [v for v in cfg.variants
+                                                          if v not in variants]
+    if bad:
+        raise InputError(f"espeak-ng has no voice/variant {bad}; see `espeak-ng --voices=en` "
+                         "and `espeak-ng --voices=variant`")
+
+
 def _finish(wav: np.ndarray, sr: int, out: Path) -> None:
     """Mono → 16 kHz → peak 0.9 (espeak and Piper levels differ) → atomic FLAC write."""
     wav = resample(to_mono(wav), sr, SAMPLE_RATE)
@@ -272,6 +292,7 @@ def synth_corpus(cfg: SynthConfig, out_dir: str | Path) -> Path:
     """
     if shutil.which("espeak-ng") is None:
         raise InputError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
+    check_voices(cfg)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     jobs, speakers, train_s, held_s = plan_corpus(cfg)
