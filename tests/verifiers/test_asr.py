@@ -33,7 +33,7 @@ def test_right_transcript_beats_wrong_one(transcriber, clips):
 def test_matching_audio_wins_within_a_batch(transcriber, clips):
     v = ASRVerifier("cer", transcriber)
     scores, texts = v.evaluate([clips["ref"], clips["a"]], VerifyRequest(text=TEXT_A))
-    assert scores[1] < scores[0]
+    assert scores[1] < scores[0] and v.calls == 1 and v.clips == 2
     assert list(scores) == [error_rate(TEXT_A, t, "en", "cer") for t in texts]
     assert "stella" in texts[1].lower()
 

@@ -15,6 +15,7 @@ instead. It is also what transcribes voice prompts that come without a transcrip
 from __future__ import annotations
 
 import threading
+import time
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -202,8 +203,15 @@ class ASRVerifier(LazyVerifier):
         Returns:
             (float64 [b] error rates, b raw transcripts).
         """
-        texts = self._transcribe(check_audios(audios), request)
-        return self._rates(texts, request), texts
+        if not isinstance(request, VerifyRequest):
+            raise InputError(f"evaluate() needs a VerifyRequest, got {type(request).__name__}")
+        wavs = check_audios(audios)
+        t0 = time.perf_counter()
+        texts = self._transcribe(wavs, request) if wavs else []
+        rates = self._rates(texts, request)
+        self.calls, self.clips = self.calls + 1, self.clips + len(wavs)
+        self.seconds += time.perf_counter() - t0
+        return rates, texts
 
     def _transcribe(self, audios, request) -> list[str]:
         self._check_request(request)

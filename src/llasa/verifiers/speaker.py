@@ -14,6 +14,7 @@ embedding is cached per reference waveform, so beam steps re-embed only the cand
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
 from collections import OrderedDict
 
@@ -40,7 +41,8 @@ class _SimilarityBase(LazyVerifier):
 
     def __init__(self):
         super().__init__()
-        self._ref_cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._ref_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def _check_request(self, request: VerifyRequest) -> None:
         if request.reference_audio is None:
@@ -53,16 +55,20 @@ class _SimilarityBase(LazyVerifier):
 
     def _reference_embedding(self, ref: np.ndarray) -> np.ndarray:
         key = _key(ref)
-        if key not in self._ref_cache:
-            emb = self.embed([ref])[0]
-            if emb is None:
-                raise InputError(f"the reference voice is too short or silent to embed "
-                                 f"(need at least {MIN_SECONDS} s of speech)")
+        with self._cache_lock:
+            emb = self._ref_cache.get(key)
+            if emb is not None:
+                self._ref_cache.move_to_end(key)
+                return emb
+        emb = self.embed([ref])[0]
+        if emb is None:
+            raise InputError(f"the reference voice is too short or silent to embed "
+                             f"(need at least {MIN_SECONDS} s of speech)")
+        with self._cache_lock:
             self._ref_cache[key] = emb
             while len(self._ref_cache) > _REF_CACHE_SIZE:
                 self._ref_cache.popitem(last=False)
-        self._ref_cache.move_to_end(key)
-        return self._ref_cache[key]
+        return emb
 
     def _score(self, audios, request):
         ref = self._reference_embedding(request.reference_audio)
