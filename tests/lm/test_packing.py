@@ -38,6 +38,7 @@ def test_optimized_lm_samples_the_same(tmp_path):
     assert lm.optimized
     back = LlasaLM.from_pretrained(tmp_path / "m", dtype="bf16", device="cpu")
     assert not back.optimized
+    assert LlasaLM.from_pretrained(tmp_path / "m", dtype="bf16", optimize=True).optimized
     assert [g.codes.tolist() for g in back.generate([ids], s, num_candidates=2)[0]] == [
         g.codes.tolist() for g in plain[0]]
     lm.unoptimize()

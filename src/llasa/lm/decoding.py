@@ -93,12 +93,14 @@ class DecodeState:
             ids[r, t - len(p):] = torch.tensor(p)
             mask[r, t - len(p):] = 1
         self._mask = mask.to(dev)  # [b, t]
+        # Without padding the causal mask is implicit: skipping it saves work every step.
+        self._padded = bool((mask == 0).any())
         self._pos = torch.tensor(lens, device=dev)  # next position id per row
-        self.cache = _new_cache(lm)
+        self.cache = _new_cache(lm, t + max(caps))
         self._cache_kw = _cache_kwarg(self.model.model)
         with torch.inference_mode():
             pos_ids = (mask.cumsum(1) - 1).clamp(min=0).to(dev)
-            hidden = self.model.model(input_ids=ids.to(dev), attention_mask=self._mask,
+            hidden = self.model.model(input_ids=ids.to(dev), attention_mask=self._attn_mask(),
                                       position_ids=pos_ids, **{self._cache_kw: self.cache},
                                       use_cache=True).last_hidden_state[:, -1]
         h = max(1, max(len(x) for x in hist)) if any(hist) else 0
@@ -150,10 +152,12 @@ class DecodeState:
         if min(rows) < 0 or max(rows) >= self.num_rows:
             raise InputError(f"row index out of range [0, {self.num_rows}): {rows}")
         idx = torch.tensor(rows, device=self._mask.device)
-        self.cache.batch_select_indices(idx)
+        _select_cache_rows(self.cache, idx)
         for name in ("_mask", "_pos", "_hist", "_hidden", "_caps", "_done", "_ended"):
             setattr(self, name, getattr(self, name)[idx])
         self._tokens = [list(self._tokens[r]) for r in rows]
+        if self._padded:  # e.g. the shorter prompts finished: the rest may need no mask
+            self._padded = bool((self._mask == 0).any())
 
     def step(self, max_tokens: int = 1) -> int:
         """Advance every unfinished row by up to ``max_tokens`` tokens.
@@ -170,6 +174,9 @@ class DecodeState:
         return made
 
     # ---- internals ------------------------------------------------------------------------
+    def _attn_mask(self) -> torch.Tensor | None:
+        return self._mask if self._padded else None
+
     def _one_step(self) -> int:
         s, head = self.settings, self.head
         logits = head.logits(self._hidden)  # [b, v]
@@ -183,8 +190,9 @@ class DecodeState:
         pick = torch.where(live, pick, torch.full_like(pick, head.end_index))
         made = int(live.sum())
         self.tokens_generated += made
-        for r in live.nonzero()[:, 0].tolist():
-            self._tokens[r].append(int(pick[r]))
+        for r, (is_live, tok) in enumerate(zip(live.tolist(), pick.tolist())):
+            if is_live:
+                self._tokens[r].append(tok)
         n_gen = n_gen + live.long()
         hit_end = live & (pick == head.end_index)
         self._ended |= hit_end
@@ -192,19 +200,33 @@ class DecodeState:
         if bool(self._done.all()):
             return made  # nothing to feed: skip the forward
         self._hist = torch.cat([self._hist, torch.where(live, pick, -1)[:, None]], 1)
-        self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], 1)
+        if self._padded:
+            self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], 1)
         ids = head.ids[pick][:, None]  # [b, 1]
         self._hidden = self.model.model(
-            input_ids=ids, attention_mask=self._mask, position_ids=self._pos[:, None],
+            input_ids=ids, attention_mask=self._attn_mask(), position_ids=self._pos[:, None],
             **{self._cache_kw: self.cache}, use_cache=True).last_hidden_state[:, -1]
         self._pos = self._pos + 1
         return made
 
 
-def _new_cache(lm):
-    from transformers import DynamicCache
+def _new_cache(lm, max_len: int):
+    # Preallocated keys/values: a step writes one slot instead of concatenating (copying) the
+    # whole cache, which matters most with many rows (best-of-N, beams).
+    from transformers import StaticCache
 
-    return DynamicCache(config=lm.model.config)
+    return StaticCache(config=lm.model.config, max_cache_len=max_len)
+
+
+def _select_cache_rows(cache, idx: torch.Tensor) -> None:
+    """Keep/duplicate batch rows of every layer's keys and values (forks the KV cache)."""
+    for layer in cache.layers:
+        if getattr(layer, "keys", None) is None or not getattr(layer, "is_initialized", True):
+            continue
+        layer.keys = layer.keys.index_select(0, idx)
+        layer.values = layer.values.index_select(0, idx)
+        if hasattr(layer, "batch_size"):
+            layer.batch_size = len(idx)
 
 
 def _cache_kwarg(decoder) -> str:

@@ -84,7 +84,8 @@ def max_new_tokens_for_text(num_chars: int, prompt_codes: int = 0) -> int:
     ``50 × (2 s + chars / 5 chars/s)`` minus the speech the prompt already holds, at least 2 s.
     A runaway sample (no END) stops there instead of filling the 2048-token context.
     """
-    total = math.ceil(round(TOKENS_PER_SECOND * (SLACK_SECONDS + num_chars / MIN_CHARS_PER_SECOND), 6))
+    seconds = SLACK_SECONDS + num_chars / MIN_CHARS_PER_SECOND
+    total = math.ceil(round(TOKENS_PER_SECOND * seconds, 6))  # round: no 220.0000001 -> 221
     return max(total - prompt_codes, int(TOKENS_PER_SECOND * SLACK_SECONDS))
 
 
