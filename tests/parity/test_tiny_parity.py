@@ -84,3 +84,16 @@ def test_beta_mapping_matters(official, waves, tmp_path):
         sd[k] = torch.zeros_like(sd[k])
     broken = Codec.from_pretrained(_save(sd, tmp_path / "zero")).encode(waves[1])[0]
     assert not np.array_equal(ref, broken)
+
+
+def test_cli_convert_writes_transformers_format(official, waves, tmp_path):
+    from transformers import Xcodec2Model
+
+    from llasa.cli.main import main
+
+    src = _save(original_state_dict(official), tmp_path / "orig")
+    assert main(["codec", "convert", str(src), str(tmp_path / "hf")]) == 0
+    assert isinstance(Xcodec2Model.from_pretrained(str(tmp_path / "hf")), Xcodec2Model)
+    ref = official.encode_code(torch.from_numpy(waves[0])[None])[0, 0].long().numpy()
+    assert np.array_equal(Codec.from_pretrained(tmp_path / "hf").encode(waves[0])[0], ref)
+    assert main(["codec", "convert", str(src), str(tmp_path / "hf")]) == 2  # not empty
