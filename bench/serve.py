@@ -54,12 +54,14 @@ def start_server(root: Path, max_batch: int, max_queue: int, tokens: int):
            str(root / "data"), "--max-batch", str(max_batch), "--max-queue", str(max_queue),
            "--max-new-tokens", str(max(tokens, 100)), "--log-level", "error"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", LLASA_QUIET="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: an unread pipe would fill up and block the server.
+    log = open(root / f"server-batch{max_batch}.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("server exited: " + proc.stderr.read().decode()[-2000:])
+            raise SystemExit("server exited: " + log.name)
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return proc, url
