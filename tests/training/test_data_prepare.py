@@ -91,10 +91,11 @@ def test_codes_texts_speakers_and_report(reference, codec, corpus):
     assert res.index["complete"] and res.index["num_items"] == len(GOOD)
     for u, (text, _, spk) in zip(ds, GOOD):
         assert (u.text, u.speaker) == (text, spk)
-    # codes are exactly what the codec gives for the file read on its own
-    for i, u in enumerate(ds):
+    # codes are exactly what the codec gives for the file read on its own (mono 16 kHz and
+    # the stereo 22.05 kHz one, which prepare downmixes and resamples like load_audio)
+    for i in (0, len(GOOD) - 1):
         wav = load_audio(corpus / f"good{i}.wav")
-        assert np.array_equal(u.codes, codec.encode(wav)[0])
+        assert np.array_equal(ds[i].codes, codec.encode(wav)[0])
     assert ds.lengths[-1] > 100  # the resampled stereo file kept its length (~2.5 s)
     report = json.loads((out / "report.json").read_text())
     reasons = {os.path.basename(s["audio"]): s["reason"] for s in report["skipped"]}
@@ -117,14 +118,21 @@ def test_rerun_reuses_shards_and_guards_the_plan(reference, codec, corpus):
 
 
 def test_ranks_split_the_work(reference, codec, corpus, tmp_path, monkeypatch):
-    # torchrun's environment decides the rank; rank 0 also reads audio with 2 workers.
+    # The first 5 rows (3 good, 2 bad) in shards of 1: rank 0 gets shards 0, 2, 4, rank 1
+    # gets 1, 3. torchrun's environment decides the rank; rank 0 reads audio with 2 workers.
+    rows = (corpus / "manifest.jsonl").read_text().splitlines()[:5]
+    (corpus / "head.jsonl").write_text("\n".join(rows) + "\n")
+    cfg = {**CFG, "shard_size": 1}
     for rank in (1, 0):
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "2")
-        r = prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec,
-                            PrepareConfig(**CFG, workers=1 + (rank == 0)))
-        assert r.shards_written == (3 if rank == 0 else 2)  # shards 0,2,4 | 1,3
-    assert _items(tmp_path) == _items(reference[0])
+        r = prepare_dataset(corpus / "head.jsonl", tmp_path, codec,
+                            PrepareConfig(**cfg, workers=1 + (rank == 0)))
+        assert r.shards_written == (3 if rank == 0 else 2)
+        assert r.items == (3 if rank == 0 else 0)  # good rows are 0, 2, 4
+    metas = [json.loads((p / "meta.json").read_text()) for p in sorted(tmp_path.glob("shard-*"))]
+    assert [m["rank"] for m in metas] == [0, 1, 0, 1, 0]
+    assert _items(tmp_path) == _items(reference[0])[:3]
     monkeypatch.setenv("RANK", "2")
     with pytest.raises(InputError, match="bad RANK"):
         prepare_dataset(corpus / "manifest.jsonl", tmp_path, codec, PrepareConfig(**CFG))

@@ -246,20 +246,26 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
     todo = [s for s in mine if not sh.shard_done(root, s)]
     res = PrepareResult(out_dir=root, shards_reused=len(mine) - len(todo))
     c = {k: getattr(cfg, k) for k in ("max_seconds", "min_seconds", "silence_dbfs", "vad")}
-    tasks = [(entries[i].audio, entries[i].text, c)
-             for s in todo for i in range(s * cfg.shard_size,
-                                          min((s + 1) * cfg.shard_size, len(entries)))]
-    bar = progress(total=len(tasks), desc=f"preparing (rank {rank})" if world_size > 1
-                   else "preparing", unit="utt")
+
+    def span(s: int) -> range:
+        return range(s * cfg.shard_size, min((s + 1) * cfg.shard_size, len(entries)))
+
+    def start(s: int):
+        tasks = [(entries[i].audio, entries[i].text, c) for i in span(s)]
+        return pool.imap(_load, tasks, chunksize=2) if pool else map(_load, tasks)
+
+    bar = progress(total=sum(len(span(s)) for s in todo), unit="utt",
+                   desc=f"preparing (rank {rank})" if world_size > 1 else "preparing")
     pool = get_context("spawn").Pool(cfg.workers) if cfg.workers > 1 else None
     try:
-        loaded = pool.imap(_load, tasks, chunksize=2) if pool else map(_load, tasks)
-        for s in todo:
-            lo, hi = s * cfg.shard_size, min((s + 1) * cfg.shard_size, len(entries))
+        # Readers work one shard ahead of the codec: overlap without holding every file in RAM.
+        ahead = start(todo[0]) if todo else None
+        for k, s in enumerate(todo):
+            loaded, ahead = ahead, (start(todo[k + 1]) if k + 1 < len(todo) else None)
             sh.clean_stale(root, s)
-            batch = [(entries[i], *next(loaded)) for i in range(lo, hi)]
+            batch = [(entries[i], *next(loaded)) for i in span(s)]
             _encode_and_write(root, s, batch, codec, K, cfg, (tokenizer, overhead), res, rank)
-            bar.update(hi - lo)
+            bar.update(len(batch))
     finally:
         if pool:
             pool.terminate()
