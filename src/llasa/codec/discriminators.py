@@ -176,8 +176,10 @@ class SpectralDiscriminator(nn.Module):
         spec = torch.stft(x, self.n_fft, self.hop, window=self.window, center=True,
                           pad_mode="reflect" if x.shape[-1] > self.n_fft // 2 else "constant",
                           return_complex=True)
-        # log compression keeps the dynamic range of speech spectra learnable
-        return torch.log1p(spec.abs()).unsqueeze(1)
+        # |z| via sqrt(re² + im² + eps): torch's complex abs has an unbounded gradient at 0
+        # (silence, or an untrained generator's output); log compression tames the dynamic range
+        mag = torch.sqrt(torch.view_as_real(spec).pow(2).sum(-1) + 1e-9)
+        return torch.log1p(mag).unsqueeze(1)
 
     def forward(self, wav: torch.Tensor) -> DiscOutput:
         """Args: wav [b, 1, l]. Returns: logits [b, 1, f', t] and the feature list."""

@@ -50,7 +50,8 @@ class MelSpectrogram(nn.Module):
             pad_mode = "reflect" if x.shape[-1] > self.n_fft // 2 else "constant"
             spec = torch.stft(x, self.n_fft, self.hop_length, window=self.window, center=True,
                               pad_mode=pad_mode, return_complex=True)
-            mag = spec.abs()
+            # sqrt(re² + im² + eps): bounded gradient at exact silence, unlike complex abs
+            mag = torch.sqrt(torch.view_as_real(spec).pow(2).sum(-1) + 1e-12)
             if self.power != 1.0:
                 mag = mag.pow(self.power)
             return torch.matmul(self.fb, mag)  # [m, f] @ [b, f, t] → [b, m, t]
