@@ -3,6 +3,7 @@ processes, CLI, fine-tuning from saved weights, data handling and settings valid
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,17 @@ from llasa.training.codec_data import StreamSampler, list_audio_files, usable_fi
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_YAML = REPO / "configs" / "codec" / "tiny.yaml"
+STEPS = 24
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: the 2-core machine is shared, and oversubscribed OpenMP threads make
+    these steps ten times slower. Resume equality needs the same count in every process."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +42,7 @@ def corpus(tmp_path_factory, speech):
     save_audio(root / "many" / "b.wav", speech("Speech codecs learn from real audio.",
                                                voice="en-gb"))
     save_audio(root / "many" / "sub" / "c.flac", speech("Seven silver swans swam south."))
-    save_audio(root / "one" / "hello.wav", speech("Hello there."))
+    save_audio(root / "one" / "hello.wav", speech("Hello there.", speed=220))
     return root
 
 
@@ -39,37 +51,58 @@ def _rows(run: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _eval_mel(model_dir, wav) -> float:
+    """Reconstruction mel loss of a saved codec on ``wav`` (eval mode: deterministic)."""
+    from llasa.codec import Codec
+    from llasa.codec.losses import MultiScaleMelLoss
+
+    codec = Codec.from_pretrained(model_dir)
+    out = codec.decode(codec.encode(wav))[0][:len(wav)]
+    return MultiScaleMelLoss()(torch.from_numpy(out).view(1, 1, -1),
+                               torch.from_numpy(wav).view(1, 1, -1)).item()
+
+
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory):
-    """20 steps through the CLI on one clip (crop longer than the clip: the same padded input
-    every step, so the mel loss measures learning rather than crop luck)."""
+    """STEPS steps through the CLI on one clip, batch 1 (the crop is longer than the clip: the
+    same padded input every step, so the losses measure learning rather than crop luck). The
+    untrained generator is saved first (step 0) for the before/after comparison."""
     run = tmp_path_factory.mktemp("run") / "tiny"
+    settings = load_recipe(TINY_YAML, output_dir=str(run), max_steps=1,
+                           data={"train": str(corpus / "one"), "batch_size": 1})
+    CodecTrainer(settings).setup().save_model(run.parent / "init")
     rc = main(["train", "codec", "--config", str(TINY_YAML), "--data", str(corpus / "one"),
-               "--output-dir", str(run), "--max-steps", "20"])
+               "--output-dir", str(run), "--max-steps", str(STEPS), "--batch-size", "1"])
     assert rc == 0
     return run
 
 
-def test_losses_fall_over_twenty_steps(trained):
+def test_losses_fall(trained, corpus):
+    from llasa.audio import load_audio
+
     rows = _rows(trained)
-    assert [int(r["step"]) for r in rows] == list(range(1, 21))
+    assert [int(r["step"]) for r in rows] == list(range(1, STEPS + 1))
     mel = [float(r["mel"]) for r in rows]
     g = [float(r["loss_g"]) for r in rows]
     d = [float(r["loss_d"]) for r in rows]
-    # measured on this preset: mel 10.1 → 7.7 (−24 %), loss_g 171 → 124, loss_d 13.0 → 7.8
+    # measured on this preset (batch 1, fixed clip): after 16 steps training mel 12.2 → 10.3,
+    # loss_d 13.0 → 8.8, eval reconstruction mel 9.6 → 8.3 (see the report for 24 steps)
     assert np.mean(mel[-3:]) < 0.88 * np.mean(mel[:3]), mel
     assert np.mean(g[-3:]) < 0.88 * np.mean(g[:3]), g
     assert np.mean(d[-3:]) < 0.8 * np.mean(d[:3]), d
     assert all(float(r["semantic"]) > 0 for r in rows)  # the semantic branch is trained
-    assert all(float(r["grad_norm_g"]) < float("inf") for r in rows)
+    # the saved codec reconstructs the clip better than the untrained one (eval mode)
+    wav = load_audio(corpus / "one" / "hello.wav")
+    before, after = _eval_mel(trained.parent / "init", wav), _eval_mel(trained / "model", wav)
+    assert after < 0.88 * before, (before, after)
 
 
 def test_run_folder_has_metrics_plot_checkpoints_and_a_loadable_codec(trained, speech):
     from llasa.codec import Codec
 
     assert (trained / "loss.png").stat().st_size > 1000
-    assert json.loads((trained / "settings.json").read_text())["max_steps"] == 20
-    assert (trained / "checkpoints" / "latest").read_text().strip() == "step_00000020"
+    assert json.loads((trained / "settings.json").read_text())["max_steps"] == STEPS
+    assert (trained / "checkpoints" / "latest").read_text().strip() == f"step_{STEPS:08d}"
     codec = Codec.from_pretrained(trained / "model")
     wav = speech("Hello there.")
     codes = codec.encode(wav)[0]
@@ -84,7 +117,7 @@ def test_finetune_from_saved_weights_changes_them(trained, corpus, tmp_path):
     before = Codec.from_pretrained(trained / "model").net.state_dict()
     s = load_recipe(TINY_YAML, output_dir=str(tmp_path / "ft"), max_steps=2,
                     data={"train": str(corpus / "many"), "crop_seconds": 0.4},
-                    model={"init": str(trained / "model"), "config": {}})
+                    model={"init": str(trained / "model")})
     summary = train_codec(s)
     after = Codec.from_pretrained(summary["model_dir"]).net.state_dict()
     assert summary["step"] == 2 and summary["audio_seconds_per_second"] > 0
@@ -111,7 +144,7 @@ def test_resume_in_a_new_process_reproduces_an_uninterrupted_run(corpus, tmp_pat
             "train_codec(load_recipe(None, preset='tiny', output_dir=sys.argv[1], max_steps=2, "
             "save_every=2, data={'train': sys.argv[2], 'crop_seconds': 0.4}))")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "split"), str(data)], check=True,
-                   env={**__import__("os").environ, "LLASA_QUIET": "1"})
+                   env={**os.environ, "LLASA_QUIET": "1", "OMP_NUM_THREADS": "1"})
     resumed = CodecTrainer(_resume_settings(tmp_path / "split", data, 4)).setup()
     assert resumed.step == 2
     resumed.train()

@@ -30,6 +30,7 @@ def _register_codec(sub) -> None:
     p.add_argument("--data", help="folder of audio or manifest (overrides data.train)")
     p.add_argument("--output-dir", help="run folder (overrides output_dir)")
     p.add_argument("--max-steps", type=int, help="total steps (overrides max_steps)")
+    p.add_argument("--batch-size", type=int, help="crops per step (overrides data.batch_size)")
     p.add_argument("--init", help="model directory or hub id to fine-tune (overrides "
                    "model.init)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1 … (overrides device)")
@@ -46,8 +47,9 @@ def _run_codec(args) -> int:
                   "device": args.device}
     if args.preset:
         over["preset"] = args.preset
-    if args.data:
-        over["data"] = {"train": args.data}
+    data = {k: v for k, v in (("train", args.data), ("batch_size", args.batch_size)) if v}
+    if data:
+        over["data"] = data
     if args.init:
         over["model"] = {"init": args.init}
     if args.no_resume:

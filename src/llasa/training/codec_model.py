@@ -10,9 +10,12 @@ from torch import nn
 
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
+from .._common.log import get_logger
 from ..codec import presets
 from ..codec.config import check_config
 from .codec_config import CodecModelSettings
+
+log = get_logger(__name__)
 
 
 def generator_config(settings: CodecModelSettings):
@@ -54,9 +57,9 @@ def build_generator(settings: CodecModelSettings, seed: int) -> nn.Module:
         if settings.semantic_encoder:
             _load_semantic_encoder(net, settings.semantic_encoder, settings.revision)
     else:
-        if settings.config:
-            raise InputError("model.config applies to scratch training only; a fine-tuned "
-                             "model keeps the architecture of its checkpoint")
+        if settings.config:  # e.g. a preset's scratch-only init tweak: say so, don't fail
+            log.warning("model.config %s is ignored: a fine-tuned model keeps the configuration "
+                        "of its checkpoint", settings.config)
         net = Codec.from_pretrained(settings.init, device="cpu",
                                     revision=settings.revision).net
     return net.float().train()
