@@ -2,6 +2,7 @@
 
 Run:  python bench/codec_streaming.py            (full size, about 5 minutes on 2 cores)
       python bench/codec_streaming.py --tiny     (tiny preset, seconds)
+      python bench/codec_streaming.py --codec HKUSTAudio/xcodec2   (trained weights)
 
 Prints, for each StreamSettings, max |stream - full|, SNR in dB against the full decode,
 the added latency in tokens (lookahead) and time to first audio, and the decode cost factor.
@@ -20,13 +21,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SETTINGS = [  # (chunk, left_context, lookahead, crossfade)
-    (10, 10, 2, 2), (25, 50, 10, 5), (25, 100, 25, 10), (50, 200, 50, 10),
+    (10, 10, 2, 2), (25, 50, 10, 5), (25, 100, 25, 10), (50, 100, 25, 10), (50, 200, 50, 10),
 ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tiny", action="store_true", help="use presets.tiny() instead of full size")
+    ap.add_argument("--codec", default=None, metavar="PATH_OR_ID",
+                    help="measure a real checkpoint instead of the seeded random full model")
+    ap.add_argument("--rows", default=None, metavar="C,L,A,X;…",
+                    help="settings to measure instead of the built-in list")
     ap.add_argument("--tokens", type=int, default=250, help="codes to stream (50 = 1 s)")
     args = ap.parse_args()
     import torch
@@ -40,6 +45,9 @@ def main() -> None:
     if args.tiny:
         codec = Codec.from_config(presets.tiny())
         codes = codec.encode(wav)[0]
+    elif args.codec:
+        codec = Codec.from_pretrained(args.codec)
+        codes = codec.encode(wav)[0]
     else:
         ckpt = W.original_checkpoint()
         codes_file = W.CACHE / "speech_codes.npy"
@@ -51,12 +59,15 @@ def main() -> None:
         codec = Codec.from_pretrained(ckpt, decode_only=True)
     codes = codes[: args.tokens]
     ref = codec.decode(codes)[0]
-    print(f"{'tiny' if args.tiny else 'full-size'} codec, {len(codes)} codes "
-          f"({len(codes) / 50:.1f} s), seeded random weights\n")
+    kind = args.codec or ("tiny, seeded random weights" if args.tiny
+                          else "full size, seeded random weights")
+    print(f"codec: {kind}; {len(codes)} codes ({len(codes) / 50:.1f} s)\n")
     print("| chunk | left | lookahead | crossfade | max abs err | SNR dB | added latency "
           "(tokens) | first audio (tokens) | decode cost × | seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for c, left, a, x in SETTINGS:
+    rows = ([tuple(int(v) for v in r.split(",")) for r in args.rows.split(";")]
+            if args.rows else SETTINGS)
+    for c, left, a, x in rows:
         st = StreamSettings(chunk=c, left_context=left, lookahead=a, crossfade=x)
         t0 = time.perf_counter()
         out = np.concatenate(list(codec.decode_stream((codes[i:i + 5] for i in
