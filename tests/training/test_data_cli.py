@@ -14,13 +14,18 @@ def test_sentences_and_synth_corpus(tmp_path, capsys):
     held = (tmp_path / "s" / "heldout.txt").read_text().splitlines()
     assert len(train) + len(held) == 200
     rc = main(["data", "synth-corpus", str(tmp_path / "c"), "--utterances", "4", "--speakers",
-               "3", "--heldout-speakers", "1", "--workers", "1",
+               "3", "--heldout-speakers", "1", "--workers", "1", "--preset", "clear",
+               "--variants", "m1,f2",
                "--sentences", str(tmp_path / "s" / "train.txt"),
                "--heldout-sentences", str(tmp_path / "s" / "heldout.txt")])
     assert rc == 0
     rows = [json.loads(x) for x in (tmp_path / "c" / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and all((tmp_path / "c" / r["audio"]).is_file() for r in rows)
     assert "4 utterances" in capsys.readouterr().out
+    info = json.loads((tmp_path / "c" / "corpus.json").read_text())
+    assert info["config"]["variants"] == ["m1", "f2"] and info["config"]["speed"] == [130, 185]
+    assert {s["voice"].split("+")[0] for s in info["speakers"]} <= {
+        "en-us", "en-gb", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-rp"}
 
 
 def test_info_and_errors_without_traceback(tmp_path, capsys):
