@@ -32,7 +32,7 @@ from ..lm.prompt import build_tts_prompt
 from ..lm.sampling import GenerationSettings, max_new_tokens_for_text
 from .defaults import default_model_dir
 from .text import TextLimits, check_text, chunk_text
-from .types import SynthesisResult, duration_to_tokens
+from .types import SearchStrategy, SynthesisResult, duration_to_tokens
 from .voices import Voice
 
 
@@ -207,7 +207,7 @@ class Llasa:
     # --------------------------------------------------------------------------- synthesis
     def synthesize(self, text: str, voice: Voice | None = None, *,
                    settings: GenerationSettings | None = None, duration: float | None = None,
-                   **sampling: Any) -> SynthesisResult:
+                   search: SearchStrategy | None = None, **sampling: Any) -> SynthesisResult:
         """Speak ``text``, optionally in the voice of ``voice``.
 
         Text longer than ``limits.chunk_chars`` is split into sentence chunks synthesised in
@@ -221,6 +221,9 @@ class Llasa:
                 most ``round(50 * duration)`` tokens, and if it ends earlier the audio is padded
                 with trailing silence, so the output is exactly that long (to 20 ms). Speech
                 that needs more time is cut off; ``info["ended"]`` tells which happened.
+            search: a verifier-guided search (``llasa.search.Searcher`` or a search config
+                such as ``BestOfN(8)``); the result is then a ``llasa.search.SearchResult``
+                (a SynthesisResult with every candidate's scores and the compute spent).
             **sampling: overrides of ``settings`` fields (``temperature=0.7, seed=1``, ...).
 
         Returns:
@@ -231,6 +234,13 @@ class Llasa:
         t0 = time.perf_counter()
         clean = check_text(text, self.limits)
         settings = self.make_settings(settings, **sampling)
+        if search is not None:
+            if not isinstance(search, SearchStrategy):
+                raise InputError("search must be a llasa.search config or Searcher, got "
+                                 f"{type(search).__name__}")
+            if duration is not None:
+                raise InputError("duration control cannot be combined with search")
+            return search.run(self, clean, voice, settings)
         chunks = chunk_text(clean, self.limits.chunk_chars)
         if len(chunks) > 1:
             if duration is not None:

@@ -6,6 +6,7 @@ Notation: ``n`` audio samples at 16 kHz, ``t`` codec frames (50 per second, 320 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -40,6 +41,16 @@ class SynthesisResult:
     def duration(self) -> float:
         """Length of ``audio`` in seconds."""
         return len(self.audio) / self.sample_rate
+
+
+@runtime_checkable
+class SearchStrategy(Protocol):
+    """What ``Llasa.synthesize(..., search=...)`` accepts (implemented in ``llasa.search`` by
+    ``Searcher`` and the search configs; ``llasa.tts`` never imports that package)."""
+
+    def run(self, tts: Any, text: str, voice: Any, settings: Any) -> SynthesisResult:
+        """Synthesize ``text`` with ``tts`` by searching over candidates; returns the winner."""
+        ...
 
 
 def duration_to_tokens(seconds: float, tokens_per_second: int = TOKENS_PER_SECOND) -> int:

@@ -1,0 +1,139 @@
+"""Entry points: :func:`search`, the reusable :class:`Searcher`, and adapters for the server
+(:func:`search_request`) and the evaluation (:func:`build_strategy`).
+
+``Llasa.synthesize(text, voice, search=...)`` accepts a :class:`Searcher` or any search config
+(they implement the ``llasa.tts.types.SearchStrategy`` protocol: ``run(tts, text, voice,
+settings)``); ``llasa.tts`` never imports this package (layer rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._common.errors import InputError
+from ..verifiers import VerifierRegistry
+from .config import Beam, BestOfN, Hybrid, PartialPRM, SearchConfig, Threshold, parse_search
+from .engine import SearchRun
+from .result import SearchResult
+from .strategies import STRATEGIES
+
+
+def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | None = None,
+           *, settings: Any = None, registry: VerifierRegistry | None = None,
+           language: str = "en", **sampling: Any) -> SearchResult:
+    """Synthesize ``text`` with a verifier-guided search.
+
+    Args:
+        tts: a :class:`llasa.tts.Llasa`.
+        text: what to say (one chunk of text).
+        voice: optional :class:`llasa.tts.Voice` (cloning prompt; the SIM reference).
+        config: a config (:class:`BestOfN`, :class:`Beam`, :class:`PartialPRM`,
+            :class:`Hybrid`, :class:`Threshold`) or a spec string (``"best-of-n:8"``).
+        settings: sampling settings; ``**sampling`` overrides fields (``seed=1``).
+        registry: where verifiers named by spec are built and cached (default: a new one;
+            pass one to reuse loaded models across calls, or use a :class:`Searcher`).
+        language: language of ``text`` (WER vs CER, ASR language).
+
+    Returns:
+        :class:`SearchResult`: winner audio [n] / codes [t], all candidates' scores, compute.
+    """
+    if config is None:
+        config = BestOfN()
+    if isinstance(config, str):
+        config = parse_search(config)
+    fn = STRATEGIES.get(type(config))
+    if fn is None:
+        raise InputError(f"search config must be BestOfN, Beam, PartialPRM, Hybrid or "
+                         f"Threshold (or a spec string), got {type(config).__name__}")
+    settings = tts.make_settings(settings, **sampling)
+    run = SearchRun(tts, text, voice, settings, registry or VerifierRegistry(),
+                    language=language, budget=config.budget)
+    return fn(run, config)
+
+
+class Searcher:
+    """A search config + a verifier registry, reusable across requests (models load once).
+
+    Use it as ``tts.synthesize(text, voice, search=Searcher(BestOfN(8, ("wer",))))``.
+
+    Args:
+        config: a search config or spec string.
+        registry: verifier registry (default: a new one, owned by this searcher).
+        language: language of the texts.
+    """
+
+    def __init__(self, config: SearchConfig | str, registry: VerifierRegistry | None = None,
+                 language: str = "en"):
+        self.config = parse_search(config) if isinstance(config, str) else config
+        if type(self.config) not in STRATEGIES:
+            raise InputError(f"not a search config: {type(self.config).__name__}")
+        self.registry = registry or VerifierRegistry()
+        self.language = language
+
+    def run(self, tts: Any, text: str, voice: Any = None, settings: Any = None) -> SearchResult:
+        """The ``SearchStrategy`` protocol of :meth:`llasa.tts.Llasa.synthesize`."""
+        return search(tts, text, voice, self.config, settings=settings, registry=self.registry,
+                      language=self.language)
+
+
+# ------------------------------------------------------------------- server / eval adapters
+def config_from_request(body: dict, chunk_tokens_default: int = 25) -> SearchConfig:
+    """The server's ``search`` body (``strategy``, ``budget``, ``verifiers``, ``chunk_tokens``)
+    as a config. ``budget`` is N for best_of_n, the beam width B for beam (K = 2), and the
+    final candidates M for hybrid (B = 2, K = 2, 1 s guided)."""
+    strategy = body.get("strategy", "best_of_n")
+    budget = int(body.get("budget", 4))
+    vs = tuple(body.get("verifiers") or ())
+    t = int(body.get("chunk_tokens") or chunk_tokens_default)
+    if strategy == "best_of_n":
+        return BestOfN(budget, vs or ("wer",))
+    if strategy == "beam":
+        return Beam(budget, 2, t, vs or ("sim",))
+    if strategy == "hybrid":
+        prm = tuple(v for v in vs if "sim" in v) or ("sim",)
+        orm = tuple(v for v in vs if "sim" not in v) or ("wer",)
+        return Hybrid(Beam(2, 2, t, prm), prm_seconds=1.0, final_candidates=budget,
+                      orm_verifiers=orm)
+    raise InputError(f"unknown search strategy {strategy!r}; use best_of_n, beam or hybrid")
+
+
+def build_strategy(name: str, tts: Any, settings: Any, *, verifier_spec: str = "sim",
+                   registry: VerifierRegistry | None = None):
+    """An evaluation strategy ``(items, budget) -> [(audio [n], info)]`` for ``name``
+    (``best-of-n``, ``beam``, ``partial``, ``hybrid``, ``threshold``) where ``budget`` is the
+    number of candidates (beam: width B with K = 2; hybrid: M final candidates).
+
+    ``info["compute"]`` is the LM tokens the search sampled (the x axis of scaling curves).
+    """
+    from ..tts.voices import Voice
+
+    registry = registry or VerifierRegistry()
+    key = name.strip().lower().replace("_", "-")
+    makers = {
+        "best-of-n": lambda b: BestOfN(b, (verifier_spec,)),
+        "beam": lambda b: Beam(b, 2, 25, (verifier_spec,)),
+        "partial": lambda b: PartialPRM(Beam(b, 2, 25, (verifier_spec,)), prm_seconds=1.0),
+        "hybrid": lambda b: Hybrid(Beam(2, 2, 25, (verifier_spec,)), prm_seconds=1.0,
+                                   final_candidates=b),
+        "threshold": lambda b: Threshold(verifier_spec, 0.0 if verifier_spec in ("wer", "cer")
+                                         else 0.9, max_samples=b),
+    }
+    if key not in makers:
+        raise InputError(f"unknown search strategy {name!r}; known: {', '.join(makers)}")
+
+    def run(items, budget: int):
+        out = []
+        for it in items:
+            voice = None if it.prompt_wav is None else Voice.from_audio(
+                tts.codec, it.prompt_wav, it.prompt_text)
+            res = search(tts, it.target_text, voice, makers[key](int(budget)), settings=settings,
+                         registry=registry, language=it.language)
+            out.append((res.audio, {"tokens": int(res.info["tokens"]), "ended": res.info["ended"],
+                                    "compute": res.compute.lm_tokens,
+                                    "verifier_calls": res.compute.verifier_calls,
+                                    "search": res.strategy,
+                                    "search_scores": {k: float(v) for k, v in
+                                                      res.scores.items()}}))
+        return out
+
+    return run
