@@ -17,6 +17,13 @@ EXAMPLES = """examples:
   llasa tts --text-file story.txt -o story.wav --voice alice --seed 1
   echo "From stdin." | llasa tts - -o out.wav --voice-audio me.wav --voice-text "What I said."
   llasa tts "Streaming." -o s.wav --stream --temperature 0.9 --top-p 0.95
+  # verifier-guided search (docs/search.md): best of 8 by WER, scores to a JSON file
+  llasa tts "Please call Stella." -o best.wav --voice alice --search best-of-n:8 \
+      --verifier wer --scores-json scores.json
+  # the paper's hybrid: SIM-guided beam (B=2, K=4, 25-token steps) for 1 s, then WER over 4
+  llasa tts "Please call Stella." -o hyb.wav --voice alice --search hybrid:2x4x25:1.0:4
+  # voice prompt without a transcript: it is transcribed with the bundled Whisper tiny.en
+  llasa tts "Hello." -o out.wav --voice-audio me.wav
 """
 
 
@@ -59,6 +66,18 @@ def register(subparsers) -> None:
                    help="refuse text longer than this many characters (default 20000)")
     p.add_argument("--chunk-chars", type=int, default=200,
                    help="long text is synthesised in sentence chunks of at most this size")
+    q = p.add_argument_group("verifiers and search (docs/search.md)")
+    q.add_argument("--search", metavar="SPEC",
+                   help="best-of-n:N | beam:BxK[xT] | partial:BxK[xT]:SECONDS | "
+                        "hybrid:BxK[xT]:SECONDS:M | threshold:wer<=X,max=N[,batch=B]")
+    q.add_argument("--verifier", action="append", default=[], metavar="SPEC",
+                   help="verifier (repeatable): sim, wer, cer, mos, distillmos, hf-asr:<id>, "
+                        "wavlm-sim:<id>, '0.7*wer+0.3*sim'. With --search it ranks candidates "
+                        "(several: equal weights; hybrid: first = PRM, rest = ORM); "
+                        "without, the output is scored")
+    q.add_argument("--scores-json", type=Path, metavar="FILE",
+                   help="write the verifier scores (and the search's candidates and compute)")
+    q.add_argument("--language", default="en", help="language of the text for ASR verifiers")
     p.set_defaults(func=run)
 
 
@@ -104,8 +123,9 @@ def check_args(args):
     if args.voice_audio is not None:
         if not args.voice_audio.is_file():
             raise InputError(f"voice audio not found: {args.voice_audio}")
-        if not (args.voice_text or "").strip():
-            raise InputError("--voice-audio needs --voice-text: the exact words spoken in it")
+        if args.voice_text is not None and not args.voice_text.strip():
+            raise InputError("--voice-text is empty: give the exact words spoken in "
+                             "--voice-audio, or leave it out to transcribe the audio")
     if args.output.suffix.lower() not in (".wav", ".flac", ".ogg"):
         raise InputError(f"output must end in .wav, .flac or .ogg, got {args.output.name!r}")
     if args.stream and args.output.suffix.lower() != ".wav":
@@ -118,7 +138,42 @@ def check_args(args):
                                                                   args.max_chars))
     text = check_text(read_text(args), limits)
     settings = GenerationSettings(**sampling_kwargs(args))
+    if args.search or args.verifier or args.scores_json:
+        check_search_args(args)
     return text, limits, settings
+
+
+def check_search_args(args) -> None:
+    """Parse --search and the verifier specs (nothing loads) so mistakes fail early."""
+    from ..search import parse_search
+    from ..verifiers import build_verifier
+
+    if args.search:
+        if args.stream:
+            raise InputError("--search ranks whole candidates: it cannot be combined with "
+                             "--stream")
+        if args.duration is not None:
+            raise InputError("--duration cannot be combined with --search")
+        args.search_config = parse_search(args.search, tuple(args.verifier))
+    specs = list(args.verifier)
+    if args.search:
+        cfg = args.search_config
+        specs += [v for v in (*cfg.verifiers, *getattr(getattr(cfg, "beam", None),
+                                                       "verifiers", ())) if isinstance(v, str)]
+    if not (args.voice or args.voice_audio) and any("sim" in s for s in specs):
+        raise InputError("speaker similarity ('sim') compares with a voice prompt: give "
+                         "--voice or --voice-audio, or use another verifier (wer, mos)")
+    for spec in args.verifier:
+        build_verifier(spec)  # unknown names and bad weights are errors now, not after synthesis
+    cfg = getattr(args, "search_config", None)
+    if getattr(cfg, "op", None) is not None and isinstance(cfg.verifier, str):
+        hib = build_verifier(cfg.verifier).higher_is_better
+        if (cfg.op == ">=") != hib:
+            raise InputError(f"verifier {cfg.verifier!r} is {'higher' if hib else 'lower'}"
+                             f"-is-better: write {cfg.verifier}{'>=' if hib else '<='}"
+                             f"{cfg.target:g}")
+    if args.scores_json is not None and not (args.search or args.verifier):
+        raise InputError("--scores-json needs --verifier or --search (what should be scored?)")
 
 
 def run(args) -> int:
@@ -134,8 +189,22 @@ def run(args) -> int:
                                 decode_only=args.voice_audio is None,
                                 optimize=args.optimize, limits=limits)
     t_load = time.perf_counter() - t0
+    registry = None
+    if args.search or args.verifier or args.voice_audio is not None and not args.voice_text:
+        from ..verifiers import VerifierRegistry
+
+        registry = VerifierRegistry()
     if args.voice_audio is not None:
-        voice = tts.voice_from_audio(args.voice_audio, args.voice_text)
+        auto = not args.voice_text
+        voice = tts.voice_from_audio(args.voice_audio, args.voice_text,
+                                     transcriber=registry.transcriber if auto else None)
+        if auto:
+            print(f"transcribed the voice prompt: {voice.text!r}")
+    if args.search:
+        return _run_search(args, tts, text, voice, settings, registry, t0, t_load)
+    scorer = None
+    if args.verifier:  # check (e.g. sim needs a voice) before spending time on synthesis
+        scorer = _scorer(args, text, voice, registry)
     if args.stream:
         seconds, info = _stream_to_wav(tts, text, voice, settings, args.output)
     else:
@@ -151,6 +220,50 @@ def run(args) -> int:
     if args.stream and info.get("first_audio_seconds") is not None:
         print(f"first audio after {info['first_audio_tokens']} tokens, "
               f"{info['first_audio_seconds']:.2f} s")
+    if scorer is not None:
+        from ..audio import load_audio
+
+        audio = load_audio(args.output)  # what was written (stream or not)
+        _, per = scorer.score([audio])
+        _report_scores(args, {"scores": per[0], "tokens": info.get("tokens"),
+                              "seconds": round(seconds, 3)})
+    return 0
+
+
+def _scorer(args, text, voice, registry):
+    from ..search.result import Compute
+    from ..search.scoring import Scorer, resolve_verifiers
+    from ..verifiers import VerifyRequest
+
+    req = VerifyRequest(text=text, language=args.language,
+                        reference_audio=None if voice is None else voice.audio)
+    return Scorer(resolve_verifiers(args.verifier, registry), req, Compute())
+
+
+def _report_scores(args, data: dict) -> None:
+    import json
+
+    print("scores: " + ", ".join(f"{k}={v:.4f}" for k, v in data["scores"].items()))
+    if args.scores_json is not None:
+        args.scores_json.parent.mkdir(parents=True, exist_ok=True)
+        args.scores_json.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote scores to {args.scores_json}")
+
+
+def _run_search(args, tts, text, voice, settings, registry, t0, t_load) -> int:
+    from ..audio import save_audio
+    from ..search import search
+
+    res = search(tts, text, voice, args.search_config, settings=settings, registry=registry,
+                 language=args.language)
+    save_audio(args.output, res.audio, res.sample_rate)
+    c = res.compute
+    print(f"wrote {args.output} ({res.duration:.2f} s of audio, {res.info['tokens']} tokens; "
+          f"{res.strategy}: candidate {res.chosen} of {c.candidates} by {res.ranking['name']}; "
+          f"{c.lm_tokens} LM tokens, {c.verifier_calls} verifier calls "
+          f"({c.verifier_seconds:.1f} s); models loaded in {t_load:.1f} s, search "
+          f"{time.perf_counter() - t0 - t_load:.1f} s)")
+    _report_scores(args, res.to_dict())
     return 0
 
 
