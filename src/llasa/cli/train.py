@@ -62,11 +62,18 @@ def _run_codec(args) -> int:
     return 0
 
 
-_RECIPES = [_register_codec]
+def _register_lm_recipes(sub) -> None:
+    from .train_lm import register_lm, register_merge_lora  # LM recipes live in train_lm.py
+
+    register_lm(sub)
+    register_merge_lora(sub)
+
+
+_RECIPES = [_register_codec, _register_lm_recipes]
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train models (codec; LM recipes)",
+    p = subparsers.add_parser("train", help="train models (codec, lm, merge-lora)",
                               description="Training recipes.")
     sub = p.add_subparsers(dest="recipe", metavar="RECIPE")
     for reg in _RECIPES:
