@@ -44,7 +44,9 @@ def make_prepared(root: Path, speech, codec=None) -> Path:
             sf.write(root / f"u{i}.wav", speech(text, voice=voice), 16000)
             f.write(json.dumps({"audio": f"u{i}.wav", "text": text, "speaker": spk}) + "\n")
     out = root / "prepared"
-    prepare_dataset(root / "manifest.jsonl", out, codec or tiny_codec(),
+    codec = codec or tiny_codec()
+    codec.save_pretrained(root / "codec")  # the sample-synthesis and `llasa asr` tests load it
+    prepare_dataset(root / "manifest.jsonl", out, codec,
                     PrepareConfig(shard_size=6, max_seconds=10.0))
     return out
 
@@ -55,7 +57,7 @@ def cached_prepared(speech) -> Path:
     import shutil
     import tempfile
 
-    root = Path(tempfile.gettempdir()) / "llasa-test-lm-prepared-v1"
+    root = Path(tempfile.gettempdir()) / "llasa-test-lm-prepared-v2"
     done = root / "prepared" / "index.json"
     if not done.is_file():
         shutil.rmtree(root, ignore_errors=True)
