@@ -115,7 +115,8 @@ def test_finetune_from_saved_weights_changes_them(trained, corpus, tmp_path):
     from llasa.codec import Codec
 
     before = Codec.from_pretrained(trained / "model").net.state_dict()
-    s = load_recipe(TINY_YAML, output_dir=str(tmp_path / "ft"), max_steps=2,
+    # bf16 autocast (the mixed-precision path; CPU autocast supports bf16)
+    s = load_recipe(TINY_YAML, output_dir=str(tmp_path / "ft"), max_steps=2, precision="bf16",
                     data={"train": str(corpus / "many"), "crop_seconds": 0.4},
                     model={"init": str(trained / "model")})
     summary = train_codec(s)
@@ -207,6 +208,9 @@ def test_settings_validation_and_shipped_recipes(tmp_path, capsys):
         load_recipe(None, preset="huge")
     with pytest.raises(InputError, match="precision"):
         load_recipe(None, preset="tiny", precision="fp8")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="fp16 needs a CUDA GPU"):
+            CodecTrainer(load_recipe(None, preset="tiny", precision="fp16")).setup()
     with pytest.raises(InputError, match="Xcodec2Config"):
         from llasa.training.codec_model import generator_config
         generator_config(load_recipe(None, preset="tiny", model={"config": {"hiden": 1}}).model)
