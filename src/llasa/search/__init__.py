@@ -11,10 +11,10 @@ Strategies: best-of-N (ORM), chunked beam search (PRM), partial PRM, the paper's
 (partial PRM with SIM, then ORM with WER) and a threshold mode; see docs/search.md.
 """
 
-from .api import Searcher, build_strategy, config_from_request, search
+from .api import Searcher, build_strategy, config_for_budget, config_from_request, search
 from .config import Beam, BestOfN, Hybrid, PartialPRM, SearchConfig, Threshold, parse_search
 from .result import Candidate, Compute, SearchResult
 
-__all__ = ["search", "Searcher", "build_strategy", "config_from_request", "parse_search",
-           "SearchConfig", "BestOfN", "Beam", "PartialPRM", "Hybrid", "Threshold",
-           "SearchResult", "Candidate", "Compute"]
+__all__ = ["search", "Searcher", "build_strategy", "config_for_budget", "config_from_request",
+           "parse_search", "SearchConfig", "BestOfN", "Beam", "PartialPRM", "Hybrid",
+           "Threshold", "SearchResult", "Candidate", "Compute"]

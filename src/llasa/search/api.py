@@ -77,56 +77,68 @@ class Searcher:
 
 
 # ------------------------------------------------------------------- server / eval adapters
-def config_from_request(body: dict, chunk_tokens_default: int = 25) -> SearchConfig:
-    """The server's ``search`` body (``strategy``, ``budget``, ``verifiers``, ``chunk_tokens``)
-    as a config. ``budget`` is N for best_of_n, the beam width B for beam (K = 2), and the
-    final candidates M for hybrid (B = 2, K = 2, 1 s guided)."""
-    strategy = body.get("strategy", "best_of_n")
-    budget = int(body.get("budget", 4))
-    vs = tuple(body.get("verifiers") or ())
-    t = int(body.get("chunk_tokens") or chunk_tokens_default)
-    if strategy == "best_of_n":
+def config_for_budget(strategy: str, budget: int, verifiers: tuple = (),
+                      chunk_tokens: int = 25) -> SearchConfig:
+    """A config whose LM batch holds at most ``budget`` rows (the server's and the
+    evaluation's single "budget" knob).
+
+    ``best-of-n``: N = budget. ``beam``: K = 2, B = budget // 2 (K = 1 for budget 1).
+    ``partial``: that beam for 1 s. ``hybrid``: M = budget final candidates after a 1 s beam
+    of up to 2x2 (PRM = the ``sim``-like verifiers, default sim; ORM = the others, default wer).
+    ``threshold``: max_samples = budget, target WER/CER 0 or 0.9 for higher-is-better ones.
+    """
+    key = strategy.strip().lower().replace("_", "-")
+    budget = int(budget)
+    if budget < 1:
+        raise InputError(f"search budget must be >= 1, got {budget}")
+    vs = tuple(verifiers)
+    k = 2 if budget >= 2 else 1
+    if key == "best-of-n":
         return BestOfN(budget, vs or ("wer",))
-    if strategy == "beam":
-        return Beam(budget, 2, t, vs or ("sim",))
-    if strategy == "hybrid":
-        prm = tuple(v for v in vs if "sim" in v) or ("sim",)
-        orm = tuple(v for v in vs if "sim" not in v) or ("wer",)
-        return Hybrid(Beam(2, 2, t, prm), prm_seconds=1.0, final_candidates=budget,
-                      orm_verifiers=orm)
-    raise InputError(f"unknown search strategy {strategy!r}; use best_of_n, beam or hybrid")
+    if key == "beam":
+        return Beam(budget // k, k, chunk_tokens, vs or ("sim",))
+    if key == "partial":
+        return PartialPRM(Beam(budget // k, k, chunk_tokens, vs or ("sim",)), prm_seconds=1.0)
+    if key == "hybrid":
+        prm = tuple(v for v in vs if "sim" in str(v)) or ("sim",)
+        orm = tuple(v for v in vs if "sim" not in str(v)) or ("wer",)
+        return Hybrid(Beam(min(2, budget // k), k, chunk_tokens, prm), prm_seconds=1.0,
+                      final_candidates=budget, orm_verifiers=orm)
+    if key == "threshold":
+        v = vs[0] if vs else "wer"
+        return Threshold(v, 0.0 if v in ("wer", "cer") else 0.9, max_samples=budget)
+    raise InputError(f"unknown search strategy {strategy!r}; use best-of-n, beam, partial, "
+                     "hybrid or threshold")
+
+
+def config_from_request(body: dict) -> SearchConfig:
+    """The server's ``search`` body (``strategy``, ``budget``, ``verifiers``, ``chunk_tokens``)
+    as a config (see :func:`config_for_budget`)."""
+    return config_for_budget(body.get("strategy", "best_of_n"), body.get("budget", 4),
+                             tuple(body.get("verifiers") or ()),
+                             int(body.get("chunk_tokens") or 25))
 
 
 def build_strategy(name: str, tts: Any, settings: Any, *, verifier_spec: str = "sim",
                    registry: VerifierRegistry | None = None):
     """An evaluation strategy ``(items, budget) -> [(audio [n], info)]`` for ``name``
-    (``best-of-n``, ``beam``, ``partial``, ``hybrid``, ``threshold``) where ``budget`` is the
-    number of candidates (beam: width B with K = 2; hybrid: M final candidates).
+    (``best-of-n``, ``beam``, ``partial``, ``hybrid``, ``threshold``; ``budget`` as in
+    :func:`config_for_budget`).
 
     ``info["compute"]`` is the LM tokens the search sampled (the x axis of scaling curves).
     """
     from ..tts.voices import Voice
 
     registry = registry or VerifierRegistry()
-    key = name.strip().lower().replace("_", "-")
-    makers = {
-        "best-of-n": lambda b: BestOfN(b, (verifier_spec,)),
-        "beam": lambda b: Beam(b, 2, 25, (verifier_spec,)),
-        "partial": lambda b: PartialPRM(Beam(b, 2, 25, (verifier_spec,)), prm_seconds=1.0),
-        "hybrid": lambda b: Hybrid(Beam(2, 2, 25, (verifier_spec,)), prm_seconds=1.0,
-                                   final_candidates=b),
-        "threshold": lambda b: Threshold(verifier_spec, 0.0 if verifier_spec in ("wer", "cer")
-                                         else 0.9, max_samples=b),
-    }
-    if key not in makers:
-        raise InputError(f"unknown search strategy {name!r}; known: {', '.join(makers)}")
+    config_for_budget(name, 1, (verifier_spec,))  # unknown names fail now
 
     def run(items, budget: int):
         out = []
         for it in items:
             voice = None if it.prompt_wav is None else Voice.from_audio(
                 tts.codec, it.prompt_wav, it.prompt_text)
-            res = search(tts, it.target_text, voice, makers[key](int(budget)), settings=settings,
+            res = search(tts, it.target_text, voice,
+                         config_for_budget(name, budget, (verifier_spec,)), settings=settings,
                          registry=registry, language=it.language)
             out.append((res.audio, {"tokens": int(res.info["tokens"]), "ended": res.info["ended"],
                                     "compute": res.compute.lm_tokens,
