@@ -14,7 +14,7 @@ import numpy as np
 
 EXAMPLES = """examples:
   llasa data sentences data/sentences --count 4000
-  llasa data synth-corpus corpus/ --utterances 2000 --speakers 48 --workers 2
+  llasa data synth-corpus corpus/ --preset clear --utterances 2000 --speakers 48 --workers 2
   llasa data prepare corpus/manifest.jsonl prepared/ --codec HKUSTAudio/xcodec2 \\
       --tokenizer HKUSTAudio/Llasa-1B --split train --vad --workers 2
   torchrun --nproc_per_node 4 -m llasa.cli.main data prepare list.csv prepared/ --codec DIR
