@@ -245,12 +245,29 @@ class LlasaEngine:
         return SpeechOutput(audio, self.sample_rate, sc, info)
 
     def _search(self, job: SpeechJob, voice: Voice | None) -> SpeechOutput:
+        from .formats import change_speed
+
         api = _search_api()
         if api is None:
             raise SearchUnavailable("search is not available on this server (llasa.search is "
                                     "not installed in this build); send the request without "
                                     "'search'")
-        raise SearchUnavailable("search is not wired into the server yet")
+        from ..search import config_from_request
+
+        if job.duration is not None:
+            raise InputError("duration cannot be combined with search")
+        kw = self._kwargs(job)
+        res = api(self.tts, job.text, voice, config_from_request(job.search),
+                  registry=self.verifiers, **kw)
+        scores = {k: round(float(v), 4) for k, v in res.scores.items()}
+        scores.update(self.score([res.audio], job.text, voice,
+                                 tuple(n for n in job.verifiers if n not in scores))[0])
+        c = res.compute
+        info = _jsonable({**res.info, "voice": job.voice, "search": res.strategy,
+                          "search_chosen": res.chosen,
+                          "search_rank_scores": [round(c_.rank_score, 4) for c_ in res.candidates],
+                          "compute": c.to_dict(), "wall_seconds": round(c.wall_seconds, 4)})
+        return SpeechOutput(change_speed(res.audio, job.speed), res.sample_rate, scores, info)
 
 
 class VoiceNotFound(InputError):
