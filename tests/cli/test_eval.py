@@ -61,3 +61,38 @@ def test_codec_mode_on_list_targets(tmp_path):
               "--sim", "none", "--mos", "none")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "PESQ-WB" in r.stdout and "STOI" in r.stdout and "Codec speed" in r.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory):
+    from llasa.codec import presets
+    from llasa.codec.model import Codec
+    from llasa.lm.tiny import tiny_lm
+
+    root = tmp_path_factory.mktemp("cli-eval-model")
+    tiny_lm(codebook_size=65536, seed=0).save_pretrained(root / "lm")
+    Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
+    return ["--lm", root / "lm", "--codec", root / "codec", "--device", "cpu"]
+
+
+def test_search_sweep_end_to_end(tiny_dirs, tmp_path):
+    """`llasa eval search` with the real best-of-N of llasa.search on the tiny model."""
+    r = llasa("eval", "search", "--list", TINY / "meta.lst", "--limit", "1", "--out", tmp_path,
+              "--strategies", "best-of-n", "--budgets", "1,2", "--verifier", "sim",
+              "--max-new-tokens", "20", "--seed", "0", "--mos", "none", *tiny_dirs)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "sweep.json").read_text())
+    # compute is what the search sampled: N candidates x 20 tokens (the random LM never ends)
+    assert [(p["budget"], p["compute"]) for p in res["points"]] == [(1, 20), (2, 40)]
+    assert (tmp_path / "scaling_wer.png").exists() and (tmp_path / "scaling_sim_o.png").exists()
+    rec = json.loads((tmp_path / "best-of-n" / "budget_2" / "results.jsonl").read_text())
+    assert rec["search"] == "best-of-n:2" and "sim" in rec["search_scores"]
+    assert "| best-of-n | 2 | 40 |" in r.stdout
+
+
+def test_tts_with_search_and_unknown_strategy(tiny_dirs, tmp_path):
+    r = llasa("eval", "tts", "--list", TINY / "meta.lst", "--limit", "1", "--out", tmp_path,
+              "--search", "no-such", "--asr", "none", "--sim", "none", "--mos", "none",
+              *tiny_dirs)
+    assert r.returncode == 2 and "unknown search strategy 'no-such'" in r.stderr
+    assert "Traceback" not in r.stderr
