@@ -231,6 +231,14 @@ def training_arguments(s: LMTrainSettings, ckpt_dir: Path, has_eval: bool):
     from transformers import TrainingArguments
 
     prec = _precision(s.precision)
+    if s.deepspeed:
+        try:
+            import deepspeed  # noqa: F401
+        except ImportError:
+            raise InputError("deepspeed is set but the deepspeed package is not installed "
+                             "(pip install deepspeed on a GPU machine)") from None
+        if not Path(s.deepspeed).is_file():
+            raise InputError(f"deepspeed config not found: {s.deepspeed}")
     report = ["tensorboard"] if s.tensorboard and _has_tensorboard() else []
     return TrainingArguments(
         output_dir=str(ckpt_dir), max_steps=s.max_steps or -1, num_train_epochs=s.num_epochs,
@@ -279,6 +287,9 @@ def train_lm(s: LMTrainSettings) -> dict:
     if probe is None:
         raise InputError("data.train is not set: give a folder from `llasa data prepare`")
     model, tok, pretrained = build_model(s, probe.codebook_size)
+    # No KV cache in training: transformers derives the packed rows' block-diagonal mask from
+    # position ids only when no cache is built (with one, packed sequences would leak).
+    model.config.use_cache = False
     mask_eot = s.data.mask_template_eot
     if mask_eot is None:
         mask_eot = pretrained and not s.data.packing
@@ -309,6 +320,7 @@ def train_lm(s: LMTrainSettings) -> dict:
         final_eval = (done[-1] if done and done[-1]["step"] == trainer.state.global_step
                       else trainer.evaluate())
     target = out / ("adapter" if s.lora.enabled else "model")
+    (model.get_base_model() if s.lora.enabled else model).config.use_cache = True
     trainer.save_model(str(target))
     if trainer.is_world_process_zero():
         tok.save_pretrained(str(target))

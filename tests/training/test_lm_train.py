@@ -1,0 +1,197 @@
+"""The LM recipe on a tiny model with real espeak-ng speech (tiny codec codes): the loss falls,
+metrics / plot / samples are written, resume after a real SIGKILL equals an uninterrupted run,
+LoRA trains only adapters and merges back equal, the ASR direction learns and decodes text."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from lm_helpers import cached_prepared
+from llasa._common.errors import InputError
+from llasa.lm import LlasaLM
+from llasa.training.lm import train_lm
+from llasa.training.lm_config import PRESETS, load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny models: threads only add hand-off cost on the shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def prepared(speech):
+    return cached_prepared(speech)
+
+
+def _settings(prepared, out, **over):
+    data = {"train": str(prepared), **over.pop("data", {})}
+    return load_recipe(None, preset="tiny", output_dir=str(out), data=data, **over)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_loss_falls_and_run_folder_is_complete(prepared, tmp_path):
+    codec_dir = prepared.parent / "codec"
+    s = _settings(prepared, tmp_path / "run", max_steps=40, save_every=20, eval_every=20,
+                  sample={"codec": str(codec_dir), "texts": ["Hello there."], "max_seconds": 1})
+    summary = train_lm(s)
+    assert summary["step"] == 40 and summary["tokens_per_second"] > 0
+    # a real margin: the loss starts near ln(vocab) ~ 6.3 and must lose more than 40 %
+    assert summary["last_loss"] < 0.6 * summary["first_loss"], summary
+    assert summary["eval_loss"] < 0.7 * summary["first_loss"], summary
+    rows = _rows(tmp_path / "run" / "metrics.csv")
+    assert list(rows[0]) == ["step", "loss", "eval_loss", "lr", "grad_norm", "tokens_per_second"]
+    evals = [float(r["eval_loss"]) for r in rows if r["eval_loss"]]
+    assert len(evals) == 2 and evals[1] < evals[0]
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+    wavs = sorted((tmp_path / "run" / "samples").glob("*.wav"))
+    assert [w.name for w in wavs] == ["step_00000020_0.wav", "step_00000040_0.wav"]
+    lm = LlasaLM.from_pretrained(tmp_path / "run" / "model")  # a normal, loadable checkpoint
+    assert lm.vocab.codebook_size == 256 and lm.model.config.use_cache
+
+
+def _cli(cfg: Path, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1", LLASA_QUIET="1", HF_HUB_OFFLINE="1")
+    return subprocess.Popen([sys.executable, "-m", "llasa.cli.main", "train", "lm", "--config",
+                             str(cfg)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _recipe(tmp_path, prepared, name, steps):
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "preset": "tiny", "output_dir": str(tmp_path / name), "max_steps": steps,
+        "save_every": 10, "eval_every": 0, "log_every": 1,
+        "data": {"train": str(prepared), "eval_fraction": 0}}))
+    return cfg
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(prepared, tmp_path):
+    steps = 60
+    ref = _cli(_recipe(tmp_path, prepared, "ref", steps))
+    run_cfg = _recipe(tmp_path, prepared, "run", steps)
+    p = _cli(run_cfg)
+    ckpt = tmp_path / "run" / "checkpoints" / "checkpoint-10" / "trainer_state.json"
+    deadline = time.time() + 300
+    while not ckpt.is_file() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert ckpt.is_file(), p.stdout.read()[-3000:]
+    assert not (tmp_path / "run" / "model").exists(), "killed too late: the run had finished"
+    ref_out, _ = ref.communicate(timeout=600)
+    assert ref.returncode == 0, ref_out[-3000:]
+    again = _cli(run_cfg)
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out[-3000:]
+    summary = json.loads(out[out.rindex('{\n  "step"'):])
+    assert summary["resumed_from"] >= 10 and summary["step"] == steps
+    a = load_file(tmp_path / "ref" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "run" / "model" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6, msg=k)
+    ra, rb = _rows(tmp_path / "ref" / "metrics.csv"), _rows(tmp_path / "run" / "metrics.csv")
+    assert [r["step"] for r in rb] == [r["step"] for r in ra]  # no duplicated or lost steps
+    for x, y in zip(ra, rb):
+        assert float(y["loss"]) == pytest.approx(float(x["loss"]), rel=1e-5), x["step"]
+
+
+def test_lora_trains_only_adapters_and_merge_equals_adapter_model(prepared, tmp_path):
+    from peft import PeftModel
+    from transformers import LlamaForCausalLM
+
+    from llasa.cli.main import main
+
+    s = _settings(prepared, tmp_path / "lora", max_steps=20, save_every=0, eval_every=0,
+                  lora={"enabled": True, "r": 4, "alpha": 16, "dropout": 0.0},
+                  optim={"lr": 1e-2})
+    summary = train_lm(s)
+    assert summary["last_loss"] < summary["first_loss"]
+    adapter = tmp_path / "lora" / "adapter"
+    saved = load_file(adapter / "adapter_model.safetensors")
+    assert saved and all("lora_" in k for k in saved)  # nothing but adapter weights saved
+    base = LlamaForCausalLM.from_pretrained(tmp_path / "lora" / "base")
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    model = PeftModel.from_pretrained(base, adapter)
+    trained = [n for n, p in model.named_parameters() if "lora_" in n]
+    assert trained and all(k.startswith(("q_proj", "v_proj")) or ".q_proj." in k or
+                           ".v_proj." in k for k in trained)
+    assert any(v.abs().sum() > 0 for k, v in saved.items() if "lora_B" in k)  # B left zero-init
+    ids = torch.randint(0, 500, (2, 40))
+    with torch.no_grad():
+        ref = model(input_ids=ids).logits
+    assert main(["train", "merge-lora", str(adapter), "-o", str(tmp_path / "merged")]) == 0
+    merged = LlamaForCausalLM.from_pretrained(tmp_path / "merged")
+    with torch.no_grad():
+        got = merged(input_ids=ids).logits
+    torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    plain = LlamaForCausalLM.from_pretrained(tmp_path / "lora" / "base")
+    for k, v in plain.state_dict().items():  # the base itself was never modified
+        torch.testing.assert_close(v, before[k])
+    with torch.no_grad():
+        assert not torch.allclose(plain(input_ids=ids).logits, ref, atol=1e-3)
+    LlasaLM.from_pretrained(tmp_path / "merged")  # tokenizer travelled with it
+
+
+def test_asr_direction_learns_and_decodes_text_only(prepared, tmp_path):
+    from llasa.training.data.shards import CodeShards
+    from llasa.training.lm_asr import allowed_text_ids, transcribe_codes
+
+    s = _settings(prepared, tmp_path / "asr", max_steps=40, save_every=0, eval_every=0,
+                  data={"task": "asr", "eval_fraction": 0})
+    summary = train_lm(s)
+    assert summary["last_loss"] < 0.6 * summary["first_loss"], summary
+    lm = LlasaLM.from_pretrained(tmp_path / "asr" / "model")
+    codes = CodeShards(prepared).codes(0)
+    [text] = transcribe_codes(lm.model, lm.tokenizer, [codes], max_new_tokens=30)
+    allowed = set(allowed_text_ids(lm.tokenizer, lm.vocab).tolist())
+    ids = lm.tokenizer.encode(text, add_special_tokens=False)
+    assert text and set(ids) <= allowed
+    with pytest.raises(InputError):
+        transcribe_codes(lm.model, lm.tokenizer, [[]])
+
+
+def test_shipped_recipes_load():
+    files = sorted((ROOT / "configs" / "lm").glob("*.yaml"))
+    assert len(files) >= 5
+    for f in files:
+        s = load_recipe(f)
+        assert s.output_dir and s.data.task in ("tts", "asr"), f
+    assert load_recipe(ROOT / "configs/lm/lora.yaml").lora.enabled
+    for name in PRESETS:
+        load_recipe(None, preset=name)
+    for f in (ROOT / "configs" / "accelerate").iterdir():
+        (json.loads if f.suffix == ".json" else yaml.safe_load)(f.read_text())
+
+
+def test_bad_settings_are_clear_errors(prepared, tmp_path):
+    with pytest.raises(InputError, match="unknown LM preset"):
+        load_recipe(None, preset="huge")
+    with pytest.raises(InputError, match="unknown setting"):
+        load_recipe(None, preset="tiny", data={"trian": "x"})
+    with pytest.raises(InputError, match="packing"):
+        load_recipe(None, preset="tiny", data={"packing": True, "mask_template_eot": True})
+    with pytest.raises(InputError, match="data.train"):
+        train_lm(load_recipe(None, preset="tiny", output_dir=str(tmp_path / "x")))
+    with pytest.raises(InputError, match="no prepared shards"):
+        train_lm(_settings(tmp_path, tmp_path / "y"))
