@@ -79,6 +79,8 @@ def main(argv=None):
     reg = VerifierRegistry()
     for s in specs:  # load every model before timing
         reg.get(s).score([voice.audio], VerifyRequest(text=TEXT, reference_audio=voice.audio))
+    if args.threads:  # CTranslate2 (Whisper) resets the process' OpenMP threads when it loads
+        torch.set_num_threads(args.threads)
     ids = tts.build_prompt(TEXT, voice)
     print(f"preset {args.preset} {PRESETS[args.preset]}, {args.dtype}, codec {args.codec}, "
           f"{args.new_tokens} tokens per candidate, verifiers {specs}; torch "
