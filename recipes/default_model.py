@@ -1,0 +1,255 @@
+#!/usr/bin/env python
+"""Reproduce the model shipped in ``src/llasa/models/default`` from scratch, in one command.
+
+    python recipes/default_model.py                      # every stage, in order
+    python recipes/default_model.py --stages eval,scaling  # only some stages
+    python recipes/default_model.py --codec-steps 300 --lm-steps 900
+
+Stages (each is a plain ``llasa`` command, printed before it runs, and each resumes when run
+again, so an interrupted recipe is continued by running the same command):
+
+1. ``corpus``  – sentences of at most 9 words from ``data/sentences`` → ``llasa data
+   synth-corpus`` (espeak-ng, en-us voices m1 / edward / m7 for training, ``max`` held out).
+2. ``codec``   – ``llasa train codec --config configs/default/codec.yaml`` on the train split.
+3. ``prepare`` – ``llasa data prepare`` of the train split with that codec.
+4. ``lm``      – ``llasa train lm --config configs/default/lm.yaml``.
+5. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
+   ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
+6. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
+   ``llasa eval tts`` (plain TTS on held-out sentences, cloning of the held-out voice).
+7. ``scaling`` – best-of-N with the WER verifier (N = 1, 2, 4, 8) and an earlier LM checkpoint
+   (train-time scaling); ``reports/default_*.png`` and ``runs/default/metrics.json``.
+
+Every torch process runs with one thread (``OMP_NUM_THREADS=1``): on a small shared CPU, two
+processes each spinning two threads made a codec step 25× slower (measured: 64 s vs 2.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "runs" / "default"
+SHIP = ROOT / "src" / "llasa" / "models" / "default"
+REPORTS = ROOT / "reports"
+STAGES = ("corpus", "codec", "prepare", "lm", "export", "eval", "scaling")
+MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
+VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
+
+
+def run(*args: str) -> None:
+    """Run ``python -m llasa.cli.main ARGS`` with one torch thread; stop on failure."""
+    cmd = [sys.executable, "-m", "llasa.cli.main", *args]
+    print("+ llasa " + " ".join(args), flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+
+
+def stage_corpus(a) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "heldout"):
+        lines = (ROOT / "data" / "sentences" / f"{name}.txt").read_text().splitlines()
+        short = [s for s in lines if 0 < len(s.split()) <= MAX_WORDS]
+        (WORK / f"{name}_sentences.txt").write_text("\n".join(short) + "\n")
+    run("data", "synth-corpus", str(WORK / "corpus"), "--accents", "en-us", "--variants", VOICES,
+        "--speakers", "4", "--heldout-speakers", "1", "--utterances", str(a.utterances),
+        "--sentences", str(WORK / "train_sentences.txt"),
+        "--heldout-sentences", str(WORK / "heldout_sentences.txt"), "--workers", "2",
+        "--seed", "0")
+    rows = _manifest()
+    # the codec trains on the train split only: held-out voices stay unheard
+    (WORK / "corpus" / "train.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows if r["split"] == "train"))
+
+
+def stage_codec(a) -> None:
+    run("train", "codec", "--config", "configs/default/codec.yaml",
+        "--data", str(WORK / "corpus" / "train.jsonl"), "--max-steps", str(a.codec_steps))
+
+
+def stage_prepare(a) -> None:
+    run("data", "prepare", str(WORK / "corpus" / "manifest.jsonl"), str(WORK / "prepared"),
+        "--codec", str(WORK / "codec" / "model"), "--split", "train", "--workers", "1",
+        "--device", "cpu")
+
+
+def stage_lm(a) -> None:
+    run("train", "lm", "--config", "configs/default/lm.yaml", "--data", str(WORK / "prepared"),
+        "--max-steps", str(a.lm_steps))
+
+
+def stage_export(a) -> None:
+    import torch
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast, Xcodec2Model
+
+    for name in ("codec", "lm"):
+        shutil.rmtree(SHIP / name, ignore_errors=True)
+    codec = Xcodec2Model.from_pretrained(str(WORK / "codec" / "model"))
+    codec.to(torch.float16).save_pretrained(str(SHIP / "codec"), safe_serialization=True)
+    lm = LlamaForCausalLM.from_pretrained(str(WORK / "lm" / "model"))
+    lm.config.use_cache = True
+    lm.to(torch.float16).save_pretrained(str(SHIP / "lm"), safe_serialization=True)
+    PreTrainedTokenizerFast.from_pretrained(str(WORK / "lm" / "model")).save_pretrained(
+        str(SHIP / "lm"))
+    for junk in SHIP.rglob("training_args.bin"):
+        junk.unlink()
+    total = sum(p.stat().st_size for p in SHIP.rglob("*") if p.is_file())
+    print(f"exported to {SHIP}: {total / 1e6:.1f} MB")
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _manifest() -> list[dict]:
+    lines = (WORK / "corpus" / "manifest.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def write_lists(limit: int) -> dict[str, Path]:
+    """Held-out evaluation lists (JSONL, paths relative to ``runs/default``).
+
+    ``eval_text``: training voices speaking held-out sentences (plain TTS; the recording is the
+    ground truth). ``eval_voice``: the held-out voice; each line clones it from the previous
+    utterance of that voice (prompt) and speaks a held-out sentence.
+    """
+    rows = _manifest()
+    lists = {}
+    text = [r for r in rows if r["split"] == "eval_text"][:limit]
+    lists["eval_text"] = WORK / "eval_text.jsonl"
+    lists["eval_text"].write_text("".join(json.dumps({
+        "utt": f"t{i:03d}", "target_text": r["text"],
+        "reference_wav": f"corpus/{r['audio']}"}) + "\n" for i, r in enumerate(text)))
+    voice = [r for r in rows if r["split"] == "eval_voice"][:limit + 1]
+    lists["eval_voice"] = WORK / "eval_voice.jsonl"
+    lists["eval_voice"].write_text("".join(json.dumps({
+        "utt": f"v{i:03d}", "target_text": r["text"], "prompt_text": p["text"],
+        "prompt_wav": f"corpus/{p['audio']}", "reference_wav": f"corpus/{r['audio']}"}) + "\n"
+        for i, (p, r) in enumerate(zip(voice, voice[1:]))))
+    return lists
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+def stage_eval(a) -> None:
+    lists = write_lists(a.eval_limit)
+    ev = WORK / "eval"
+    lm, codec = str(SHIP / "lm"), str(SHIP / "codec")
+    for name, path in lists.items():  # ground truth + codec round trip of every recording
+        run("eval", "codec", "--list", str(path), "--codec", codec, "--out",
+            str(ev / f"codec_{name}"), "--mos", "none")
+    run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", lm, "--codec", codec,
+        "--out", str(ev / "tts_text"), "--seed", "0", "--mos", "none", "--device", "cpu")
+    run("eval", "tts", "--list", str(lists["eval_voice"]), "--lm", lm, "--codec", codec,
+        "--out", str(ev / "tts_voice"), "--seed", "0", "--mos", "none", "--device", "cpu")
+    collect()
+
+
+def stage_scaling(a) -> None:
+    lists = write_lists(a.eval_limit)
+    ev = WORK / "eval"
+    codec = str(SHIP / "codec")
+    run("eval", "search", "--list", str(lists["eval_text"]), "--limit", str(a.scaling_limit),
+        "--out", str(ev / "bon_wer"), "--strategies", "best-of-n", "--budgets", "1,2,4,8",
+        "--verifier", "wer", "--lm", str(SHIP / "lm"), "--codec", codec, "--seed", "0",
+        "--mos", "none", "--device", "cpu")
+    run("eval", "search", "--list", str(lists["eval_voice"]), "--limit", str(a.scaling_limit),
+        "--out", str(ev / "bon_sim"), "--strategies", "best-of-n", "--budgets", "1,2,4,8",
+        "--verifier", "sim", "--lm", str(SHIP / "lm"), "--codec", codec, "--seed", "0",
+        "--mos", "none", "--device", "cpu")
+    for step in a.train_steps:  # train-time scaling: the same eval on earlier checkpoints
+        ckpt = WORK / "lm" / "checkpoints" / f"checkpoint-{step}"
+        if not ckpt.is_dir():
+            print(f"skip: {ckpt} is not there (keep_last in configs/default/lm.yaml)")
+            continue
+        run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", str(ckpt), "--codec",
+            codec, "--out", str(ev / f"tts_text_step{step}"), "--seed", "0", "--mos", "none",
+            "--device", "cpu")
+    collect()
+    plot(a)
+
+
+def collect() -> dict:
+    """All measured numbers in one file: ``runs/default/metrics.json``."""
+    ev, out = WORK / "eval", {}
+    for folder in sorted(p for p in ev.iterdir() if (p / "summary.json").is_file()):
+        m = _summary(folder)["metrics"]
+        out[folder.name] = {k: v.get("mean") for k, v in m.items() if isinstance(v, dict)}
+    (WORK / "metrics.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    return out
+
+
+def plot(a) -> None:
+    """reports/default_inference_scaling.png and reports/default_train_scaling.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ev = WORK / "eval"
+    REPORTS.mkdir(exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, (folder, metric, label) in zip(axes, (("bon_wer", "wer", "WER (%) ↓, WER verifier"),
+                                                  ("bon_sim", "sim_o", "SIM-o ↑, SIM verifier"))):
+        sweep = ev / folder / "sweep.json"
+        if not sweep.is_file():
+            continue
+        rows = json.loads(sweep.read_text())
+        rows = rows.get("rows", rows) if isinstance(rows, dict) else rows
+        xs = [r["budget"] for r in rows]
+        ax.plot(xs, [r.get(metric) for r in rows], "o-")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("best-of-N candidates (N)")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle("default model: inference-time scaling (held-out sentences / voice)")
+    fig.tight_layout()
+    fig.savefig(REPORTS / "default_inference_scaling.png", dpi=120)
+    steps, wers = [], []
+    for step in [*a.train_steps, a.lm_steps]:
+        folder = ev / (f"tts_text_step{step}" if step != a.lm_steps else "tts_text")
+        if (folder / "summary.json").is_file():
+            steps.append(step)
+            wers.append(_summary(folder)["metrics"]["wer"]["mean"])
+    if steps:
+        fig, ax = plt.subplots(figsize=(4.5, 3.5))
+        ax.plot(steps, wers, "o-")
+        ax.set_xlabel("LM training steps (batch 8)")
+        ax.set_ylabel("WER (%) on held-out sentences ↓")
+        ax.set_title("default model: train-time scaling")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(REPORTS / "default_train_scaling.png", dpi=120)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {STAGES}")
+    p.add_argument("--utterances", type=int, default=1400)
+    p.add_argument("--codec-steps", type=int, default=300)
+    p.add_argument("--lm-steps", type=int, default=900)
+    p.add_argument("--train-steps", default="300",
+                   help="earlier LM checkpoints evaluated for train-time scaling")
+    p.add_argument("--eval-limit", type=int, default=24)
+    p.add_argument("--scaling-limit", type=int, default=8)
+    a = p.parse_args(argv)
+    a.train_steps = [int(s) for s in a.train_steps.split(",") if s]
+    todo = [s.strip() for s in a.stages.split(",") if s.strip()]
+    bad = sorted(set(todo) - set(STAGES))
+    if bad:
+        p.error(f"unknown stage(s) {bad}; choose from {STAGES}")
+    for name in STAGES:
+        if name in todo:
+            print(f"=== {name}", flush=True)
+            globals()[f"stage_{name}"](a)
+
+
+if __name__ == "__main__":
+    main()
