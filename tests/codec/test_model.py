@@ -142,3 +142,41 @@ def test_missing_and_unexpected_keys_are_named(tmp_path, tiny_dir):
     save_file(sd, str(d / "model.safetensors"))
     with pytest.raises(ModelLoadError, match="acoustic_decoder.norm.weight.*acoustic_decoder.bogus"):
         Codec.from_pretrained(d)
+
+
+def test_optimize_packs_decoder_at_first_decode_with_same_output(tiny_dir, tmp_path):
+    from llasa._common.packing import PackedLinear, can_pack
+
+    if not can_pack(torch.device("cpu"), torch.float32):
+        pytest.skip("oneDNN packing unavailable on this CPU build")
+
+    def packed(c):
+        return sum(isinstance(m, PackedLinear) for m in c.net.modules())
+
+    codes = [np.random.default_rng(2).integers(0, 65536, n) for n in (40, 3)]
+    plain = Codec.from_pretrained(tiny_dir, decode_only=True, optimize=False)
+    ref = plain.decode(codes)
+    assert not plain.optimized and packed(plain) == 0
+    auto = Codec.from_pretrained(tiny_dir, decode_only=True)
+    # "auto" leaves a fresh codec's net plain (training takes codec.net) until a decode
+    assert not auto.optimized and packed(auto) == 0
+    got = auto.decode(codes)
+    n_layers = auto.config.num_hidden_layers
+    assert auto.optimized and packed(auto) == 6 * n_layers + 2  # q k v o fc1 fc2; fc; head
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g, r, atol=1e-5)
+        assert np.abs(r).max() > 1e-3
+    # streaming decode goes through the same packed decoder
+    stream = np.concatenate(list(auto.decode_stream([codes[0][:20], codes[0][20:]])))
+    assert len(stream) == len(ref[0])
+    # saving writes plain weights and keeps the codec packed; the copy decodes the same
+    full = Codec.from_pretrained(tiny_dir, optimize=True)
+    assert full.optimized
+    full.save_pretrained(tmp_path / "c")
+    assert full.optimized
+    again = Codec.from_pretrained(tmp_path / "c", decode_only=True, optimize=False)
+    np.testing.assert_allclose(again.decode(codes[0])[0], ref[0], atol=1e-6)
+    full.unoptimize()
+    assert packed(full) == 0 and all(p.requires_grad for p in full.net.acoustic_decoder.parameters())
+    with pytest.raises(InputError, match="optimize"):
+        Codec.from_pretrained(tiny_dir, optimize="fast")

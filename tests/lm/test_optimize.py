@@ -1,28 +1,12 @@
 import pytest
 import torch
 
+from llasa._common.errors import InputError
+from llasa._common.packing import PackedLinear, can_pack
 from llasa.lm import GenerationSettings, LlasaLM, tiny_lm
-from llasa.lm.packing import PackedLinear, can_pack, pack_linears, unpack_linears
 
 pytestmark = pytest.mark.skipif(not can_pack(torch.device("cpu"), torch.float32),
                                 reason="oneDNN packing unavailable on this CPU build")
-
-
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 0.0)])
-def test_packed_linear_matches_linear_and_unpacks(dtype, tol):
-    if not can_pack(torch.device("cpu"), dtype):
-        pytest.skip("no bf16 oneDNN on this CPU")
-    torch.manual_seed(0)
-    lin = torch.nn.Linear(96, 200, bias=True).to(dtype)
-    p = PackedLinear(lin)
-    for shape in [(1, 96), (3, 1, 96), (7, 96)]:
-        x = torch.randn(*shape, dtype=dtype)
-        torch.testing.assert_close(p(x).float(), lin(x).float(), atol=tol, rtol=tol)
-    back = p.unpack()
-    assert torch.equal(back.weight, lin.weight) and torch.equal(back.bias, lin.bias)
-    seq = torch.nn.Sequential(lin, torch.nn.ReLU(), torch.nn.Linear(200, 4).to(dtype))
-    assert pack_linears(seq) == 2 and isinstance(seq[0], PackedLinear)
-    assert unpack_linears(seq) == 2 and type(seq[0]) is torch.nn.Linear
 
 
 def test_optimized_lm_samples_the_same(tmp_path):
@@ -36,9 +20,13 @@ def test_optimized_lm_samples_the_same(tmp_path):
     assert [g.codes.tolist() for g in fast[0]] == [g.codes.tolist() for g in plain[0]]
     lm.save_pretrained(tmp_path / "m")  # saves plain weights, stays optimized
     assert lm.optimized
-    back = LlasaLM.from_pretrained(tmp_path / "m", dtype="bf16", device="cpu")
+    back = LlasaLM.from_pretrained(tmp_path / "m", dtype="bf16", device="cpu", optimize=False)
     assert not back.optimized
     assert LlasaLM.from_pretrained(tmp_path / "m", dtype="bf16", optimize=True).optimized
+    # inference loading packs by default on CPU ("auto"); a bad value is a clear error
+    assert LlasaLM.from_pretrained(tmp_path / "m", dtype="bf16", device="cpu").optimized
+    with pytest.raises(InputError, match="optimize"):
+        LlasaLM.from_pretrained(tmp_path / "m", optimize="yes")
     assert [g.codes.tolist() for g in back.generate([ids], s, num_candidates=2)[0]] == [
         g.codes.tolist() for g in plain[0]]
     lm.unoptimize()

@@ -1,9 +1,11 @@
-"""oneDNN-packed linear layers for fast CPU decoding (inference only).
+"""oneDNN-packed linear layers for fast CPU inference (shared by the LM and the codec decoder).
 
-At batch 1 every decoding step is a chain of matrix-vector products, bound by how fast weights
+At batch 1 every LM decoding step is a chain of matrix-vector products, bound by how fast weights
 stream from memory. oneDNN reads weights reordered into its blocked layout (what inductor's
 "freezing" does) 1.2-2.5x faster than ``F.linear`` on plain row-major weights on this CPU, with
-bit-identical bf16 results. :func:`pack_linears` swaps the ``nn.Linear`` modules of the decoder
+bit-identical bf16 results. For the codec decoder's large fp32 products ([500, 1024] x
+[1024, 4096]) oneDNN's blocked kernels are ~2.3x faster than ``F.linear`` (MKL) on this CPU,
+equal to ~1e-5. :func:`pack_linears` swaps the ``nn.Linear`` modules of the decoder
 layers for :class:`PackedLinear` in place (no extra memory once done); :func:`unpack_linears`
 restores trainable ``nn.Linear`` modules with the same weights.
 """

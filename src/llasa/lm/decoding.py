@@ -19,7 +19,7 @@ import torch
 
 from .._common.errors import BudgetError, InputError
 from .._common.seed import make_generator
-from .packing import pack_weight, packed_linear
+from .._common.packing import pack_weight, packed_linear
 from .sampling import GenerationSettings, choose, max_new_tokens_for_text
 from .tokens import SpeechVocab
 

@@ -18,7 +18,7 @@ from .._common.device import resolve_device, resolve_dtype
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
-from .packing import can_pack, pack_linears, unpack_linears
+from .._common.packing import can_pack, pack_linears, unpack_linears
 from .prompt import build_tts_prompt, prompt_text_chars
 from .sampling import GenerationSettings
 from .tokens import SpeechVocab
@@ -74,7 +74,8 @@ class LlasaLM:
     # ---- loading / saving -------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path_or_id: str | Path, *, device=None, dtype=None,
-                        revision: str | None = None, optimize: bool = False) -> "LlasaLM":
+                        revision: str | None = None, optimize: bool | str = "auto"
+                        ) -> "LlasaLM":
         """Load an official checkpoint (e.g. ``HKUSTAudio/Llasa-1B``) or a saved directory.
 
         Args:
@@ -82,8 +83,10 @@ class LlasaLM:
             device: "cpu", "cuda", ... (default: CUDA if available).
             dtype: "fp32" / "bf16" / torch dtype (default fp32).
             revision: hub revision (branch, tag or commit).
-            optimize: prepare for fast CPU inference (:meth:`optimize`); the model is then
-                inference-only until :meth:`unoptimize`.
+            optimize: "auto" (default) or True: prepare for fast CPU inference
+                (:meth:`optimize`; a no-op on GPU or in fp16): the loaded model is then
+                inference-only until :meth:`unoptimize`. False: plain trainable layers.
+                (The constructor defaults to False: it wraps a model the caller may train.)
 
         Raises:
             ModelLoadError: not found, not a Llama checkpoint, or a tokenizer without the
@@ -91,6 +94,8 @@ class LlasaLM:
         """
         from transformers import AutoTokenizer, LlamaForCausalLM
 
+        if optimize not in (True, False, "auto"):
+            raise InputError(f"optimize must be True, False or 'auto', got {optimize!r}")
         path = resolve(path_or_id, revision=revision)
         if not (path / "config.json").is_file():
             raise ModelLoadError(f"{path} has no config.json: not a model directory")
@@ -100,7 +105,7 @@ class LlasaLM:
             model = LlamaForCausalLM.from_pretrained(str(path), dtype=dt)
         except (OSError, ValueError, KeyError) as e:
             raise ModelLoadError(f"cannot load a Llama LM from {path}: {e}") from None
-        return cls(model, tok, device=dev, dtype=dt, optimize=optimize)
+        return cls(model, tok, device=dev, dtype=dt, optimize=bool(optimize))
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json`` + ``model.safetensors`` + tokenizer files (HF layout)."""
