@@ -4,7 +4,7 @@
 chunks [m] at 16 kHz that also records what happened (``.info``, ``.codes``).
 
 Latency: the first audio chunk is out once the codec's streaming decoder has the codes it
-needs for its first chunk (``StreamSettings``' chunk + lookahead, 35 tokens by default, see
+needs for its first chunk (``StreamSettings``' chunk + lookahead tokens, see
 :mod:`llasa.codec.streaming`), i.e. that many LM steps after the prompt's prefill. With a voice
 prompt, the prompt's last ``decode_context`` codes go first into the decoder (as in
 :meth:`Llasa.decode`) and their audio is skipped, so the first new audio can come a few tokens
