@@ -311,6 +311,10 @@ def train_lm(s: LMTrainSettings) -> dict:
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                       data_collator=Collator(train_ds.builder.pad_id), processing_class=tok,
                       callbacks=_callbacks(s, out, resume_step, train_ds.builder))
+    if args.disable_tqdm:  # quiet: no per-log dict prints (metrics.csv has them)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - t0
