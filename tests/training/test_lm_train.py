@@ -195,3 +195,47 @@ def test_bad_settings_are_clear_errors(prepared, tmp_path):
         train_lm(load_recipe(None, preset="tiny", output_dir=str(tmp_path / "x")))
     with pytest.raises(InputError, match="no prepared shards"):
         train_lm(_settings(tmp_path, tmp_path / "y"))
+
+
+def _plain_llama(folder: Path):
+    """A tiny Llama-3-style checkpoint *without* Llasa's tokens (byte-level BPE + specials)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from llasa.lm.tiny import LLAMA3_CHAT_TEMPLATE, LLAMA3_SPECIALS
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    t = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    t.decoder = decoders.ByteLevel()
+    t.add_special_tokens(list(LLAMA3_SPECIALS))
+    tok = PreTrainedTokenizerFast(tokenizer_object=t, bos_token="<|begin_of_text|>",
+                                  eos_token="<|eot_id|>")
+    tok.chat_template = LLAMA3_CHAT_TEMPLATE
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id,
+                      eos_token_id=tok.eos_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return len(tok)
+
+
+def test_start_from_checkpoints(prepared, tmp_path):
+    # a plain Llama: the vocabulary is extended (8 tokens + 256 speech tokens), pad = eos
+    base_vocab = _plain_llama(tmp_path / "llama")
+    s = _settings(prepared, tmp_path / "ext", max_steps=6, save_every=0, eval_every=0,
+                  model={"init": str(tmp_path / "llama")})
+    summary = train_lm(s)
+    assert summary["mask_template_eot"] is True  # a checkpoint fine-tune keeps the quirk
+    lm = LlasaLM.from_pretrained(tmp_path / "ext" / "model")
+    assert lm.vocab.speech_offset == base_vocab + 8 and lm.vocab.codebook_size == 256
+    assert lm.model.get_input_embeddings().weight.shape[0] == base_vocab + 8 + 256
+    # continue from that run's model/ (an official-style Llasa checkpoint), and from scratch
+    s = _settings(prepared, tmp_path / "cont", max_steps=4, save_every=0, eval_every=0,
+                  model={"init": str(tmp_path / "ext" / "model")})
+    assert train_lm(s)["step"] == 4
+    s = _settings(prepared, tmp_path / "scratch", max_steps=2, save_every=0, eval_every=0,
+                  model={"init": str(tmp_path / "ext" / "model"), "from_scratch": True})
+    assert train_lm(s)["mask_template_eot"] is False
