@@ -21,11 +21,12 @@ import torch
 from .._common.device import resolve_device, resolve_dtype
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
-from .._common.packing import can_pack, pack_linears, unpack_linears
+from .._common.packing import can_pack
 from ..audio import validate_waveform
 from . import convert
 from .config import HOP_LENGTH, SAMPLE_RATE, check_config, codebook_size
 from .features import feature_extractor, num_tokens, pad_waveform, semantic_features
+from .fused import fuse_decoder, unfuse_decoder
 
 # Modules a decoder needs (llasa.md §1.7); decode_only builds nothing else.
 _DECODER_PREFIXES = ("acoustic_decoder.", "quantizer.project_out.")
@@ -150,15 +151,16 @@ class Codec:
             self.optimize()
 
     def optimize(self) -> "Codec":
-        """Pack the decoder's linear layers for oneDNN (CPU, fp32/bf16; no-op elsewhere).
+        """Fuse and pack the decoder for oneDNN (CPU, fp32/bf16; no-op elsewhere).
 
-        The 12 transformer blocks, ``fc`` and the ISTFT head's projection then run ~2x faster
-        in fp32 on CPU (``bench/codec.py``); outputs stay within ~1e-5 of the plain layers
-        (bit-identical in bf16). The decoder is inference-only until :meth:`unoptimize`.
-        ``optimize="auto"`` (the default) does this at the first decode.
+        The transformer blocks become :class:`~llasa.codec.fused.FusedDecoderLayer` and ``fc``
+        and the ISTFT head's projection are packed: a decode takes about half the CPU time in
+        fp32 (``bench/codec.py``), with outputs within ~1e-5 of the plain layers. The decoder
+        is inference-only until :meth:`unoptimize`. ``optimize="auto"`` (the default) does
+        this at the first decode.
         """
         if not self.optimized and can_pack(self.device, self.dtype):
-            pack_linears(self.net.acoustic_decoder)
+            fuse_decoder(self.net.acoustic_decoder)
             self.optimized = True
         self._auto_optimize = False
         return self
@@ -166,7 +168,7 @@ class Codec:
     def unoptimize(self) -> "Codec":
         """Undo :meth:`optimize`: plain, trainable ``nn.Linear`` layers (same weights)."""
         if self.optimized:
-            unpack_linears(self.net.acoustic_decoder)
+            unfuse_decoder(self.net.acoustic_decoder)
             self.optimized = False
         self._auto_optimize = False
         return self
