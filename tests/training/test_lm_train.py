@@ -239,3 +239,13 @@ def test_start_from_checkpoints(prepared, tmp_path):
     s = _settings(prepared, tmp_path / "scratch", max_steps=2, save_every=0, eval_every=0,
                   model={"init": str(tmp_path / "ext" / "model"), "from_scratch": True})
     assert train_lm(s)["mask_template_eot"] is False
+
+
+def test_packing_bf16_and_checkpointing_train(prepared, tmp_path):
+    s = _settings(prepared, tmp_path / "packed", max_steps=8, save_every=0, eval_every=0,
+                  log_every=1, precision="bf16", gradient_checkpointing=True, batch_size=2,
+                  data={"packing": True, "max_length": 512, "eval_fraction": 0})
+    summary = train_lm(s)
+    assert summary["train_sequences"] < 12  # rows of several utterances
+    assert summary["mask_template_eot"] is False
+    assert summary["last_loss"] < summary["first_loss"]
