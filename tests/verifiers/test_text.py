@@ -60,3 +60,25 @@ def test_empty_reference_is_input_error():
         wer("?!", "hello")
     with pytest.raises(InputError, match="string"):
         normalize_text(None)
+
+
+def test_normalize_amounts_times_years_phones():
+    # what Whisper prints vs how our corpus sentences spell it
+    assert normalize_text("It costs $34.31.") == \
+        normalize_text("It costs thirty four dollars and thirty one cents.")
+    assert normalize_text("$1") == "one dollar"
+    assert normalize_text("Meet at 10:45 or 6:00.") == "meet at ten forty five or six oclock"
+    assert normalize_text("Born in 1926, 1900 and 1905.") == \
+        "born in nineteen twenty six nineteen hundred and nineteen oh five"
+    assert normalize_text("in 2005") == "in two thousand five"
+    assert normalize_text("Call 826-4423.") == "call eight two six four four two three"
+    # not years: with a comma, a decimal or a percent sign they stay plain numbers
+    assert normalize_text("1,926") == "one thousand nine hundred twenty six"
+    assert normalize_text("1926.5") == "one thousand nine hundred twenty six point five"
+
+
+def test_corpus_spelling_matches_normalisation():
+    from llasa.training.data.sentences import year_to_words as corpus_years
+
+    for y in (1920, 1933, 1905, 1900, 2005):
+        assert normalize_text(str(y)) == normalize_text(corpus_years(y))

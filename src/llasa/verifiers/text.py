@@ -3,9 +3,13 @@
 Normalisation (applied to reference *and* hypothesis the same way, so only wording counts):
 
 1. Unicode NFKC, lower case.
-2. English only: numbers become words with :func:`number_to_words` ("21" → "twenty one",
-   "3.5" → "three point five", "1,000" → "one thousand", "2nd" → "second", "5%" → "five
-   percent"), so "21" and "twenty-one" match whatever form the ASR prints.
+2. English only: amounts, clock times and years are read as people say them ("$34.31" →
+   "thirty four dollars and thirty one cents", "10:45" → "ten forty five", "1926" →
+   "nineteen twenty six", "2005" → "two thousand five"; a bare four-digit number from 1100 to
+   1999 is read as a year), then other numbers become words with :func:`number_to_words`
+   ("21" → "twenty one", "3.5" → "three point five", "1,000" → "one thousand", "2nd" →
+   "second", "5%" → "five percent"), so "21" and "twenty-one" match whatever form the ASR
+   prints. Phone-style digit groups ("826-4423") are read digit by digit.
 3. Hyphens, dashes and slashes become spaces ("twenty-one" → "twenty one").
 4. jiwer removes punctuation (every Unicode punctuation class, CJK included) and collapses
    whitespace. Apostrophes go too, so "don't" → "dont" on both sides.
@@ -35,6 +39,10 @@ _ORDINAL_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five":
 # 1,234,567 | 3.14 | 42 ; optional ordinal suffix or percent sign.
 _NUMBER_RE = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(st|nd|rd|th)?(%)?(?!\w)")
 _SEPARATORS_RE = re.compile(r"[-\u2010-\u2015/]")
+_MONEY_RE = re.compile(r"\$(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{2}))?(?!\d)")
+_CLOCK_RE = re.compile(r"(?<![\w.:])([01]?\d|2[0-3]):([0-5]\d)(?![\w:])")
+_YEAR_RE = re.compile(r"(?<![\w.,$])(1[1-9]\d\d|20\d\d)(?!\w|[.,]\d|%)")
+_PHONE_RE = re.compile(r"(?<![\w.])\d{3}(?:-\d{3,4}){1,2}(?!\w|[.,]\d)")
 _JIWER = jiwer.Compose([jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
 
 
@@ -89,6 +97,37 @@ def number_to_words(n: int, ordinal: bool = False) -> str:
     return " ".join(words)
 
 
+def year_to_words(year: int) -> str:
+    """Spell a year as it is said: 1987 → "nineteen eighty seven", 1900 → "nineteen hundred",
+    1905 → "nineteen oh five", 2005 → "two thousand five", 2024 → "twenty twenty four"."""
+    if 2000 <= year < 2010 or year < 1000:
+        return number_to_words(year)
+    hi, lo = divmod(year, 100)
+    tail = "hundred" if lo == 0 else ("oh " + _ONES[lo] if lo < 10 else number_to_words(lo))
+    return f"{number_to_words(hi)} {tail}"
+
+
+def _spell_money(m: re.Match) -> str:
+    dollars = int(m.group(1).replace(",", ""))
+    words = f"{number_to_words(dollars)} dollar{'' if dollars == 1 else 's'}"
+    if m.group(2) and int(m.group(2)):
+        cents = int(m.group(2))
+        words += f" and {number_to_words(cents)} cent{'' if cents == 1 else 's'}"
+    return f" {words} "
+
+
+def _spell_clock(m: re.Match) -> str:
+    hour, minute = int(m.group(1)), int(m.group(2))
+    if minute == 0:
+        return f" {number_to_words(hour)} o'clock "
+    tail = ("oh " + _ONES[minute]) if minute < 10 else number_to_words(minute)
+    return f" {number_to_words(hour)} {tail} "
+
+
+def _spell_digits(m: re.Match) -> str:
+    return " " + " ".join(_ONES[int(d)] for d in m.group(0) if d.isdigit()) + " "
+
+
 def _spell_number(m: re.Match) -> str:
     integer, fraction, suffix, percent = m.groups()
     words = number_to_words(int(integer.replace(",", "")), ordinal=bool(suffix) and not fraction)
@@ -118,6 +157,10 @@ def normalize_text(text: str, language: str = "en") -> str:
         raise InputError(f"expected text as a string, got {type(text).__name__}")
     s = unicodedata.normalize("NFKC", text).lower()
     if language.lower().startswith("en"):
+        s = _MONEY_RE.sub(_spell_money, s)
+        s = _CLOCK_RE.sub(_spell_clock, s)
+        s = _PHONE_RE.sub(_spell_digits, s)
+        s = _YEAR_RE.sub(lambda m: f" {year_to_words(int(m.group(1)))} ", s)
         s = _NUMBER_RE.sub(_spell_number, s)
     s = _SEPARATORS_RE.sub(" ", s)
     s = _JIWER(s)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._common.errors import InputError
+from ...verifiers.text import number_to_words, year_to_words  # one spelling for corpus and judge
 
 NAMES = ["Anna", "Ben", "Clara", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack",
          "Kate", "Leo", "Maria", "Nora", "Oliver", "Paul", "Rosa", "Sam", "Tom", "Vera",
@@ -59,37 +60,6 @@ SHORT = ["Yes, of course.", "No, thank you.", "Good morning!", "See you tomorrow
          "Watch out!", "Thank you very much.", "Well done!", "Not yet.", "Let us go.",
          "Excuse me.", "How lovely!", "Be careful.", "Good night.", "Of course not.",
          "Right away.", "Happy birthday!"]
-
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen"]
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def number_to_words(n: int) -> str:
-    """Spell a non-negative integer below one million in English words (no "and")."""
-    if not 0 <= n < 1_000_000:
-        raise InputError(f"number_to_words: {n} is outside 0..999999")
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_to_words(rest))
-    rest = n % 1000
-    return number_to_words(n // 1000) + " thousand" + ("" if rest == 0 else " "
-                                                        + number_to_words(rest))
-
-
-def year_to_words(y: int) -> str:
-    """Spell a year the way people say it: 1987 → "nineteen eighty seven", 2005 → "two thousand five"."""
-    if 2000 <= y < 2010:
-        return number_to_words(y)
-    hi, lo = divmod(y, 100)
-    tail = "hundred" if lo == 0 else ("oh " + _ONES[lo] if lo < 10 else number_to_words(lo))
-    return f"{number_to_words(hi)} {tail}"
-
 
 def _cap(s: str) -> str:
     return s[0].upper() + s[1:]
