@@ -53,6 +53,11 @@ def _best(fn, repeats: int) -> tuple[tuple[float, float], object]:
     return (wall, cpu), out
 
 
+def _err(y: np.ndarray, ref: np.ndarray) -> str:
+    snr = 10 * np.log10(np.sum(ref**2) / max(np.sum((y - ref) ** 2), 1e-30))
+    return f"max|diff| {np.abs(y - ref).max():.1e}, SNR {snr:.0f} dB (peak {np.abs(ref).max():.2f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=2)
@@ -99,13 +104,11 @@ def main() -> None:
         rows.append(("decode", "official", "fp32", t_off, t_off, "reference"))
         for dt in ("fp32", "bf16"):
             t, y = _best(lambda: ours[dt].decode(codes)[0], args.repeats)
-            rows.append(("decode", "llasa", dt, t, t_off,
-                         f"max|diff| {np.abs(y - ref_wav).max():.1e}"))
+            rows.append(("decode", "llasa", dt, t, t_off, _err(y, ref_wav)))
         official_bf16 = official.to(torch.bfloat16)
         try:
             t, y = _best(lambda: off_decode(official_bf16), args.repeats)
-            rows.append(("decode", "official", "bf16", t, t_off,
-                         f"max|diff| {np.abs(y - ref_wav).max():.1e}"))
+            rows.append(("decode", "official", "bf16", t, t_off, _err(y, ref_wav)))
         except Exception as e:  # noqa: BLE001 - report, do not hide
             rows.append(("decode", "official", "bf16", (float("nan"),) * 2, t_off,
                          f"fails: {type(e).__name__}"))
