@@ -65,3 +65,29 @@ def test_errors_are_clear(argv, message, wav, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_llasa_asr_lm_memorises_its_training_set(speech, tmp_path, capsys):
+    """400 steps of configs/lm/asr_tiny.yaml: `llasa asr` then reads every *training*
+    utterance back exactly (measured: 11/11 exact; the held-out one is not learnt)."""
+    from lm_helpers import SENTENCES
+
+    from llasa.verifiers import cer
+
+    prepared = cached_prepared(speech)
+    root = Path(__file__).resolve().parents[2]
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "lm", "--config", str(root / "configs/lm/asr_tiny.yaml"),
+                     "--data", str(prepared), "--output-dir", str(tmp_path / "asr")]) == 0
+    finally:
+        torch.set_num_threads(n)
+    capsys.readouterr()
+    wavs = [prepared.parent / f"u{i}.wav" for i in range(len(SENTENCES))]
+    assert main(["asr", *map(str, wavs), "--lm", str(tmp_path / "asr" / "model"), "--codec",
+                 str(prepared.parent / "codec"), "--device", "cpu", "--json"]) == 0
+    got = [json.loads(x)["text"] for x in capsys.readouterr().out.strip().splitlines()]
+    errors = [cer(ref, hyp) for (ref, _, _), hyp in zip(SENTENCES, got)]
+    assert sum(e == 0 for e in errors) >= 10, list(zip(got, errors))
