@@ -85,6 +85,14 @@ def _recipe(tmp_path, prepared, name, steps):
     return cfg
 
 
+def _complete(state_json: Path) -> bool:
+    try:
+        json.loads(state_json.read_text())
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def test_resume_after_sigkill_equals_uninterrupted_run(prepared, tmp_path):
     steps = 60
     ref = _cli(_recipe(tmp_path, prepared, "ref", steps))
@@ -92,7 +100,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(prepared, tmp_path):
     p = _cli(run_cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "checkpoint-10" / "trainer_state.json"
     deadline = time.time() + 300
-    while not ckpt.is_file() and p.poll() is None and time.time() < deadline:
+    while not _complete(ckpt) and p.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)
     p.wait()
