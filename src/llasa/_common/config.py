@@ -69,3 +69,37 @@ def load_file(path: str | Path) -> dict:
 
 def save_json(obj: Any, path: str | Path) -> None:
     Path(path).write_text(json.dumps(to_dict(obj), indent=2) + "\n")
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``base`` updated by ``over``, merging nested dicts key by key (neither is modified)."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def drop_none(d: dict) -> dict:
+    """``d`` without keys whose value is None (recursively): unset CLI flags override nothing."""
+    return {k: (drop_none(v) if isinstance(v, dict) else v) for k, v in d.items()
+            if v is not None}
+
+
+def load_recipe(cls: type[T], presets: dict, default: str, kind: str,
+                path: str | Path | None = None, overrides: dict | None = None) -> T:
+    """Settings ``cls`` from a named preset, then a recipe file, then keyword overrides.
+
+    A recipe file holds ``preset: NAME`` plus only the keys that change (nested mappings merge).
+    Unknown presets or keys are an :class:`InputError`.
+    """
+    data = load_file(path) if path is not None else {}
+    overrides = dict(overrides or {})
+    name = overrides.pop("preset", None) or data.pop("preset", default)
+    data.pop("preset", None)
+    if name not in presets:
+        raise InputError(f"unknown {kind} preset {name!r}; choose from {sorted(presets)}")
+    merged = deep_merge(to_dict(presets[name]()), data)
+    return from_dict(cls, deep_merge(merged, drop_none(overrides)))

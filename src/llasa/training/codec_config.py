@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._common.config import from_dict, load_file, to_dict
+from .._common.config import load_recipe as _load_recipe
 from .._common.errors import InputError
 from ..codec.discriminators import DiscriminatorSettings
 from ..codec.discriminators import official as official_discriminators
@@ -229,21 +229,4 @@ def load_recipe(path: str | Path | None = None, **overrides) -> CodecTrainSettin
     Raises:
         InputError: unknown preset, unknown keys, bad values or an unreadable file.
     """
-    data = load_file(path) if path is not None else {}
-    name = overrides.pop("preset", None) or data.pop("preset", "official")
-    data.pop("preset", None)
-    if name not in PRESETS:
-        raise InputError(f"unknown codec preset {name!r}; choose from {sorted(PRESETS)}")
-    merged = _deep_merge(to_dict(PRESETS[name]()), data)
-    merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
-    return from_dict(CodecTrainSettings, merged)
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
+    return _load_recipe(CodecTrainSettings, PRESETS, 'official', 'codec', path, overrides)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._common.config import from_dict, load_file, to_dict
+from .._common.config import load_recipe as _load_recipe
 from .._common.errors import InputError
 
 _PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -276,26 +276,4 @@ def load_recipe(path: str | Path | None = None, **overrides) -> LMTrainSettings:
     Raises:
         InputError: unknown preset, unknown keys, bad values or an unreadable file.
     """
-    data = load_file(path) if path is not None else {}
-    name = overrides.pop("preset", None) or data.pop("preset", "finetune")
-    data.pop("preset", None)
-    if name not in PRESETS:
-        raise InputError(f"unknown LM preset {name!r}; choose from {sorted(PRESETS)}")
-    merged = _deep_merge(to_dict(PRESETS[name]()), data)
-    merged = _deep_merge(merged, _drop_none(overrides))
-    return from_dict(LMTrainSettings, merged)
-
-
-def _drop_none(d: dict) -> dict:
-    return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in d.items()
-            if v is not None}
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
+    return _load_recipe(LMTrainSettings, PRESETS, 'finetune', 'LM', path, overrides)
