@@ -22,3 +22,16 @@ def test_packed_linear_matches_linear_and_unpacks(dtype, tol):
     seq = torch.nn.Sequential(lin, torch.nn.ReLU(), torch.nn.Linear(200, 4).to(dtype))
     assert pack_linears(seq) == 2 and isinstance(seq[0], PackedLinear)
     assert unpack_linears(seq) == 2 and type(seq[0]) is torch.nn.Linear
+
+
+@pytest.mark.parametrize("hint", [1, 8])
+def test_any_batch_works_with_any_layout_hint(hint):
+    from llasa._common.packing import decode_batch_hint
+
+    assert decode_batch_hint(torch.float32) == 8 and decode_batch_hint(torch.bfloat16) == 1
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(64, 48, bias=False)
+    p = PackedLinear(lin, batch_hint=hint)
+    for rows in (1, 3, 8, 13):
+        x = torch.randn(rows, 64)
+        torch.testing.assert_close(p(x), lin(x), atol=1e-5, rtol=1e-5)

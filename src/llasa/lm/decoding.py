@@ -19,7 +19,7 @@ import torch
 
 from .._common.errors import BudgetError, InputError
 from .._common.seed import make_generator
-from .._common.packing import pack_weight, packed_linear
+from .._common.packing import decode_batch_hint, pack_weight, packed_linear
 from .sampling import GenerationSettings, choose, max_new_tokens_for_text
 from .tokens import SpeechVocab
 
@@ -48,7 +48,8 @@ class HeadRows:
         self.speech_base = int((self.ids == vocab.speech_offset).nonzero()[0, 0])
         self.ids = self.ids.to(lm_head_weight.device)
         # packed: a oneDNN copy of the allowed rows (the tied embedding keeps the original)
-        self.packed = pack_weight(self.weight) if packed else None
+        self.packed = (pack_weight(self.weight, decode_batch_hint(self.weight.dtype)) if packed
+                       else None)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[b, d] hidden states → [b, v] float32 logits with the non-speech rows at -inf."""

@@ -18,7 +18,7 @@ from .._common.device import resolve_device, resolve_dtype
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
-from .._common.packing import can_pack, pack_linears, unpack_linears
+from .._common.packing import can_pack, decode_batch_hint, pack_linears, unpack_linears
 from .prompt import build_tts_prompt, prompt_text_chars
 from .sampling import GenerationSettings
 from .tokens import SpeechVocab
@@ -127,7 +127,7 @@ class LlasaLM:
         bf16, ~1e-6 in fp32); the layers are no longer trainable until :meth:`unoptimize`.
         """
         if not self.optimized and can_pack(self.device, self.dtype):
-            pack_linears(self.model.model.layers)
+            pack_linears(self.model.model.layers, decode_batch_hint(self.dtype))
             self.optimized = True
             self._head = None
         return self
