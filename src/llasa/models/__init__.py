@@ -1,0 +1,1 @@
+"""Model files shipped inside the package (data only; see MODEL_CARD.md)."""
