@@ -130,3 +130,33 @@ def test_bad_generate_inputs(lm):
         lm.generate([[]])
     with pytest.raises(InputError, match="prompt ids"):
         lm.generate([[10**7]])
+
+
+def test_should_stop_cancels_after_k_steps(lm):
+    """should_stop is asked before every step: True on the k-th ask stops after k-1 tokens,
+    both for the search API (tokens so far stay readable) and for generate (which raises)."""
+    from llasa._common.errors import Cancelled
+
+    asks = []
+
+    def stop_at(k):
+        def should_stop():
+            asks.append(1)
+            return len(asks) >= k
+        return should_stop
+
+    s = GenerationSettings(do_sample=False, max_new_tokens=40)
+    state = lm.start(lm.build_prompt("Stop me."), 1, s, should_stop=stop_at(6))
+    with pytest.raises(Cancelled):
+        state.step(40)
+    assert state.num_tokens(0) == 5 and len(asks) == 6 and not state.finished(0)
+    asks.clear()
+    with pytest.raises(Cancelled):
+        lm.generate([lm.build_prompt("Stop me."), lm.build_prompt("Me too.")], s,
+                    should_stop=stop_at(3))
+    assert len(asks) == 3
+    asks.clear()  # never True: the same tokens as without should_stop, one ask per step
+    got = lm.generate([lm.build_prompt("Stop me.")], s, should_stop=lambda: bool(asks.append(1)))
+    ref = lm.generate([lm.build_prompt("Stop me.")], s)
+    assert np.array_equal(got[0][0].codes, ref[0][0].codes)
+    assert len(asks) == ref[0][0].num_tokens

@@ -15,3 +15,7 @@ class ModelLoadError(LlasaError):
 
 class BudgetError(LlasaError):
     """A compute, length or context budget cannot be met."""
+
+
+class Cancelled(LlasaError):
+    """Work stopped on request (``should_stop()`` said so: client gone, time limit, shutdown)."""

@@ -13,11 +13,12 @@ few small tensor ops.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from .._common.errors import BudgetError, InputError
+from .._common.errors import BudgetError, Cancelled, InputError
 from .._common.seed import make_generator
 from .._common.packing import decode_batch_hint, pack_weight, packed_linear
 from .sampling import GenerationSettings, choose, max_new_tokens_for_text
@@ -66,15 +67,21 @@ class DecodeState:
     Built by :meth:`llasa.lm.model.LlasaLM.start`. Each row remembers its sampled tokens, whether
     it ended on SPEECH_GENERATION_END, and its token cap. :meth:`select` keeps/duplicates rows
     (forking their KV-cache rows), which is what beam/best-of-N search needs.
+
+    ``should_stop`` (optional, no arguments) is asked before every decoding step; once it
+    returns True, :meth:`step` raises :class:`~llasa._common.errors.Cancelled` (cooperative
+    cancellation: a server stops a request whose client left; one call per step costs nothing
+    next to a forward pass).
     """
 
     def __init__(self, lm, prompts: list[list[int]], repeats: int,
-                 settings: GenerationSettings):
+                 settings: GenerationSettings,
+                 should_stop: Callable[[], bool] | None = None):
         if not prompts:
             raise InputError("no prompts given")
         if repeats < 1:
             raise InputError(f"number of rows/candidates must be >= 1, got {repeats}")
-        self.lm, self.settings = lm, settings
+        self.lm, self.settings, self.should_stop = lm, settings, should_stop
         self.model, vocab, dev = lm.model, lm.vocab, lm.device
         self.head = lm.head_rows()
         self.generator = make_generator(settings.seed, dev)
@@ -165,12 +172,19 @@ class DecodeState:
 
         Returns:
             number of tokens sampled (summed over rows).
+
+        Raises:
+            Cancelled: ``should_stop()`` returned True before a step (tokens sampled so far
+                stay readable through :meth:`codes`).
         """
         made = 0
+        stop = self.should_stop
         with torch.inference_mode():
             for _ in range(max_tokens):
                 if bool(self._done.all()):
                     break
+                if stop is not None and stop():
+                    raise Cancelled("generation cancelled")
                 made += self._one_step()
         return made
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -160,12 +160,17 @@ class LlasaLM:
 
     # ---- generation -------------------------------------------------------------------------
     def start(self, prompt: list[int], num_rows: int = 1,
-              settings: GenerationSettings | None = None) -> DecodeState:
-        """Prefill ``prompt`` once and fork it into ``num_rows`` rows (search API)."""
-        return DecodeState(self, [list(prompt)], int(num_rows), settings or GenerationSettings())
+              settings: GenerationSettings | None = None, *,
+              should_stop: Callable[[], bool] | None = None) -> DecodeState:
+        """Prefill ``prompt`` once and fork it into ``num_rows`` rows (search API).
+
+        ``should_stop`` is asked before each step (see :class:`DecodeState`)."""
+        return DecodeState(self, [list(prompt)], int(num_rows), settings or GenerationSettings(),
+                           should_stop=should_stop)
 
     def generate(self, prompts: list[list[int]], settings: GenerationSettings | None = None, *,
-                 num_candidates: int = 1) -> list[list[Generation]]:
+                 num_candidates: int = 1,
+                 should_stop: Callable[[], bool] | None = None) -> list[list[Generation]]:
         """Sample speech for several prompts at once (left-padded batch).
 
         Args:
@@ -173,14 +178,18 @@ class LlasaLM:
             settings: sampling settings (default: the official card's).
             num_candidates: candidates per prompt; each prompt is prefilled once and its KV
                 cache copied to its candidates.
+            should_stop: asked once per decoding step; True stops the whole batch.
 
         Returns:
             ``out[i][j]``: candidate j of prompt i.
+
+        Raises:
+            Cancelled: ``should_stop()`` returned True before every row finished.
         """
         if isinstance(prompts, (list, tuple)) and prompts and isinstance(prompts[0], int):
             raise InputError("generate takes a list of prompts (list of lists of ids)")
         state = DecodeState(self, [list(p) for p in prompts], int(num_candidates),
-                            settings or GenerationSettings())
+                            settings or GenerationSettings(), should_stop=should_stop)
         owner = [(i, j) for i in range(len(prompts)) for j in range(num_candidates)]
         out: list[list[Generation | None]] = [[None] * num_candidates for _ in prompts]
         while state.num_rows:
@@ -199,9 +208,10 @@ class LlasaLM:
         return out  # type: ignore[return-value]
 
     def stream(self, prompt: list[int], settings: GenerationSettings | None = None,
-               chunk: int = 1) -> Iterator[np.ndarray]:
+               chunk: int = 1, *,
+               should_stop: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
         """Yield new speech codes (int64 [≤ chunk]) as they are sampled; END is not yielded."""
-        state = self.start(prompt, 1, settings)
+        state = self.start(prompt, 1, settings, should_stop=should_stop)
         sent = 0
         while not state.finished(0):
             state.step(chunk)
