@@ -140,3 +140,38 @@ def test_stream_sends_audio_before_generation_ends(thread_server):
         total = time.monotonic() - t0
         assert 0 < n <= 2 * 320 * 400 and n % 640 == 0  # whole codec frames, capped at 8 s
         assert first < 0.6 * total, (first, total)
+
+
+def test_running_generation_stops_when_client_disconnects(thread_server):
+    """A non-streaming request that is already generating stops at the next decoding step once
+    its client hangs up: it counts as cancelled (not completed), the worker is free again long
+    before the full generation would end, and the next request is served at once."""
+    with thread_server(max_new_tokens=1900, max_batch=1, request_timeout_s=120) as srv:
+        url = srv.url + "/v1/audio/speech"
+        t0 = time.monotonic()  # reference: the same work, run to the end
+        assert httpx.post(url, json=body(duration=38.0), timeout=120).status_code == 200
+        full = time.monotonic() - t0
+        with pytest.raises(httpx.ReadTimeout):  # hang up while the LM is generating
+            httpx.post(url, json=body("Leave early.", duration=38.0), timeout=0.3)
+        gone = time.monotonic()
+        while (h := httpx.get(srv.url + "/health").json())["busy"]:
+            assert time.monotonic() - gone < full, "the generation ran to its end"
+            time.sleep(0.02)
+        stopped = time.monotonic() - gone
+        assert h["cancelled"] == 1 and h["worker"]["completed"] == 1, h
+        t1 = time.monotonic()
+        assert httpx.post(url, json=body(duration=0.5), timeout=30).status_code == 200
+        print(f"full {full:.2f} s, stopped {stopped:.2f} s after hang-up, "
+              f"next {time.monotonic() - t1:.2f} s")
+        assert stopped < 0.5 * full
+
+
+def test_timed_out_generation_stops_burning_cpu(thread_server):
+    with thread_server(max_new_tokens=1900, request_timeout_s=0.3) as srv:
+        r = httpx.post(srv.url + "/v1/audio/speech", json=body(duration=38.0), timeout=60)
+        assert r.status_code == 504
+        t = time.monotonic()
+        while (h := httpx.get(srv.url + "/health").json())["busy"]:
+            assert time.monotonic() - t < 5, "a timed-out generation kept running"
+            time.sleep(0.02)
+        assert h["cancelled"] == 1 and h["worker"]["completed"] == 0, h

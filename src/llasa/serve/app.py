@@ -86,6 +86,7 @@ def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
     async def health():
         return {"status": "ok", "model": settings.model_id, "version": __version__,
                 "sample_rate": engine.sample_rate, "queued": worker.queued,
+                "busy": bool(worker.stats["running"]), "cancelled": worker.stats["cancelled"],
                 "max_queue": settings.max_queue, "uptime_seconds": round(
                     time.time() - app.state.started, 1), "worker": dict(worker.stats),
                 "auth": bool(settings.api_key)}

@@ -187,7 +187,11 @@ class LlasaEngine:
 
     def synthesize(self, jobs: list[SpeechJob], should_stop: Callable[[], bool] | None = None
                    ) -> list[SpeechOutput]:
-        """Run same-key jobs as one batch (or one search); returns one output per job."""
+        """Run same-key jobs as one batch (or one search); returns one output per job.
+
+        ``should_stop`` is asked once per LM decoding step (not during search); when it
+        returns True the batch stops with :class:`~llasa._common.errors.Cancelled`.
+        """
         from .formats import change_speed
 
         first = jobs[0]
@@ -196,6 +200,8 @@ class LlasaEngine:
         if first.search is not None:
             return [self._search(first, voice)]
         kw = self._kwargs(first)
+        if should_stop is not None:
+            kw["should_stop"] = should_stop
         if len(jobs) == 1:
             results = [self.tts.synthesize(first.text, voice, **kw)]
         else:

@@ -141,7 +141,10 @@ def build_router() -> APIRouter:
         worker, engine = state.worker, state.engine
 
         def run(jobs):
-            return engine.synthesize([j.payload for j in jobs])
+            # A batch stops once all of its clients are gone (or timed out); rows of a batch
+            # whose other clients wait run to the end (their results are then dropped).
+            return engine.synthesize([j.payload for j in jobs],
+                                     should_stop=lambda: all(j.cancelled() for j in jobs))
 
         j = worker.submit(run, job, key=job.batch_key())
         out = await worker.result(j, state.settings.request_timeout_s, request.is_disconnected)

@@ -5,8 +5,8 @@ touches the model goes through a single thread. The event loop never blocks: rou
 :class:`Job` and await its future. A full queue raises :class:`QueueFull` at once (the route
 answers 429) instead of letting clients hang. Jobs with the same ``key`` that wait in the queue
 together are run as one batch. A job whose client left or whose time ran out is marked
-cancelled: if still queued it is dropped, if running the engine checks :meth:`Job.cancelled`
-between steps and stops.
+cancelled: if still queued it is dropped; if running, the LM asks :meth:`Job.cancelled` (as
+``should_stop``) once per decoding step and stops with :class:`Cancelled`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Hashable
 
+from .._common.errors import Cancelled as _Cancelled
 from .._common.errors import LlasaError
 from .._common.log import get_logger
 
@@ -35,8 +36,8 @@ class ClientGone(LlasaError):
     """The client disconnected before its result was ready."""
 
 
-class Cancelled(LlasaError):
-    """Raised inside the worker when a running job is cancelled."""
+# The LM raises the same class when a job's should_stop() fires mid-generation.
+Cancelled = _Cancelled
 
 
 class Job:

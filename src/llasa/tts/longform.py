@@ -16,6 +16,7 @@ audio is ``(chunks - 1) * overlap`` samples shorter than the sum of the chunk le
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -101,8 +102,11 @@ def crossfade(pieces: list[np.ndarray], overlap: int) -> np.ndarray:
 
 def synthesize_long(tts: Llasa, chunks: list[str], voice: Voice | None,
                     settings: GenerationSettings, *, t0: float | None = None,
-                    crossfade_seconds: float = CROSSFADE_SECONDS) -> SynthesisResult:
-    """Synthesise ``chunks`` in order and join them (see the module docstring)."""
+                    crossfade_seconds: float = CROSSFADE_SECONDS,
+                    should_stop: Callable[[], bool] | None = None) -> SynthesisResult:
+    """Synthesise ``chunks`` in order and join them (see the module docstring).
+
+    ``should_stop`` is asked once per decoding step (raises ``Cancelled`` when True)."""
     t0 = time.perf_counter() if t0 is None else t0
     carry: tuple[str, np.ndarray] | None = None
     pieces, codes = [], []
@@ -111,7 +115,7 @@ def synthesize_long(tts: Llasa, chunks: list[str], voice: Voice | None,
     for i, chunk in enumerate(progress(chunks, desc="chunks", unit="chunk")):
         plan = plan_chunk(tts, chunk, i, voice, carry, settings)
         t1 = time.perf_counter()
-        g = tts.lm.generate([plan.prompt], plan.settings)[0][0]
+        g = tts.lm.generate([plan.prompt], plan.settings, should_stop=should_stop)[0][0]
         t2 = time.perf_counter()
         pieces.append(tts.decode([g.codes], [tts.context_codes(plan.prompt)])[0])
         t_gen, t_dec = t_gen + t2 - t1, t_dec + time.perf_counter() - t2

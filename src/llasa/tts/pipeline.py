@@ -18,7 +18,7 @@ because the encoder adds a padding token) and decodes at most 1 s of prompt, not
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -207,7 +207,9 @@ class Llasa:
     # --------------------------------------------------------------------------- synthesis
     def synthesize(self, text: str, voice: Voice | None = None, *,
                    settings: GenerationSettings | None = None, duration: float | None = None,
-                   search: SearchStrategy | None = None, **sampling: Any) -> SynthesisResult:
+                   search: SearchStrategy | None = None,
+                   should_stop: Callable[[], bool] | None = None,
+                   **sampling: Any) -> SynthesisResult:
         """Speak ``text``, optionally in the voice of ``voice``.
 
         Text longer than ``limits.chunk_chars`` is split into sentence chunks synthesised in
@@ -224,6 +226,9 @@ class Llasa:
             search: a verifier-guided search (``llasa.search.Searcher`` or a search config
                 such as ``BestOfN(8)``); the result is then a ``llasa.search.SearchResult``
                 (a SynthesisResult with every candidate's scores and the compute spent).
+            should_stop: asked once per LM decoding step (not during search); when it returns
+                True, :class:`~llasa._common.errors.Cancelled` is raised (a server stops a
+                request whose client left).
             **sampling: overrides of ``settings`` fields (``temperature=0.7, seed=1``, ...).
 
         Returns:
@@ -246,16 +251,21 @@ class Llasa:
             if duration is not None:
                 raise InputError("duration control works on one chunk of text; this text is "
                                  f"split into {len(chunks)} chunks")
-            return synthesize_long(self, chunks, voice, settings, t0=t0)
-        return self._synthesize_many([clean], voice, settings, duration, t0)[0]
+            return synthesize_long(self, chunks, voice, settings, t0=t0, should_stop=should_stop)
+        return self._synthesize_many([clean], voice, settings, duration, t0, should_stop)[0]
 
     def synthesize_batch(self, texts: Sequence[str], voice: Voice | None = None, *,
                          settings: GenerationSettings | None = None,
-                         duration: float | None = None, **sampling: Any) -> list[SynthesisResult]:
+                         duration: float | None = None,
+                         should_stop: Callable[[], bool] | None = None,
+                         **sampling: Any) -> list[SynthesisResult]:
         """Speak several texts at once (one padded batch through the LM).
 
         Texts that need long-text chunking are synthesised one by one after the batch.
         With greedy settings the results equal one-by-one :meth:`synthesize` calls.
+        ``should_stop`` (asked once per decoding step) stops the whole batch with
+        :class:`~llasa._common.errors.Cancelled`; callers serving several clients make it
+        true only when every one of them is gone.
         """
         if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
             raise InputError("texts must be a non-empty list of strings")
@@ -266,15 +276,18 @@ class Llasa:
         out: list[SynthesisResult | None] = [None] * len(clean)
         if short:
             for i, r in zip(short, self._synthesize_many([clean[i] for i in short], voice,
-                                                          settings, duration, t0)):
+                                                          settings, duration, t0,
+                                                          should_stop)):
                 out[i] = r
         for i in (i for i in range(len(clean)) if out[i] is None):
-            out[i] = self.synthesize(clean[i], voice, settings=settings, duration=duration)
+            out[i] = self.synthesize(clean[i], voice, settings=settings, duration=duration,
+                                     should_stop=should_stop)
         return out  # type: ignore[return-value]
 
     def _synthesize_many(self, texts: list[str], voice: Voice | None,
                          settings: GenerationSettings, duration: float | None,
-                         t0: float) -> list[SynthesisResult]:
+                         t0: float, should_stop: Callable[[], bool] | None = None
+                         ) -> list[SynthesisResult]:
         prompts = [self.build_prompt(t, voice) for t in texts]
         # One settings object serves the whole batch: the cap is the largest text-derived cap,
         # clipped to the room left by the longest prompt.
@@ -282,7 +295,7 @@ class Llasa:
         budget = max(self.token_budget(t, longest, settings, duration) for t in texts)
         run = self._with_budget(settings, budget)
         t1 = time.perf_counter()
-        gens = [cands[0] for cands in self.lm.generate(prompts, run)]
+        gens = [cands[0] for cands in self.lm.generate(prompts, run, should_stop=should_stop)]
         t2 = time.perf_counter()
         audios = self.decode([g.codes for g in gens], [self.context_codes(p) for p in prompts])
         t3 = time.perf_counter()
