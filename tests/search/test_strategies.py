@@ -211,3 +211,18 @@ def test_clear_errors(tiny_tts, voice, registry):
         search(tiny_tts, TEXT, voice, {"n": 2}, registry=registry)
     with pytest.raises(InputError, match="unknown verifier"):
         search(tiny_tts, TEXT, voice, BestOfN(2, ("nope",)), registry=registry, **S)
+
+
+@pytest.mark.parametrize("cfg", [BestOfN(2, ("sim",)), Beam(2, 2, 10, ("sim",)),
+                                 Threshold("sim", 2.0, max_samples=4, batch=2)],
+                         ids=["best_of_n", "beam", "threshold"])
+def test_should_stop_cancels_a_search_mid_generation(tiny_tts, voice, registry, cfg):
+    """should_stop reaches the LM of every strategy: asked once per decoding step, True on
+    the 13th ask stops the search (before any 30-token candidate could finish)."""
+    from llasa._common.errors import Cancelled
+
+    asks = []
+    with pytest.raises(Cancelled):
+        search(tiny_tts, TEXT, voice, cfg, registry=registry,
+               should_stop=lambda: asks.append(1) or len(asks) >= 13, **S)
+    assert len(asks) == 13

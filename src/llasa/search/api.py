@@ -20,7 +20,7 @@ from .strategies import STRATEGIES
 
 def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | None = None,
            *, settings: Any = None, registry: VerifierRegistry | None = None,
-           language: str = "en", **sampling: Any) -> SearchResult:
+           language: str = "en", should_stop: Any = None, **sampling: Any) -> SearchResult:
     """Synthesize ``text`` with a verifier-guided search.
 
     Args:
@@ -33,6 +33,8 @@ def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | 
         registry: where verifiers named by spec are built and cached (default: a new one;
             pass one to reuse loaded models across calls, or use a :class:`Searcher`).
         language: language of ``text`` (WER vs CER, ASR language).
+        should_stop: ``() -> bool`` asked once per LM decoding step; when True the search
+            stops with :class:`~llasa._common.errors.Cancelled` (a server's client left).
 
     Returns:
         :class:`SearchResult`: winner audio [n] / codes [t], all candidates' scores, compute.
@@ -47,7 +49,7 @@ def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | 
                          f"Threshold (or a spec string), got {type(config).__name__}")
     settings = tts.make_settings(settings, **sampling)
     run = SearchRun(tts, text, voice, settings, registry or VerifierRegistry(),
-                    language=language, budget=config.budget)
+                    language=language, budget=config.budget, should_stop=should_stop)
     return fn(run, config)
 
 

@@ -37,11 +37,14 @@ class SearchRun:
         registry: builds/caches verifiers named by spec.
         language: language of ``text`` for the ASR verifiers.
         budget: the config's requested budget (rows), for the compute report.
+        should_stop: asked once per LM decoding step; True raises ``Cancelled``.
     """
 
     def __init__(self, tts, text: str, voice: Voice | None, settings: GenerationSettings | None,
-                 registry: VerifierRegistry, language: str = "en", budget: int = 1):
+                 registry: VerifierRegistry, language: str = "en", budget: int = 1,
+                 should_stop=None):
         self.t0 = time.perf_counter()
+        self.should_stop = should_stop
         self.tts = tts
         clean = check_text(text, tts.limits)
         if len(chunk_text(clean, tts.limits.chunk_chars)) > 1:

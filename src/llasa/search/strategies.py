@@ -32,7 +32,8 @@ def best_of_n(run: SearchRun, cfg: BestOfN) -> SearchResult:
     """N candidates in one batch (one prefill), one batched decode, one batched scoring."""
     scorer = run.scorer(cfg.verifiers)
     with run.lm_time():
-        gens = run.tts.lm.generate([run.prompt], run.settings, num_candidates=cfg.n)[0]
+        gens = run.tts.lm.generate([run.prompt], run.settings, num_candidates=cfg.n,
+                                   should_stop=run.should_stop)[0]
     run.compute.lm_tokens += sum(int(g.num_tokens) for g in gens)
     audios = run.decode([g.codes for g in gens])
     rank, per = scorer.score(audios)
@@ -62,7 +63,7 @@ def beam_phase(run: SearchRun, beam: Beam, scorer: Scorer, max_steps: int | None
     """
     lm = run.tts.lm
     with run.lm_time():
-        state = lm.start(run.prompt, beam.rows, run.settings)
+        state = lm.start(run.prompt, beam.rows, run.settings, should_stop=run.should_stop)
     width, hyps, steps, n_step = beam.width, [], [], 0
     kept_scores: list = [None] * state.num_rows
     while True:
@@ -193,7 +194,8 @@ def threshold(run: SearchRun, cfg: Threshold) -> SearchResult:
         k = min(cfg.batch, cfg.max_samples - len(cands))
         s = run.settings if seed is None else run.settings_with(seed=seed + rnd)
         with run.lm_time():
-            gens = run.tts.lm.generate([run.prompt], s, num_candidates=k)[0]
+            gens = run.tts.lm.generate([run.prompt], s, num_candidates=k,
+                                       should_stop=run.should_stop)[0]
         run.compute.lm_tokens += sum(int(g.num_tokens) for g in gens)
         new = run.decode([g.codes for g in gens])
         rank, per = scorer.score(new)

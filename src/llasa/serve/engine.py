@@ -189,7 +189,7 @@ class LlasaEngine:
                    ) -> list[SpeechOutput]:
         """Run same-key jobs as one batch (or one search); returns one output per job.
 
-        ``should_stop`` is asked once per LM decoding step (not during search); when it
+        ``should_stop`` is asked once per LM decoding step (search included); when it
         returns True the batch stops with :class:`~llasa._common.errors.Cancelled`.
         """
         from .formats import change_speed
@@ -198,7 +198,7 @@ class LlasaEngine:
         voice = self.voice(first.voice)
         t0 = time.perf_counter()
         if first.search is not None:
-            return [self._search(first, voice)]
+            return [self._search(first, voice, should_stop)]
         kw = self._kwargs(first)
         if should_stop is not None:
             kw["should_stop"] = should_stop
@@ -250,7 +250,8 @@ class LlasaEngine:
                           "wall_seconds": round(time.perf_counter() - t0, 4)})
         return SpeechOutput(audio, self.sample_rate, sc, info)
 
-    def _search(self, job: SpeechJob, voice: Voice | None) -> SpeechOutput:
+    def _search(self, job: SpeechJob, voice: Voice | None,
+                should_stop: Callable[[], bool] | None = None) -> SpeechOutput:
         from .formats import change_speed
 
         api = _search_api()
@@ -264,7 +265,7 @@ class LlasaEngine:
             raise InputError("duration cannot be combined with search")
         kw = self._kwargs(job)
         res = api(self.tts, job.text, voice, config_from_request(job.search),
-                  registry=self.verifiers, **kw)
+                  registry=self.verifiers, should_stop=should_stop, **kw)
         scores = {k: round(float(v), 4) for k, v in res.scores.items()}
         scores.update(self.score([res.audio], job.text, voice,
                                  tuple(n for n in job.verifiers if n not in scores))[0])
