@@ -67,13 +67,15 @@ def test_dnsmos_fields():
         DNSMOSVerifier("loud")
 
 
-def test_distillmos_import_leaves_no_torchaudio_stand_in(distillmos, clips):
-    import importlib.util
+def test_distillmos_import_leaves_no_torchaudio_stand_in():
+    # In a fresh process: other tests (the xcodec2 parity stand-in) may hold a torchaudio module.
+    import subprocess
     import sys
 
-    distillmos.score([clips["a"]], VerifyRequest())
-    if importlib.util.find_spec("torchaudio") is None:
-        assert "torchaudio" not in sys.modules
+    code = ("import sys; from llasa.verifiers.quality import _import_distillmos; "
+            "_import_distillmos(); "
+            "assert 'torchaudio' not in sys.modules, 'stand-in left behind'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_dnsmos_other_heads_match_speechmos(dnsmos, mos_clips):

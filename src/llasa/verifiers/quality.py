@@ -115,7 +115,10 @@ class DNSMOSVerifier(LazyVerifier):
 
 def _import_distillmos():
     """Import distillmos, standing in for its CLI-only torchaudio import when that is absent."""
-    if "distillmos" in sys.modules or importlib.util.find_spec("torchaudio") is not None:
+    # Any module already named torchaudio (real, or another stand-in without a __spec__, on which
+    # find_spec would raise) is enough for distillmos' import.
+    if ("distillmos" in sys.modules or "torchaudio" in sys.modules
+            or importlib.util.find_spec("torchaudio") is not None):
         import distillmos
 
         return distillmos
