@@ -182,3 +182,31 @@ def test_optimize_packs_decoder_at_first_decode_with_same_output(tiny_dir, tmp_p
     assert packed(full) == 0 and all(p.requires_grad for p in full.net.acoustic_decoder.parameters())
     with pytest.raises(InputError, match="optimize"):
         Codec.from_pretrained(tiny_dir, optimize="fast")
+
+
+def test_concurrent_first_decodes_pack_once_and_agree(tiny_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llasa.codec import fused
+
+    codes = [np.random.default_rng(3).integers(0, 65536, 30)]
+    ref = Codec.from_pretrained(tiny_dir, decode_only=True, optimize=False).decode(codes)[0]
+    auto = Codec.from_pretrained(tiny_dir, decode_only=True)
+    calls = []
+    original = fused.fuse_decoder
+
+    def counting(*a, **k):
+        calls.append(1)
+        return original(*a, **k)
+
+    import llasa.codec.model as model_mod
+
+    model_mod.fuse_decoder, saved = counting, model_mod.fuse_decoder
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(lambda _: auto.decode(codes)[0], range(4)))
+    finally:
+        model_mod.fuse_decoder = saved
+    assert len(calls) == (1 if auto.optimized else 0)
+    for o in outs:
+        np.testing.assert_allclose(o, ref, atol=1e-5)

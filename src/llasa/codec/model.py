@@ -11,6 +11,7 @@ Notation: ``b`` batch, ``n`` samples (16 kHz), ``t`` tokens (one per 320 samples
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -147,6 +148,7 @@ class Codec:
         # "auto" packs at the first decode, not here: training code takes ``codec.net`` from
         # a fresh Codec and must get plain, trainable layers.
         self._auto_optimize = optimize == "auto"
+        self._optimize_lock = threading.Lock()  # decodes from several threads pack once
         if optimize is True:
             self.optimize()
 
@@ -159,10 +161,11 @@ class Codec:
         is inference-only until :meth:`unoptimize`. ``optimize="auto"`` (the default) does
         this at the first decode.
         """
-        if not self.optimized and can_pack(self.device, self.dtype):
-            fuse_decoder(self.net.acoustic_decoder)
-            self.optimized = True
-        self._auto_optimize = False
+        with self._optimize_lock:
+            if not self.optimized and can_pack(self.device, self.dtype):
+                fuse_decoder(self.net.acoustic_decoder)
+                self.optimized = True
+            self._auto_optimize = False
         return self
 
     def unoptimize(self) -> "Codec":
