@@ -160,3 +160,24 @@ def test_should_stop_cancels_after_k_steps(lm):
     ref = lm.generate([lm.build_prompt("Stop me.")], s)
     assert np.array_equal(got[0][0].codes, ref[0][0].codes)
     assert len(asks) == ref[0][0].num_tokens
+
+
+def test_per_prompt_should_stop_drops_only_that_prompts_rows(lm):
+    """One function per prompt: the cancelled prompt's rows leave the batch after k-1 tokens
+    (marked cancelled), the other prompt runs on exactly as alone; all cancelled → Cancelled."""
+    from llasa._common.errors import Cancelled
+
+    s = GenerationSettings(do_sample=False, max_new_tokens=40)
+    keep, stop = lm.build_prompt("Keep going."), lm.build_prompt("Stop me early, please.")
+    asks = []
+    out = lm.generate([keep, stop], s, num_candidates=2,
+                      should_stop=[lambda: False, lambda: asks.append(1) or len(asks) >= 5])
+    alone = lm.generate([keep], s)[0][0]
+    assert [g.cancelled for g in out[1]] == [True, True] and len(asks) == 5
+    assert [g.num_tokens for g in out[1]] == [4, 4]
+    for g in out[0]:
+        assert not g.cancelled and np.array_equal(g.codes, alone.codes)
+    with pytest.raises(Cancelled):
+        lm.generate([keep, stop], s, should_stop=[lambda: True, lambda: True])
+    with pytest.raises(InputError, match="2 prompts"):
+        lm.generate([keep, stop], s, should_stop=[lambda: True])

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from .._common.device import resolve_device, resolve_dtype
-from .._common.errors import InputError, ModelLoadError
+from .._common.errors import Cancelled, InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
 from .._common.packing import can_pack, decode_batch_hint, pack_linears, unpack_linears
@@ -36,11 +36,13 @@ class Generation:
         codes: int64 [T] new speech codes (prompt codes and END excluded).
         ended: True if sampling stopped on SPEECH_GENERATION_END, False if it hit the cap.
         num_tokens: LM tokens sampled (END included).
+        cancelled: its prompt's ``should_stop`` fired: the codes so far, the row left the batch.
     """
 
     codes: np.ndarray
     ended: bool
     num_tokens: int
+    cancelled: bool = False
 
 
 class LlasaLM:
@@ -170,7 +172,8 @@ class LlasaLM:
 
     def generate(self, prompts: list[list[int]], settings: GenerationSettings | None = None, *,
                  num_candidates: int = 1,
-                 should_stop: Callable[[], bool] | None = None) -> list[list[Generation]]:
+                 should_stop: Callable[[], bool] | Sequence[Callable[[], bool]] | None = None
+                 ) -> list[list[Generation]]:
         """Sample speech for several prompts at once (left-padded batch).
 
         Args:
@@ -178,21 +181,33 @@ class LlasaLM:
             settings: sampling settings (default: the official card's).
             num_candidates: candidates per prompt; each prompt is prefilled once and its KV
                 cache copied to its candidates.
-            should_stop: asked once per decoding step; True stops the whole batch.
+            should_stop: one function, asked once per decoding step, whose True stops the
+                whole batch; or one function per prompt: when prompt i's returns True its
+                rows leave the batch (``out[i][j].cancelled``) and the others go on.
 
         Returns:
             ``out[i][j]``: candidate j of prompt i.
 
         Raises:
-            Cancelled: ``should_stop()`` returned True before every row finished.
+            Cancelled: the single ``should_stop()`` returned True before every row finished,
+                or every prompt's own function did.
         """
         if isinstance(prompts, (list, tuple)) and prompts and isinstance(prompts[0], int):
             raise InputError("generate takes a list of prompts (list of lists of ids)")
+        per_prompt = isinstance(should_stop, (list, tuple))
+        if per_prompt and len(should_stop) != len(prompts):
+            raise InputError(f"should_stop has {len(should_stop)} functions for "
+                             f"{len(prompts)} prompts")
         state = DecodeState(self, [list(p) for p in prompts], int(num_candidates),
-                            settings or GenerationSettings(), should_stop=should_stop)
+                            settings or GenerationSettings(),
+                            should_stop=None if per_prompt else should_stop)
         owner = [(i, j) for i in range(len(prompts)) for j in range(num_candidates)]
         out: list[list[Generation | None]] = [[None] * num_candidates for _ in prompts]
         while state.num_rows:
+            if per_prompt:
+                owner = _drop_cancelled(state, owner, should_stop, out)
+                if not owner:
+                    break
             state.step(1)
             keep = []
             for r, (i, j) in enumerate(owner):
@@ -205,6 +220,8 @@ class LlasaLM:
             if len(keep) < state.num_rows:  # finished rows leave the batch: no wasted compute
                 state.select(keep)
                 owner = [owner[r] for r in keep]
+        if per_prompt and all(g.cancelled for row in out for g in row):
+            raise Cancelled("generation cancelled")
         return out  # type: ignore[return-value]
 
     def stream(self, prompt: list[int], settings: GenerationSettings | None = None,
@@ -220,3 +237,19 @@ class LlasaLM:
                 yield codes[sent:]
                 sent = len(codes)
 
+
+def _drop_cancelled(state: DecodeState, owner: list[tuple[int, int]], stops, out) -> list:
+    """Rows of prompts whose ``stops[i]()`` is True leave the batch (their generations so far
+    are kept, marked cancelled); returns the remaining rows' (prompt, candidate) owners."""
+    gone = {i for i in dict.fromkeys(i for i, _ in owner) if stops[i]()}
+    if not gone:
+        return owner
+    keep = []
+    for r, (i, j) in enumerate(owner):
+        if i in gone:
+            out[i][j] = Generation(state.codes(r), False, state.num_tokens(r), cancelled=True)
+        else:
+            keep.append(r)
+    if keep:
+        state.select(keep)
+    return [owner[r] for r in keep]
