@@ -175,3 +175,25 @@ def test_timed_out_generation_stops_burning_cpu(thread_server):
             assert time.monotonic() - t < 5, "a timed-out generation kept running"
             time.sleep(0.02)
         assert h["cancelled"] == 1 and h["worker"]["completed"] == 0, h
+
+
+def test_client_leaving_a_batch_drops_only_its_rows(thread_server):
+    """Two batched requests; one client hangs up mid-generation: its rows leave the batch and
+    it counts as cancelled, the other one gets its full audio."""
+    with thread_server(max_new_tokens=1900, max_batch=2, batch_wait_s=0.5) as srv:
+        async def main():
+            async with httpx.AsyncClient(timeout=120) as c:
+                stay = asyncio.create_task(c.post(srv.url + "/v1/audio/speech",
+                                                  json=body("I stay.", duration=30.0)))
+                with pytest.raises(httpx.ReadTimeout):
+                    await c.post(srv.url + "/v1/audio/speech",
+                                 json=body("I leave.", duration=30.0), timeout=1.0)
+                return await stay
+
+        r = asyncio.run(main())
+        assert r.status_code == 200
+        info = json.loads(r.headers["X-Llasa-Info"])
+        assert info["batch_size"] == 2 and not info["cancelled"]
+        assert len(r.content) == 44 + 2 * 16000 * 30
+        w = httpx.get(srv.url + "/health").json()["worker"]
+        assert w["cancelled"] == 1 and w["completed"] == 1 and w["largest_batch"] == 2, w

@@ -179,3 +179,23 @@ def test_from_pretrained_round_trip(tiny_tts, tmp_path):
     np.testing.assert_allclose(a.audio, b.audio, atol=1e-6)
     with pytest.raises(InputError, match="decode-only"):
         tts.voice_from_audio(np.zeros(16000, np.float32) + 0.1, "text")
+
+
+def test_should_stop_cancels_synthesis_and_batch_rows(tiny_tts):
+    """One function stops synthesize (Cancelled); one function per text drops only that text's
+    rows from the batch: empty audio + info["cancelled"], the other text runs to its cap."""
+    from llasa._common.errors import Cancelled
+
+    kw = {"do_sample": False, "max_new_tokens": 40}
+    with pytest.raises(Cancelled):
+        tiny_tts.synthesize("Stop now.", should_stop=lambda: True, **kw)
+    asks = []
+    keep, gone = tiny_tts.synthesize_batch(
+        ["Keep going.", "Leave early."],
+        should_stop=[lambda: False, lambda: asks.append(1) or len(asks) >= 5], **kw)
+    alone = tiny_tts.synthesize("Keep going.", **kw)
+    assert gone.info["cancelled"] and gone.audio.size == 0 and gone.info["tokens"] == 4
+    assert not keep.info["cancelled"] and np.array_equal(keep.codes, alone.codes)
+    assert keep.audio.size == 320 * 40
+    with pytest.raises(Cancelled):
+        tiny_tts.synthesize_batch(["A.", "B."], should_stop=[lambda: True] * 2, **kw)

@@ -185,13 +185,17 @@ class LlasaEngine:
             kw["duration"] = job.duration
         return kw
 
-    def synthesize(self, jobs: list[SpeechJob], should_stop: Callable[[], bool] | None = None
+    def synthesize(self, jobs: list[SpeechJob],
+                   should_stop: Callable[[], bool] | list[Callable[[], bool]] | None = None
                    ) -> list[SpeechOutput]:
         """Run same-key jobs as one batch (or one search); returns one output per job.
 
-        ``should_stop`` is asked once per LM decoding step (search included); when it
-        returns True the batch stops with :class:`~llasa._common.errors.Cancelled`.
+        ``should_stop`` (one function, or one per job) is asked once per LM decoding step
+        (search included): a job whose function turns True leaves the batch, and when all
+        have, :class:`~llasa._common.errors.Cancelled` is raised.
         """
+        if isinstance(should_stop, (list, tuple)) and len(jobs) == 1:
+            should_stop = should_stop[0]
         from .formats import change_speed
 
         first = jobs[0]
@@ -209,6 +213,9 @@ class LlasaEngine:
         wall = time.perf_counter() - t0
         outs = []
         for j, r in zip(jobs, results):
+            if r.info.get("cancelled"):  # its client is gone: no scoring, no stretching
+                outs.append(SpeechOutput(r.audio, r.sample_rate, {}, _jsonable(r.info)))
+                continue
             sc = self.score([r.audio], j.text, voice, j.verifiers)[0]
             info = _jsonable({**r.info, "batch_size": len(jobs), "voice": j.voice,
                               "wall_seconds": round(wall, 4)})

@@ -141,10 +141,9 @@ def build_router() -> APIRouter:
         worker, engine = state.worker, state.engine
 
         def run(jobs):
-            # A batch stops once all of its clients are gone (or timed out); rows of a batch
-            # whose other clients wait run to the end (their results are then dropped).
+            # one stop flag per client: a gone (or timed-out) client's rows leave the batch
             return engine.synthesize([j.payload for j in jobs],
-                                     should_stop=lambda: all(j.cancelled() for j in jobs))
+                                     should_stop=[j.cancelled for j in jobs])
 
         j = worker.submit(run, job, key=job.batch_key())
         out = await worker.result(j, state.settings.request_timeout_s, request.is_disconnected)

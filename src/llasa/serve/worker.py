@@ -216,7 +216,8 @@ class ModelWorker:
                 results = live[0].fn(live)
                 for j, r in zip(live, results, strict=True):
                     j._resolve(result=r)
-                self.stats["completed"] += len(live)
+                    # a client that left mid-batch (its rows were dropped) counts as cancelled
+                    self.stats["cancelled" if j.cancelled() else "completed"] += 1
             except BaseException as e:  # noqa: BLE001 - the thread must survive any job
                 if isinstance(e, Cancelled):
                     self.stats["cancelled"] += len(live)

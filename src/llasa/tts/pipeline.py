@@ -257,37 +257,43 @@ class Llasa:
     def synthesize_batch(self, texts: Sequence[str], voice: Voice | None = None, *,
                          settings: GenerationSettings | None = None,
                          duration: float | None = None,
-                         should_stop: Callable[[], bool] | None = None,
+                         should_stop: Callable[[], bool] | Sequence[Callable[[], bool]]
+                         | None = None,
                          **sampling: Any) -> list[SynthesisResult]:
         """Speak several texts at once (one padded batch through the LM).
 
         Texts that need long-text chunking are synthesised one by one after the batch.
         With greedy settings the results equal one-by-one :meth:`synthesize` calls.
-        ``should_stop`` (asked once per decoding step) stops the whole batch with
-        :class:`~llasa._common.errors.Cancelled`; callers serving several clients make it
-        true only when every one of them is gone.
+        ``should_stop`` is asked once per decoding step: one function stops the whole batch
+        with :class:`~llasa._common.errors.Cancelled`; one function per text (a server's
+        clients) drops a text's rows from the batch when its function turns True, and its
+        result then has empty audio and ``info["cancelled"]`` True (Cancelled is raised only
+        when every text is cancelled).
         """
         if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
             raise InputError("texts must be a non-empty list of strings")
         t0 = time.perf_counter()
         settings = self.make_settings(settings, **sampling)
         clean = [check_text(t, self.limits, name=f"text {i}") for i, t in enumerate(texts)]
+        per_text = isinstance(should_stop, (list, tuple))
+        if per_text and len(should_stop) != len(clean):
+            raise InputError(f"should_stop has {len(should_stop)} functions for "
+                             f"{len(clean)} texts")
         short = [i for i, t in enumerate(clean) if len(t) <= self.limits.chunk_chars]
         out: list[SynthesisResult | None] = [None] * len(clean)
         if short:
+            stops = [should_stop[i] for i in short] if per_text else should_stop
             for i, r in zip(short, self._synthesize_many([clean[i] for i in short], voice,
-                                                          settings, duration, t0,
-                                                          should_stop)):
+                                                          settings, duration, t0, stops)):
                 out[i] = r
         for i in (i for i in range(len(clean)) if out[i] is None):
             out[i] = self.synthesize(clean[i], voice, settings=settings, duration=duration,
-                                     should_stop=should_stop)
+                                     should_stop=should_stop[i] if per_text else should_stop)
         return out  # type: ignore[return-value]
 
     def _synthesize_many(self, texts: list[str], voice: Voice | None,
                          settings: GenerationSettings, duration: float | None,
-                         t0: float, should_stop: Callable[[], bool] | None = None
-                         ) -> list[SynthesisResult]:
+                         t0: float, should_stop: Any = None) -> list[SynthesisResult]:
         prompts = [self.build_prompt(t, voice) for t in texts]
         # One settings object serves the whole batch: the cap is the largest text-derived cap,
         # clipped to the room left by the longest prompt.
@@ -297,18 +303,24 @@ class Llasa:
         t1 = time.perf_counter()
         gens = [cands[0] for cands in self.lm.generate(prompts, run, should_stop=should_stop)]
         t2 = time.perf_counter()
-        audios = self.decode([g.codes for g in gens], [self.context_codes(p) for p in prompts])
+        live = [k for k, g in enumerate(gens) if not g.cancelled]  # nobody wants the others
+        audios = [np.zeros(0, np.float32) for _ in gens]
+        if live:
+            for k, a in zip(live, self.decode([gens[k].codes for k in live],
+                                              [self.context_codes(prompts[k]) for k in live])):
+                audios[k] = a
         t3 = time.perf_counter()
         results = []
         for g, audio in zip(gens, audios):
             audio = np.asarray(audio, dtype=np.float32).reshape(-1)
             speech_seconds = len(audio) / self.sample_rate
-            if duration is not None:  # the LM cannot be kept from ending: pad with silence
+            if duration is not None and not g.cancelled:  # the LM may end early: pad
                 audio = np.pad(audio, (0, max(0, budget * self.codec.hop_length - len(audio))))
             info = {"tokens": int(g.num_tokens), "ended": bool(g.ended),
                     "seconds": len(audio) / self.sample_rate,
                     "speech_seconds": speech_seconds, "chunks": 1,
                     "max_new_tokens": budget, "prompt_tokens": None,
+                    "cancelled": bool(g.cancelled),
                     "timings": {"generate": t2 - t1, "decode": t3 - t2, "total": t3 - t0}}
             results.append(SynthesisResult(audio=audio, sample_rate=self.sample_rate,
                                            codes=np.asarray(g.codes, dtype=np.int64), info=info))
