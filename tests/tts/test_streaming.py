@@ -62,3 +62,15 @@ def test_stream_validates_eagerly_and_can_stop_early(tiny_tts):
     assert len(s.codes) < 200  # closing stopped the LM
     with pytest.raises(StopIteration):
         next(s)
+
+
+def test_should_stop_ends_a_stream_within_one_token(tiny_tts):
+    from llasa._common.errors import Cancelled
+
+    asks = []
+    it = tiny_tts.stream("Stop this stream.", do_sample=False, max_new_tokens=400,
+                         should_stop=lambda: asks.append(1) or len(asks) >= 120)
+    with pytest.raises(Cancelled):
+        for _ in it:
+            pass
+    assert len(asks) == 120 and len(it.codes) == 119

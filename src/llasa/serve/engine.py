@@ -223,10 +223,12 @@ class LlasaEngine:
         return outs
 
     def stream(self, job: SpeechJob, emit: Callable[[np.ndarray], None],
-               check: Callable[[], None]) -> SpeechOutput:
+               check: Callable[[], None],
+               should_stop: Callable[[], bool] | None = None) -> SpeechOutput:
         """Emit audio chunks [k] as they are decoded; return the whole result at the end.
 
         ``check()`` raises to stop generation (client gone, timeout); it runs between chunks.
+        ``should_stop()`` is asked once per LM decoding step (stops within one token).
         """
         voice = self.voice(job.voice)
         t0 = time.perf_counter()
@@ -235,6 +237,8 @@ class LlasaEngine:
         kw = self._kwargs(job)
         if "duration" in kw:  # the streaming API has no duration: cap the tokens instead
             kw["max_new_tokens"] = max(1, round(50 * kw.pop("duration")))
+        if should_stop is not None:
+            kw["should_stop"] = should_stop
         it = self.tts.stream(job.text, voice, **kw)
         try:
             for chunk in it:

@@ -183,7 +183,7 @@ async def _stream(request: Request, req: SpeechRequest, job: SpeechJob):
 
     def run(jobs):
         j = jobs[0]
-        return [engine.stream(j.payload, j.emit, j.check)]
+        return [engine.stream(j.payload, j.emit, j.check, should_stop=j.cancelled)]
 
     j = worker.submit(run, job, key=None)
     deadline = j.submitted + timeout

@@ -330,9 +330,13 @@ class Llasa:
 
     def stream(self, text: str, voice: Voice | None = None, *,
                settings: GenerationSettings | None = None, stream_settings: Any = None,
+               should_stop: Callable[[], bool] | None = None,
                **sampling: Any) -> Iterator[np.ndarray]:
-        """Yield float32 audio chunks [m] as tokens arrive (see :mod:`llasa.tts.streaming`)."""
+        """Yield float32 audio chunks [m] as tokens arrive (see :mod:`llasa.tts.streaming`).
+
+        ``should_stop`` is asked once per LM decoding step; True makes the iteration raise
+        :class:`~llasa._common.errors.Cancelled`."""
         from .streaming import AudioStream
 
         return AudioStream(self, text, voice, self.make_settings(settings, **sampling),
-                           stream_settings)
+                           stream_settings, should_stop=should_stop)

@@ -45,12 +45,13 @@ class AudioStream:
 
     def __init__(self, tts: Llasa, text: str, voice: Voice | None,
                  settings: GenerationSettings, stream_settings: Any = None,
-                 crossfade_seconds: float = CROSSFADE_SECONDS):
+                 crossfade_seconds: float = CROSSFADE_SECONDS, should_stop: Any = None):
         # Validate eagerly so bad input fails at the call, not at the first next().
         clean = check_text(text, tts.limits)
         tts._check_voice(voice)
         self._tts, self._voice, self._settings = tts, voice, settings
         self._stream_settings = stream_settings
+        self._should_stop = should_stop  # asked once per LM step; True raises Cancelled
         self._overlap = int(round(crossfade_seconds * tts.sample_rate))
         self.chunks = chunk_text(clean, tts.limits.chunk_chars)
         self.sample_rate = tts.sample_rate
@@ -92,7 +93,8 @@ class AudioStream:
         def codes() -> Iterator[np.ndarray]:
             if len(context):
                 yield context
-            for c in self._tts.lm.stream(plan.prompt, plan.settings):
+            for c in self._tts.lm.stream(plan.prompt, plan.settings,
+                                         should_stop=self._should_stop):
                 c = np.asarray(c, dtype=np.int64).reshape(-1)
                 got.append(c)
                 self._codes[-1] = np.concatenate(got)
