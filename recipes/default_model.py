@@ -3,7 +3,7 @@
 
     python recipes/default_model.py                      # every stage, in order
     python recipes/default_model.py --stages eval,scaling  # only some stages
-    python recipes/default_model.py --codec-steps 300 --lm-steps 600
+    python recipes/default_model.py --codec-steps 300 --lm-steps 2000
 
 Stages (each is a plain ``llasa`` command, printed before it runs, and each resumes when run
 again, so an interrupted recipe is continued by running the same command):
@@ -115,23 +115,39 @@ def stage_lm(a) -> None:
         "--max-steps", str(a.lm_steps), "--output-dir", str(WORK / "lm"))
 
 
-def stage_export(a) -> None:
+def export_codec() -> None:
     import torch
-    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast, Xcodec2Model
+    from transformers import Xcodec2Model
 
-    for name in ("codec", "lm"):
-        shutil.rmtree(SHIP / name, ignore_errors=True)
+    shutil.rmtree(SHIP / "codec", ignore_errors=True)
     codec = Xcodec2Model.from_pretrained(str(WORK / "codec" / "model"))
     codec.to(torch.float16).save_pretrained(str(SHIP / "codec"), safe_serialization=True)
+    _package(SHIP / "codec")
+
+
+def export_lm() -> None:
+    import torch
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+
+    shutil.rmtree(SHIP / "lm", ignore_errors=True)
     lm = LlamaForCausalLM.from_pretrained(str(WORK / "lm" / "model"))
     lm.config.use_cache = True
     lm.to(torch.float16).save_pretrained(str(SHIP / "lm"), safe_serialization=True)
     PreTrainedTokenizerFast.from_pretrained(str(WORK / "lm" / "model")).save_pretrained(
         str(SHIP / "lm"))
-    for junk in SHIP.rglob("training_args.bin"):
+    _package(SHIP / "lm")
+
+
+def _package(folder: Path) -> None:
+    for junk in folder.rglob("training_args.bin"):
         junk.unlink()
-    for name in ("codec", "lm"):  # packages, so that setuptools' package-data ships the files
-        (SHIP / name / "__init__.py").write_text('"""Shipped weights (data only)."""\n')
+    # a package, so that setuptools' package-data ships the files in a wheel
+    (folder / "__init__.py").write_text('"""Shipped weights (data only)."""\n')
+
+
+def stage_export(a) -> None:
+    export_codec()
+    export_lm()
     total = sum(p.stat().st_size for p in SHIP.rglob("*") if p.is_file())
     print(f"exported to {SHIP}: {total / 1e6:.1f} MB")
 
@@ -176,6 +192,15 @@ def stage_eval(a) -> None:
     for name, path in lists.items():  # ground truth + codec round trip of every recording
         run("eval", "codec", "--list", str(path), "--codec", codec, "--out",
             str(ev / f"codec_{name}"), "--mos", "none")
+    # ground truth of the cloning list: the held-out voice's own recordings of the targets,
+    # scored like TTS output (SIM-o against the prompt = the same-voice ceiling)
+    gt = WORK / "gt_voice"
+    gt.mkdir(exist_ok=True)
+    for line in lists["eval_voice"].read_text().splitlines():
+        r = json.loads(line)
+        shutil.copyfile(WORK / r["reference_wav"], gt / f"{r['utt']}.flac")
+    run("eval", "tts", "--list", str(lists["eval_voice"]), "--audio-dir", str(gt), "--codec",
+        codec, "--out", str(ev / "gt_voice"), "--mos", "none", "--no-sim-r")
     run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", lm, "--codec", codec,
         "--out", str(ev / "tts_text"), "--seed", "0", "--mos", "none", "--device", "cpu")
     run("eval", "tts", "--list", str(lists["eval_voice"]), "--lm", lm, "--codec", codec,
@@ -237,8 +262,10 @@ def write_card(a, metrics: dict) -> None:
         "`runs/default/metrics.json`, written by that script).", "",
         "## Model", "",
         f"* `codec/`: X-codec2 architecture (transformers `Xcodec2Model`), hidden 128, 2 decoder "
-        f"layers, FSQ 4^5 = 1 024 codes, 50 codes/s, 16 kHz; {a.codec_steps} steps "
-        "(batch 4 × 1 s crops, multi-scale mel loss only; GAN terms off), "
+        f"layers, FSQ 4^5 = 1 024 codes, 50 codes/s, 16 kHz. Encoder kept at its random init "
+        f"(FSQ input scaled by 1/20); decoder trained {a.codec_steps} steps (batch 8 × 1 s "
+        "crops, multi-scale mel loss; `recipes/default_codec.py`), because end-to-end training "
+        "collapsed to one code (see docs/default_model.md). Architecture: "
         "`configs/default/codec.yaml`.",
         f"* `lm/`: Llama (transformers `LlamaForCausalLM`), hidden 128, 4 layers, byte-level "
         f"tokenizer + Llasa tokens + 1 024 speech tokens, official prompt format; "
@@ -285,12 +312,12 @@ def plot(a) -> None:
         sweep = ev / folder / "sweep.json"
         if not sweep.is_file():
             continue
-        rows = json.loads(sweep.read_text())
-        rows = rows.get("rows", rows) if isinstance(rows, dict) else rows
-        xs = [r["budget"] for r in rows]
-        ax.plot(xs, [r.get(metric) for r in rows], "o-")
+        rows = json.loads(sweep.read_text())["points"]
+        ax.plot([r["compute"] for r in rows], [r.get(metric) for r in rows], "o-")
+        for r in rows:
+            ax.annotate(f"N={r['budget']}", (r["compute"], r.get(metric)), fontsize=7)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("best-of-N candidates (N)")
+        ax.set_xlabel("LM tokens sampled per utterance")
         ax.set_title(label)
         ax.grid(alpha=0.3)
     fig.suptitle("default model: inference-time scaling (held-out sentences / voice)")
@@ -319,12 +346,12 @@ def main(argv=None) -> None:
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {STAGES}")
     p.add_argument("--utterances", type=int, default=1400)
     p.add_argument("--codec-steps", type=int, default=300)
-    p.add_argument("--lm-steps", type=int, default=600)
-    p.add_argument("--train-steps", default="300",
+    p.add_argument("--lm-steps", type=int, default=2000)
+    p.add_argument("--train-steps", default="400,1000",
                    help="earlier LM checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)
     p.add_argument("--work", default=str(WORK), help="run folder (default: runs/default)")
-    p.add_argument("--scaling-limit", type=int, default=8)
+    p.add_argument("--scaling-limit", type=int, default=6)
     a = p.parse_args(argv)
     WORK = Path(a.work).resolve()
     a.train_steps = [int(s) for s in a.train_steps.split(",") if s]

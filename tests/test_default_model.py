@@ -68,14 +68,16 @@ def test_shipped_model_synthesizes(tts):
 
 
 def test_shipped_codec_reconstructs_real_speech(tts, speech):
-    from llasa.eval.codec_metrics import stoi_score
+    from llasa.eval.codec_metrics import mel_distance, stoi_score
 
     wav = speech("The quick brown fox jumps over the lazy dog.", voice="en-us+m1")
     codes = tts.codec.encode(wav)
     rec = np.asarray(tts.codec.decode(codes)[0], np.float32).reshape(-1)[: len(wav)]
     wav = wav[: len(rec)]
-    # a codec that lost the speech (random weights, broken export) scores near 0 here
+    # measured: shipped 0.66 STOI / 0.65 mel L1; the same network with an untrained decoder
+    # 0.35 / 1.23 — a broken export or lost training fails here
     assert stoi_score(wav, rec, 16_000) > 0.5
+    assert mel_distance(wav, rec) < 0.9
 
 
 def test_cli_tts_without_model_names_writes_speech(tmp_path):
