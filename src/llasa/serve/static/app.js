@@ -194,9 +194,10 @@ async function uploadVoice(ev) {
   setStatus(status, "uploading and encoding…");
   try {
     const v = await (await api("/v1/voices", { method: "POST", body: form })).json();
-    setStatus(status, `added ${v.name} (${v.seconds} s)`);
     await loadVoices();
     $("voice").value = v.name;
+    // announce only once the new voice is listed and selected (tests and users act on it)
+    setStatus(status, `added ${v.name} (${v.seconds} s)`);
   } catch (e) {
     setStatus(status, e.message, true);
   }
