@@ -29,6 +29,22 @@ def _recipe(tmp_path, prepared, name, batch):
     return cfg
 
 
+def _run(cmd, env):
+    """Run ``cmd`` in its own process group; on a hang, kill the whole group (torchrun's
+    workers too) instead of leaving orphans that hold ports and CPU."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"timed out after 300 s: {' '.join(cmd)}\n{out[-4000:]}")
+    assert proc.returncode == 0, out[-4000:]
+
+
 def _losses(run):
     with open(run / "metrics.csv", newline="") as f:
         return [float(r["loss"]) for r in csv.DictReader(f) if r["loss"]]
@@ -38,15 +54,10 @@ def test_torchrun_two_processes_match_one_process(speech, tmp_path):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     prepared = cached_prepared(speech)
     env = dict(os.environ, OMP_NUM_THREADS="1", LLASA_QUIET="1", HF_HUB_OFFLINE="1")
-    two = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m",
-                          "llasa.cli.main", "train", "lm", "--config",
-                          str(_recipe(tmp_path, prepared, "two", 2))],
-                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert two.returncode == 0, (two.stdout + two.stderr)[-4000:]
-    one = subprocess.run([sys.executable, "-m", "llasa.cli.main", "train", "lm", "--config",
-                          str(_recipe(tmp_path, prepared, "one", 4))],
-                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert one.returncode == 0, (one.stdout + one.stderr)[-4000:]
+    _run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "llasa.cli.main", "train",
+          "lm", "--config", str(_recipe(tmp_path, prepared, "two", 2))], env)
+    _run([sys.executable, "-m", "llasa.cli.main", "train", "lm", "--config",
+          str(_recipe(tmp_path, prepared, "one", 4))], env)
     a, b = _losses(tmp_path / "one"), _losses(tmp_path / "two")
     assert len(a) == len(b) == 6
     assert b == pytest.approx(a, rel=1e-4)
