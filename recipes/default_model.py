@@ -315,9 +315,10 @@ def plot(a) -> None:
         if not sweep.is_file():
             continue
         rows = json.loads(sweep.read_text())["points"]
-        ax.plot([r["compute"] for r in rows], [r.get(metric) for r in rows], "o-")
+        k = 100 if metric == "wer" else 1  # summaries hold WER as a fraction
+        ax.plot([r["compute"] for r in rows], [k * r.get(metric) for r in rows], "o-")
         for r in rows:
-            ax.annotate(f"N={r['budget']}", (r["compute"], r.get(metric)), fontsize=7)
+            ax.annotate(f"N={r['budget']}", (r["compute"], k * r.get(metric)), fontsize=7)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("LM tokens sampled per utterance")
         ax.set_title(label)
@@ -330,7 +331,7 @@ def plot(a) -> None:
         folder = ev / (f"tts_text_step{step}" if step != a.lm_steps else "tts_text")
         if (folder / "summary.json").is_file():
             steps.append(step)
-            wers.append(_summary(folder)["metrics"]["wer"]["mean"])
+            wers.append(100 * _summary(folder)["metrics"]["wer"]["mean"])
     if steps:
         fig, ax = plt.subplots(figsize=(4.5, 3.5))
         ax.plot(steps, wers, "o-")
