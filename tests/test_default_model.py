@@ -88,3 +88,33 @@ def test_cli_tts_without_model_names_writes_speech(tmp_path):
     assert r.returncode == 0, r.stderr
     audio, sr = sf.read(out)
     assert sr == 16_000 and audio.size > 0 and np.abs(audio).max() > 1e-3
+
+
+def test_recipe_decoder_training_keeps_the_codes_fixed(speech):
+    """recipes/default_codec.py trains only what decoding uses: codes (and so the prepared LM
+    data) must not change, while the decoder output must."""
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    from llasa.codec import Codec, presets
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "default_codec.py"
+    spec = importlib.util.spec_from_file_location("default_codec", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    codec = Codec.from_config(presets.tiny(), seed=0, device="cpu")
+    wav = speech("Hello there.", voice="en-us+m1")[:16000]
+    codes = codec.encode(wav)
+    ids = torch.as_tensor(np.asarray(codes).reshape(-1))[None, None, :]  # [1, 1, t]
+    before = codec.net.decode(audio_codes=ids).audio_values.detach().clone()
+    params = mod.decoder_parameters(codec.net)
+    assert params and all(p.requires_grad for p in params)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # whatever training does to these parameters, codes cannot move
+        for p in params:
+            p.add_(0.5 * torch.randn(p.shape, generator=gen))
+    np.testing.assert_array_equal(codec.encode(wav), codes)
+    after = codec.net.decode(audio_codes=ids).audio_values
+    assert not torch.allclose(before, after), "decoder parameters left out of training"
