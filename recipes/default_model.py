@@ -220,6 +220,13 @@ def stage_scaling(a) -> None:
         "--out", str(ev / "bon_sim"), "--strategies", "best-of-n", "--budgets", "1,2,4,8",
         "--verifier", "sim", "--lm", str(SHIP / "lm"), "--codec", codec, "--seed", "0",
         "--mos", "none", "--device", "cpu")
+    run("eval", "search", "--list", str(lists["eval_voice"]), "--limit", str(a.scaling_limit),
+        "--out", str(ev / "beam_hybrid"), "--strategies", "beam,hybrid", "--budgets", "1,2,4",
+        "--verifier", "sim", "--lm", str(SHIP / "lm"), "--codec", codec, "--seed", "0",
+        "--mos", "none", "--device", "cpu")
+    REPORTS.mkdir(exist_ok=True)
+    shutil.copyfile(ev / "beam_hybrid" / "scaling_sim_o.png",
+                    REPORTS / "default_beam_hybrid_sim_o.png")
     for step in a.train_steps:  # train-time scaling: the same eval on earlier checkpoints
         ckpt = WORK / "lm" / "checkpoints" / f"checkpoint-{step}"
         if not ckpt.is_dir():
