@@ -86,8 +86,11 @@ def test_tts_errors_are_early_and_clear(argv, msg, tmp_path, capsys):
 
 
 def test_no_default_model_message_without_traceback(tmp_path):
+    import os
+
+    env = dict(os.environ, LLASA_DEFAULT_MODEL_DIR=str(tmp_path / "none"))  # nothing there
     out = subprocess.run([sys.executable, "-m", "llasa.cli", "tts", "hi", "-o",
-                          str(tmp_path / "x.wav")], capture_output=True, text=True)
+                          str(tmp_path / "x.wav")], capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "--lm" in out.stderr and "--codec" in out.stderr
 
