@@ -14,14 +14,13 @@ instead. It is also what transcribes voice prompts that come without a transcrip
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from .._common.errors import InputError, ModelLoadError
-from .base import LazyVerifier, VerifyRequest, check_audios
+from .base import LazyLoad, LazyVerifier, VerifyRequest, check_audios
 from .text import error_rate, normalize_text
 
 _SR = 16_000
@@ -39,7 +38,7 @@ class SpeechRecognizer(Protocol):
         ...
 
 
-class Transcriber:
+class Transcriber(LazyLoad):
     """Batched Whisper transcription with faster-whisper (lazy: loads on first use).
 
     Batching: all clips of a call are laid end to end (each on a whole-second boundary) and
@@ -65,12 +64,7 @@ class Transcriber:
         self.model = model
         self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
         self.beam_size, self.batch_size = beam_size, batch_size
-        self._pipeline = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._pipeline is not None
+        LazyLoad.__init__(self)
 
     def _load(self):
         try:
@@ -95,11 +89,8 @@ class Transcriber:
         return BatchedInferencePipeline(model)
 
     def pipeline(self):
-        if self._pipeline is None:
-            with self._lock:
-                if self._pipeline is None:
-                    self._pipeline = self._load()
-        return self._pipeline
+        """The faster-whisper batched pipeline (loads the model on first use)."""
+        return self.backend()
 
     @property
     def multilingual(self) -> bool:

@@ -96,7 +96,35 @@ def check_audios(audios: Sequence[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-class LazyVerifier:
+class LazyLoad:
+    """A model loaded on first use, once, even when several threads ask at the same time.
+
+    Subclasses implement :meth:`_load` (return the loaded backend) and call
+    ``LazyLoad.__init__(self)``.
+    """
+
+    def __init__(self):
+        self._backend = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded."""
+        return self._backend is not None
+
+    def backend(self):
+        """The loaded model (loads it on first use)."""
+        if self._backend is None:
+            with self._lock:
+                if self._backend is None:
+                    self._backend = self._load()
+        return self._backend
+
+    def _load(self):
+        raise NotImplementedError
+
+
+class LazyVerifier(LazyLoad):
     """Base for verifiers with a model: lazy thread-safe load, input checks, usage counters.
 
     Subclasses set ``name``, ``higher_is_better``, ``score_range`` and implement
@@ -113,24 +141,10 @@ class LazyVerifier:
     score_range: tuple[float, float] = (0.0, 1.0)
 
     def __init__(self):
-        self._backend = None
-        self._lock = threading.Lock()
+        super().__init__()
         self.calls = 0
         self.clips = 0
         self.seconds = 0.0
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model has been loaded (it is, after the first :meth:`score`)."""
-        return self._backend is not None
-
-    def backend(self):
-        """The loaded model (loads it on first use)."""
-        if self._backend is None:
-            with self._lock:
-                if self._backend is None:
-                    self._backend = self._load()
-        return self._backend
 
     def score(self, audios: Sequence[np.ndarray], request: VerifyRequest) -> np.ndarray:
         """See :class:`Verifier`. Returns float64 [b]."""

@@ -8,21 +8,20 @@ auto-transcription take either.
 
 from __future__ import annotations
 
-import threading
 from typing import Sequence
 
 import numpy as np
 
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
-from .base import check_audios
+from .base import LazyLoad, check_audios
 
 _SR = 16_000
 _PIECE = 30 * _SR   # Whisper's window; longer clips are transcribed in 30 s pieces
 MIN_SECONDS = 0.1
 
 
-class HFWhisperTranscriber:
+class HFWhisperTranscriber(LazyLoad):
     """Batched transcription with ``WhisperForConditionalGeneration`` (lazy load).
 
     Batching: up to ``batch_size`` clips (or 30 s pieces of longer clips) share one
@@ -47,20 +46,7 @@ class HFWhisperTranscriber:
         self.model_id = str(model)
         self.device, self.dtype, self.revision = device, dtype, revision
         self.batch_size, self.num_beams, self.max_new_tokens = batch_size, num_beams, max_new_tokens
-        self._backend = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        return self._backend is not None
-
-    def backend(self):
-        """(processor, model), loaded on first use."""
-        if self._backend is None:
-            with self._lock:
-                if self._backend is None:
-                    self._backend = self._load()
-        return self._backend
+        LazyLoad.__init__(self)  # backend(): (processor, model), loaded on first use
 
     def _load(self):
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
