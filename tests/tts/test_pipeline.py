@@ -154,7 +154,7 @@ def test_voice_checks(tiny_tts, chatty_tts, prompt_voice):
         tiny_tts.synthesize("Hi.", huge)
 
 
-def test_lm_codec_mismatch_and_missing_default(tiny_tts, tmp_path):
+def test_lm_codec_mismatch_and_missing_default(tiny_tts, tmp_path, monkeypatch):
     from llasa.lm.tiny import tiny_lm
 
     class SmallCodec:  # only the attributes the check reads
@@ -163,6 +163,7 @@ def test_lm_codec_mismatch_and_missing_default(tiny_tts, tmp_path):
     with pytest.raises(ModelLoadError, match="do not match"):
         Llasa(tiny_tts.lm, SmallCodec())
     del tiny_lm
+    monkeypatch.setenv("LLASA_DEFAULT_MODEL_DIR", str(tmp_path / "none"))  # nothing shipped there
     with pytest.raises(ModelLoadError, match="--lm"):
         Llasa.from_pretrained(codec=str(tmp_path))
 
