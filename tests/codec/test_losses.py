@@ -94,3 +94,17 @@ def test_mismatches_are_input_errors():
         semantic_loss(torch.zeros(1, 2, 3), torch.zeros(1, 3, 3))
     with pytest.raises(InputError, match="one n_mels per window"):
         MultiScaleMelLoss(windows=(32, 64), n_mels=(5,))
+
+
+def test_fsq_bound_penalty_is_zero_inside_the_margin_and_grows_outside():
+    import torch
+
+    from llasa.codec.losses import fsq_bound_penalty
+
+    inside = torch.tensor([[-1.5, 0.0, 1.2]])
+    assert fsq_bound_penalty(inside, 1.5).item() == 0.0
+    outside = torch.tensor([[3.5, -0.5, -2.5]], requires_grad=True)
+    pen = fsq_bound_penalty(outside, 1.5)
+    assert abs(pen.item() - (2.0 ** 2 + 0 + 1.0 ** 2) / 3) < 1e-6
+    pen.backward()
+    assert outside.grad[0, 0] > 0 and outside.grad[0, 2] < 0 and outside.grad[0, 1] == 0

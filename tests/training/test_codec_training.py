@@ -221,3 +221,33 @@ def test_settings_validation_and_shipped_recipes(tmp_path, capsys):
     rc = main(["train", "codec", "--preset", "tiny", "--data", str(tmp_path / "missing"),
                "--output-dir", str(tmp_path / "r")])
     assert rc == 2 and "not found" in capsys.readouterr().err
+
+
+def test_fsq_bound_penalty_is_wired_into_the_generator_loss(corpus, tmp_path):
+    """With only the FSQ-bound term switched on and FSQ inputs pushed into saturation, a step
+    logs the penalty and moves ``project_in`` (the gradient reaches it); with weight 0 the term
+    is absent."""
+    def run(weight):
+        s = load_recipe(None, preset="tiny", output_dir=str(tmp_path / f"fsq{weight}"),
+                        max_steps=1, data={"train": str(corpus / "many"), "crop_seconds": 0.4,
+                                           "batch_size": 2},
+                        loss={"fsq_bound_weight": weight, "mel_weight": 0.0,
+                              "adversarial_weight": 0.0, "feature_matching_weight": 0.0,
+                              "semantic_weight": 0.0},
+                        optim={"weight_decay": 0.0})  # decay alone would move weights
+        trainer = CodecTrainer(s).setup()
+        try:
+            w = trainer.model.quantizer.project_in.weight
+            with torch.no_grad():
+                w.mul_(5.0)
+            before = w.detach().clone()
+            trainer._train_mode()
+            row = trainer.train_step(next(iter(trainer.loader)))
+            return row, not torch.equal(before, w.detach())
+        finally:
+            trainer.cleanup()
+
+    row, moved = run(10.0)
+    assert row["fsq"] > 0 and moved
+    row, moved = run(0.0)
+    assert "fsq" not in row and not moved

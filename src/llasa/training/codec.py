@@ -38,7 +38,7 @@ from .._common.errors import InputError
 from .._common.log import get_logger, progress
 from ..codec.discriminators import CodecDiscriminator
 from ..codec.losses import (MultiScaleMelLoss, discriminator_loss, feature_matching_loss,
-                            generator_adversarial_loss, semantic_loss)
+                            fsq_bound_penalty, generator_adversarial_loss, semantic_loss)
 from ..codec.semantic_head import SemanticHead
 from .checkpoint import CheckpointManager
 from .codec_config import CodecTrainSettings
@@ -48,7 +48,7 @@ from .metrics import MetricsLog
 from .schedule import WarmupDecay, warmup_decay_scheduler
 
 log = get_logger(__name__)
-_PLOT_KEYS = ["loss_g", "mel", "adv", "fm", "semantic", "loss_d"]
+_PLOT_KEYS = ["loss_g", "mel", "adv", "fm", "semantic", "fsq", "loss_d"]
 
 
 class CodecTrainer:
@@ -84,6 +84,9 @@ class CodecTrainer:
         # the encoder's own semantic features are the target: capture them, don't rerun w2v-BERT
         self._hook = self.model.semantic_encoder.register_forward_hook(
             lambda m, a, out: self._semantic.__setitem__("target", out.last_hidden_state))
+        self._fsq_hook = self.model.quantizer.project_in.register_forward_hook(
+            lambda m, a, out: self._semantic.__setitem__("fsq_in", out)) \
+            if s.loss.fsq_bound_weight > 0 else None
         o = s.optim
         g_params = [p for p in self.model.parameters() if p.requires_grad]
         if self.head is not None:
@@ -193,6 +196,10 @@ class CodecTrainer:
             fm = feature_matching_loss(real, fake)
             loss_g = w.mel_weight * mel + w.adversarial_weight * adv \
                 + w.feature_matching_weight * fm
+            fsq_in = self._semantic.pop("fsq_in", None)
+            fsq = fsq_bound_penalty(fsq_in, w.fsq_bound_margin) if fsq_in is not None else None
+            if fsq is not None:
+                loss_g = loss_g + w.fsq_bound_weight * fsq
             sem = None
             if sem_pred is not None:
                 sem = semantic_loss(sem_pred, sem_target)
@@ -205,6 +212,8 @@ class CodecTrainer:
         row = {"step": self.step, "loss_g": loss_g.item(), "mel": mel.item(), "adv": adv.item(),
                "fm": fm.item(), "semantic": sem.item() if sem is not None else None,
                "loss_d": loss_d.item(), "grad_norm_g": gn_g, "grad_norm_d": gn_d, "lr": lr_g}
+        if fsq is not None:
+            row["fsq"] = fsq.item()
         if not all(torch.isfinite(torch.tensor(v)) for k, v in row.items() if v is not None):
             raise FloatingPointError(f"non-finite loss at step {self.step}: {row} "
                                      "(lower optim.peak_lr or use precision fp32)")
@@ -278,6 +287,8 @@ class CodecTrainer:
 
     def cleanup(self) -> None:
         self._hook.remove()
+        if self._fsq_hook is not None:
+            self._fsq_hook.remove()
         self.loader = None
 
 

@@ -105,6 +105,10 @@ class CodecLossSettings:
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 1.0
     semantic_weight: float = 5.0
+    # Not in the official recipe (hence 0): keeps FSQ inputs out of tanh saturation, which
+    # collapses small codecs trained from scratch to one code (codec.losses.fsq_bound_penalty).
+    fsq_bound_weight: float = 0.0
+    fsq_bound_margin: float = 1.5
     mel_windows: tuple[int, ...] = MEL_WINDOWS
     mel_bins: tuple[int, ...] = MEL_BINS
 
@@ -113,8 +117,10 @@ class CodecLossSettings:
         self.mel_bins = tuple(int(m) for m in self.mel_bins)
         if len(self.mel_windows) != len(self.mel_bins) or not self.mel_windows:
             raise InputError("loss.mel_windows and loss.mel_bins need the same, non-zero length")
+        if self.fsq_bound_margin <= 0:
+            raise InputError("loss.fsq_bound_margin must be > 0")
         for name in ("mel_weight", "adversarial_weight", "feature_matching_weight",
-                     "semantic_weight"):
+                     "semantic_weight", "fsq_bound_weight"):
             if getattr(self, name) < 0:
                 raise InputError(f"loss.{name} must be >= 0")
 

@@ -330,6 +330,7 @@ def train_lm(s: LMTrainSettings) -> dict:
         tok.save_pretrained(str(target))
         MetricsLog(out / "metrics.csv").plot(out / "loss.png", ["loss", "eval_loss"],
                                              title="LM training")
+    _close_process_group()
     st = trainer.state
     losses = [h["loss"] for h in st.log_history if "loss" in h]
     return {"step": st.global_step, "resumed_from": resume_step, "first_loss": losses[0]
@@ -339,3 +340,14 @@ def train_lm(s: LMTrainSettings) -> dict:
             "tokens_per_second": st.num_input_tokens_seen / wall if wall > 0 else None,
             "train_sequences": len(train_ds), "too_long": train_ds.num_too_long,
             "mask_template_eot": mask_eot, "output": str(target)}
+
+
+def _close_process_group() -> None:
+    """Under torchrun, wait for every rank and shut the process group down before exit: a
+    gloo group left open can abort a rank at interpreter exit ("terminate called without an
+    active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
