@@ -33,7 +33,9 @@ def test_full_queue_answers_429_at_once(thread_server):
         res = asyncio.run(_post_many(srv.url, [body(duration=6.0)] * 6))
         codes = [r.status_code for r, _ in res]
         assert sorted(set(codes)) == [200, 429], codes
-        assert codes.count(200) >= 2 and codes.count(429) >= 3
+        # one running + one queued at most; whether the second fits depends on whether the
+        # worker took the first off the queue before the burst arrived
+        assert 1 <= codes.count(200) <= 2 and codes.count(429) == 6 - codes.count(200)
         for r, dt in res:
             if r.status_code == 429:
                 assert r.headers["Retry-After"] == "1"
