@@ -100,6 +100,17 @@ def tiny() -> DiscriminatorSettings:
                                  spec_channels=4, spec_max_channels=16)
 
 
+def _conv_stack(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> DiscOutput:
+    """Leaky-ReLU conv stack + output conv; every activation is kept for feature matching."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), _LRELU)
+        feats.append(x)
+    x = post(x)
+    feats.append(x)
+    return x, feats
+
+
 class PeriodDiscriminator(nn.Module):
     """Folds the waveform into ``[b, 1, l/p, p]`` and runs strided 2-D convs along time."""
 
@@ -127,13 +138,7 @@ class PeriodDiscriminator(nn.Module):
             wav = F.pad(wav, (0, pad), mode=mode)
             n += pad
         x = wav.view(b, c, n // self.period, self.period)  # [b, 1, l/p, p]
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), _LRELU)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x, feats
+        return _conv_stack(self.convs, self.post, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -184,13 +189,7 @@ class SpectralDiscriminator(nn.Module):
     def forward(self, wav: torch.Tensor) -> DiscOutput:
         """Args: wav [b, 1, l]. Returns: logits [b, 1, f', t] and the feature list."""
         x = self.spectrogram(wav).to(self.post.weight.dtype)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), _LRELU)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x, feats
+        return _conv_stack(self.convs, self.post, x)
 
 
 class MultiResolutionSpectralDiscriminator(nn.Module):

@@ -32,6 +32,21 @@ class ApiError(Exception):
         self.code, self.param, self.headers = code, param, headers
 
 
+async def read_body_limited(request: Request, limit: int, what: str, code: str) -> bytes:
+    """The request body, refused with a 413 ``code`` as soon as it passes ``limit`` bytes
+    (by the declared Content-Length, else while streaming it in: nothing larger is buffered)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ApiError(413, f"{what} is {int(length)} bytes; the limit is {limit} bytes",
+                       code=code)
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise ApiError(413, f"{what} is over the limit of {limit} bytes", code=code)
+    return bytes(body)
+
+
 def error_response(status: int, message: str, *, type: str = "invalid_request_error",
                    code: str | None = None, param: str | None = None,
                    headers: dict | None = None) -> JSONResponse:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from .engine import DEFAULT_VOICE, SpeechJob
 from .formats import MEDIA_TYPES_STREAM, encode_audio, pcm16, sse_audio_delta, sse_event
 from .formats import wav_stream_header
-from .http_errors import ApiError, from_exception, validation_message
+from .http_errors import ApiError, from_exception, read_body_limited, validation_message
 from .schemas import MEDIA_TYPES, STREAM_FORMATS, SpeechRequest
 from .worker import ClientGone, RequestTimeout
 
@@ -34,16 +34,7 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> dict:
     if ctype != "application/json":
         raise ApiError(415, f"Content-Type must be application/json, got {ctype or 'none'!r}",
                        code="unsupported_media_type")
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise ApiError(413, f"request body is {int(length)} bytes; the limit is {limit}",
-                       code="body_too_large")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise ApiError(413, f"request body is over the limit of {limit} bytes",
-                           code="body_too_large")
+    body = await read_body_limited(request, limit, "request body", "body_too_large")
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

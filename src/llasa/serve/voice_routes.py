@@ -17,23 +17,9 @@ from starlette.requests import Request as StarletteRequest
 from ..audio import AudioLimits, load_audio
 from ..tts.voices import check_voice_name
 from .formats import encode_audio
-from .http_errors import ApiError
+from .http_errors import ApiError, read_body_limited
 
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the text fields
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise ApiError(413, f"upload is {int(length)} bytes; the limit is {limit} bytes",
-                       code="upload_too_large")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise ApiError(413, f"upload is over the limit of {limit} bytes",
-                           code="upload_too_large")
-    return bytes(body)
 
 
 async def _form(request: Request, limit: int):
@@ -42,7 +28,7 @@ async def _form(request: Request, limit: int):
         raise ApiError(415, "upload a voice as multipart/form-data with fields 'name', 'file' "
                        f"and optional 'text' (got Content-Type {ctype or 'none'!r})",
                        code="unsupported_media_type")
-    body = await _read_limited(request, limit + _FORM_OVERHEAD)
+    body = await read_body_limited(request, limit + _FORM_OVERHEAD, "upload", "upload_too_large")
     sent = False
 
     async def receive():  # replay the bounded body to the multipart parser
