@@ -39,3 +39,38 @@ def espeak(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50) -
 def speech():
     """Factory fixture: ``speech(text, voice=..., speed=..., pitch=...)`` → waveform [n]."""
     return espeak
+
+
+# Tiny real models shared by the pipeline and search tests (built once per session):
+# ``tiny_tts`` has the official 65 536 speech tokens (random weights: it rarely samples END, so
+# rows run to their cap); ``chatty_tts`` is a 16-code LM with weights scaled up, which ends after
+# a few to a few dozen tokens and whose greedy output depends on the text.
+@pytest.fixture(scope="session")
+def tiny_codec():
+    from llasa.codec import presets
+    from llasa.codec.model import Codec
+
+    return Codec.from_config(presets.tiny(), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_tts(tiny_codec):
+    from llasa.lm.tiny import tiny_lm
+    from llasa.tts import Llasa
+
+    return Llasa(tiny_lm(codebook_size=65536, seed=0), tiny_codec)
+
+
+@pytest.fixture(scope="session")
+def chatty_tts(tiny_codec):
+    from llasa.lm.tiny import tiny_lm
+    from llasa.tts import Llasa
+
+    import torch
+
+    lm = tiny_lm(codebook_size=16, seed=0)
+    with torch.no_grad():
+        for p in lm.model.parameters():
+            if p.ndim == 2:  # embeddings and projections; norms stay 1
+                p.mul_(25.0)
+    return Llasa(lm, tiny_codec)
