@@ -251,3 +251,30 @@ def test_fsq_bound_penalty_is_wired_into_the_generator_loss(corpus, tmp_path):
     assert row["fsq"] > 0 and moved
     row, moved = run(0.0)
     assert "fsq" not in row and not moved
+
+
+def test_mel_only_training_skips_the_discriminators(corpus, tmp_path):
+    """Both GAN weights 0: no discriminator update, no GAN metrics, the generator still learns;
+    one GAN weight on: the discriminator moves again."""
+    def step(adv):
+        s = load_recipe(None, preset="tiny", output_dir=str(tmp_path / f"gan{adv}"),
+                        max_steps=1, data={"train": str(corpus / "many"), "crop_seconds": 0.4,
+                                           "batch_size": 2},
+                        loss={"adversarial_weight": adv, "feature_matching_weight": 0.0})
+        trainer = CodecTrainer(s).setup()
+        try:
+            d0 = [p.detach().clone() for p in trainer.disc.parameters()]
+            g0 = trainer.model.acoustic_decoder.embed.weight.detach().clone()
+            trainer._train_mode()
+            row = trainer.train_step(next(iter(trainer.loader)))
+            d_moved = any(not torch.equal(a, b) for a, b in zip(d0, trainer.disc.parameters()))
+            g_moved = not torch.equal(g0, trainer.model.acoustic_decoder.embed.weight.detach())
+            return row, d_moved, g_moved
+        finally:
+            trainer.cleanup()
+
+    row, d_moved, g_moved = step(0.0)
+    assert row["loss_d"] is None and row["adv"] is None and row["fm"] is None
+    assert not d_moved and g_moved and row["mel"] > 0
+    row, d_moved, _ = step(1.0)
+    assert row["loss_d"] is not None and row["adv"] is not None and d_moved

@@ -145,3 +145,31 @@ def test_dataset_over_prepared_shards(tok, speech):
     assert sum(len(packed[k]["input_ids"]) for k in range(len(packed))) == ds.lengths.sum()
     with pytest.raises(InputError, match="no training sequence fits"):
         LMDataset(shards, b, max_length=20)
+
+
+def test_clone_pairs_join_two_utterances_of_one_speaker(tok, speech):
+    shards = CodeShards(cached_prepared(speech))
+    b = SequenceBuilder(tok, "tts")
+    single = LMDataset(shards, b, max_length=4096)
+    ds = LMDataset(shards, b, max_length=4096, clone_pairs=1.0, seed=3)
+    n = len(single)
+    assert len(ds) == 2 * n  # as many pairs as single items, after them
+    for k in range(n):
+        np.testing.assert_array_equal(ds[k]["input_ids"], single[k]["input_ids"])
+    v = b.vocab
+    for k in range(n, 2 * n):
+        i, j = ds.items[k]
+        assert i != j and shards.speaker(i) == shards.speaker(j) is not None
+        s = ds[k]
+        assert len(s["input_ids"]) == ds.lengths[k]  # predicted lengths stay exact
+        ui, uj = shards[i], shards[j]
+        # exactly what a cloning prompt holds: both texts, both utterances' codes in order
+        assert b.prompt(ui.text + " " + uj.text) == s["input_ids"][
+            : len(b.prompt(ui.text + " " + uj.text))].tolist()
+        speech_ids = s["input_ids"][s["labels"] != IGNORE]
+        codes = np.concatenate([np.asarray(ui.codes), np.asarray(uj.codes)])
+        np.testing.assert_array_equal(speech_ids[1:-1], v.code_to_id(codes))
+    again = LMDataset(shards, b, max_length=4096, clone_pairs=1.0, seed=3)
+    assert again.items == ds.items  # seeded
+    with pytest.raises(InputError, match="clone_pairs"):
+        LMDataset(shards, b, max_length=4096, clone_pairs=-1)

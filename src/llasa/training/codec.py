@@ -179,23 +179,29 @@ class CodecTrainer:
         feats = batch["features"].to(self.device)
         with self._autocast():
             y_hat, sem_pred, sem_target = self.generate(wav, feats)
-        # discriminator: real → 1, generated (detached) → 0
-        self.disc.requires_grad_(True)
-        with self._autocast():
-            loss_d = discriminator_loss(self.disc(wav), self.disc(y_hat.detach()))
-        gn_d = self._update(loss_d, self.opt_d, self.scaler_d, self.disc.parameters())
-        self.sched_d.step()
+        # mel-only training (both GAN weights 0) skips the discriminators: they would cost
+        # about half the step and change nothing
+        gan = w.adversarial_weight > 0 or w.feature_matching_weight > 0
+        loss_d = adv = fm = None
+        gn_d = None
+        if gan:  # discriminator: real → 1, generated (detached) → 0
+            self.disc.requires_grad_(True)
+            with self._autocast():
+                loss_d = discriminator_loss(self.disc(wav), self.disc(y_hat.detach()))
+            gn_d = self._update(loss_d, self.opt_d, self.scaler_d, self.disc.parameters())
+            self.sched_d.step()
         # generator: fool the (just updated) discriminator, match its features and the mels
         self.disc.requires_grad_(False)
         with self._autocast():
-            fake = self.disc(y_hat)
-            with torch.no_grad():
-                real = self.disc(wav)
             mel = self.mel_loss(y_hat, wav)
-            adv = generator_adversarial_loss(fake)
-            fm = feature_matching_loss(real, fake)
-            loss_g = w.mel_weight * mel + w.adversarial_weight * adv \
-                + w.feature_matching_weight * fm
+            loss_g = w.mel_weight * mel
+            if gan:
+                fake = self.disc(y_hat)
+                with torch.no_grad():
+                    real = self.disc(wav)
+                adv = generator_adversarial_loss(fake)
+                fm = feature_matching_loss(real, fake)
+                loss_g = loss_g + w.adversarial_weight * adv + w.feature_matching_weight * fm
             fsq_in = self._semantic.pop("fsq_in", None)
             fsq = fsq_bound_penalty(fsq_in, w.fsq_bound_margin) if fsq_in is not None else None
             if fsq is not None:
@@ -209,9 +215,12 @@ class CodecTrainer:
                             [p for g in self.opt_g.param_groups for p in g["params"]])
         self.sched_g.step()
         self.step += 1
-        row = {"step": self.step, "loss_g": loss_g.item(), "mel": mel.item(), "adv": adv.item(),
-               "fm": fm.item(), "semantic": sem.item() if sem is not None else None,
-               "loss_d": loss_d.item(), "grad_norm_g": gn_g, "grad_norm_d": gn_d, "lr": lr_g}
+        def item(t):
+            return t.item() if t is not None else None
+
+        row = {"step": self.step, "loss_g": loss_g.item(), "mel": mel.item(), "adv": item(adv),
+               "fm": item(fm), "semantic": item(sem), "loss_d": item(loss_d),
+               "grad_norm_g": gn_g, "grad_norm_d": gn_d, "lr": lr_g}
         if fsq is not None:
             row["fsq"] = fsq.item()
         if not all(torch.isfinite(torch.tensor(v)) for k, v in row.items() if v is not None):
@@ -252,8 +261,12 @@ class CodecTrainer:
             self.metrics.append(row)
             self.history.append(row)
             bar.update(1)
-            bar.set_postfix(mel=f"{row['mel']:.3f}", g=f"{row['loss_g']:.2f}",
-                            d=f"{row['loss_d']:.2f}")
+            shown = {"mel": f"{row['mel']:.3f}", "g": f"{row['loss_g']:.2f}"}
+            if row["loss_d"] is not None:
+                shown["d"] = f"{row['loss_d']:.2f}"
+            if row.get("fsq") is not None:
+                shown["fsq"] = f"{row['fsq']:.3f}"
+            bar.set_postfix(**shown)
             if self.step % s.save_every == 0 or self.step == s.max_steps:
                 self.save_checkpoint()
         bar.close()

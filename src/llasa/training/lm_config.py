@@ -46,6 +46,10 @@ class LMDataSettings:
             so the template's end-of-turn tokens are masked out of attention). None: on when
             fine-tuning a checkpoint without packing, off for tiny/scratch models and packing.
         num_workers: DataLoader worker processes.
+        clone_pairs: add joined same-speaker pairs (prompt + continuation, the cloning layout)
+            as this share of the training items (0: none; see
+            :class:`~llasa.training.lm_data.LMDataset`). For small models trained from scratch;
+            the official recipe trains on single utterances.
     """
 
     train: str = ""
@@ -58,8 +62,13 @@ class LMDataSettings:
     speaker_prefix: bool = False
     mask_template_eot: bool | None = None
     num_workers: int = 0
+    clone_pairs: float = 0.0
 
     def __post_init__(self):
+        if self.clone_pairs < 0:
+            raise InputError("data.clone_pairs must be >= 0")
+        if self.clone_pairs and self.task != "tts":
+            raise InputError("data.clone_pairs needs data.task 'tts'")
         if self.task not in _TASKS:
             raise InputError(f"data.task must be one of {_TASKS}, got {self.task!r}")
         if not 0 <= self.eval_fraction < 1:

@@ -142,29 +142,43 @@ class LMDataset(torch.utils.data.Dataset):
     Items longer than ``max_length`` are left out (``num_too_long`` counts them); with
     ``packing`` an item is a row of several sequences (first-fit in a seeded order).
 
+    ``clone_pairs`` adds joined pairs: two utterances of the same speaker as one sequence
+    (texts joined by a space, codes concatenated). That is the layout of a cloning prompt plus
+    its continuation (:func:`llasa.lm.build_tts_prompt` with a voice), which a small model
+    trained on single utterances never sees: it then stops right after the prompt's speech.
+
     Args:
         shards: the prepared data; indices: which of its items to use (default all).
         builder: a :class:`SequenceBuilder`.
         max_length: longest sequence (or packed row).
         packing: pack short sequences into rows.
-        seed: order in which sequences are packed.
+        seed: order in which sequences are packed, and which utterances are paired.
+        clone_pairs: joined pairs to add, as a share of the single items (0: none; 1: as many
+            pairs as single items). Items without a speaker are never paired.
     """
 
     def __init__(self, shards, builder: SequenceBuilder, max_length: int,
-                 indices=None, packing: bool = False, seed: int = 0):
+                 indices=None, packing: bool = False, seed: int = 0,
+                 clone_pairs: float = 0.0):
+        if clone_pairs < 0:
+            raise InputError(f"clone_pairs must be >= 0, got {clone_pairs}")
         self.shards, self.builder, self.max_length = shards, builder, int(max_length)
         idx = np.arange(len(shards)) if indices is None else np.asarray(indices, np.int64)
         texts = [shards.text(int(i)) for i in idx]
         self._text_ids = dict(zip(idx.tolist(), builder.tok(
             texts, add_special_tokens=False)["input_ids"] if texts else []))
+        self._space = builder.text_ids(" ")
         pre = ({s: len(builder.text_ids(f"Speaker {s} ")) for s in shards.speakers}
                if builder.speaker_prefix and builder.task == "tts" else {})
-        lengths = np.array([builder.overhead + len(self._text_ids[int(i)])
-                            + int(shards.lengths[i]) + pre.get(shards.speaker(int(i)), 0)
-                            for i in idx], np.int64)
+        groups = [(int(i),) for i in idx] + _pairs(shards, idx, clone_pairs, seed)
+        lengths = np.array([
+            builder.overhead + sum(len(self._text_ids[i]) + int(shards.lengths[i]) for i in g)
+            + len(self._space) * (len(g) - 1) + pre.get(shards.speaker(g[0]), 0)
+            for g in groups], np.int64)
         keep = lengths <= self.max_length
-        self.num_too_long = int((~keep).sum())
-        self.items, self.lengths = idx[keep], lengths[keep]
+        self.num_too_long = int((~keep[:len(idx)]).sum())
+        self.items = [g for g, k in zip(groups, keep) if k]
+        self.lengths = lengths[keep]
         if not len(self.items):
             raise InputError(f"no training sequence fits in max_length {max_length} "
                              f"({self.num_too_long} too long)")
@@ -174,9 +188,14 @@ class LMDataset(torch.utils.data.Dataset):
         return len(self.rows) if self.rows is not None else len(self.items)
 
     def sequence(self, k: int) -> dict:
-        i = int(self.items[k])
-        u = self.shards[i]
-        return self.builder.build(u.text, u.codes, u.speaker, self._text_ids[i])
+        group = self.items[k]
+        units = [self.shards[i] for i in group]
+        text_ids = list(self._text_ids[group[0]])
+        for i in group[1:]:
+            text_ids += self._space + list(self._text_ids[i])
+        codes = np.concatenate([np.asarray(u.codes) for u in units])
+        return self.builder.build(" ".join(u.text for u in units), codes, units[0].speaker,
+                                  text_ids)
 
     def __getitem__(self, k: int) -> dict:
         if self.rows is None:
@@ -189,6 +208,28 @@ class LMDataset(torch.utils.data.Dataset):
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
+
+
+def _pairs(shards, idx: np.ndarray, share: float, seed: int) -> list[tuple[int, int]]:
+    """``round(share · len(idx))`` pairs of distinct utterances of one speaker (seeded)."""
+    want = int(round(share * len(idx)))
+    if want <= 0:
+        return []
+    by_speaker: dict[str, list[int]] = {}
+    for i in idx.tolist():
+        name = shards.speaker(i)
+        if name is not None:
+            by_speaker.setdefault(name, []).append(i)
+    pools = [v for v in by_speaker.values() if len(v) > 1]
+    if not pools:
+        return []
+    rng = np.random.default_rng(seed + 7919)
+    sizes = np.array([len(v) for v in pools], np.float64)
+    out = []
+    for p in rng.choice(len(pools), size=want, p=sizes / sizes.sum()).tolist():
+        a, b = rng.choice(len(pools[p]), size=2, replace=False).tolist()
+        out.append((pools[p][a], pools[p][b]))
+    return out
 
 
 def _pack(lengths: np.ndarray, max_length: int, seed: int) -> list[list[int]]:
