@@ -3,27 +3,30 @@
 
     python recipes/default_model.py                      # every stage, in order
     python recipes/default_model.py --stages eval,scaling  # only some stages
-    python recipes/default_model.py --codec-steps 300 --lm-steps 2000
+    python recipes/default_model.py --codec-steps 3000 --decoder-steps 4000 --lm-steps 3000
 
 Stages (each is a plain ``llasa`` command, printed before it runs, and each resumes when run
 again, so an interrupted recipe is continued by running the same command):
 
 1. ``corpus``  – sentences of at most 9 words from ``data/sentences`` → ``llasa data
    synth-corpus`` (espeak-ng, en-us voices m1 / edward / m7 for training, ``max`` held out).
-2. ``codec``   – architecture from ``configs/default/codec.yaml`` (random init, FSQ input
-   scaled: :func:`codec_init`), then ``recipes/default_codec.py`` trains the decoder on the
-   frozen encoder's codes (the end-to-end ``llasa train codec`` run collapsed to one code).
-3. ``prepare`` – ``llasa data prepare`` of the train split with the (frozen) encoder.
-4. ``lm``      – ``llasa train lm --config configs/default/lm.yaml``.
-5. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
+2. ``codec``   – ``llasa train codec --config configs/default/codec.yaml``: the small X-codec2
+   trained end to end from scratch (mel loss, FSQ-bound penalty against the one-code collapse).
+3. ``prepare`` – ``llasa data prepare`` of the train split with that codec's (now frozen) encoder.
+4. ``decoder`` – ``recipes/default_codec.py``: more decoder training on the frozen encoder's
+   codes (the codes, and so the LM's data, do not change). Runs beside ``lm`` when both are
+   asked for, one core each.
+5. ``lm``      – ``llasa train lm --config configs/default/lm.yaml``.
+6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
-6. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
+7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
    ``llasa eval tts`` (plain TTS on held-out sentences, cloning of the held-out voice).
-7. ``scaling`` – best-of-N with the WER verifier (N = 1, 2, 4, 8) and an earlier LM checkpoint
+8. ``scaling`` – best-of-N / beam / hybrid search against compute, and earlier LM checkpoints
    (train-time scaling); ``reports/default_*.png`` and ``runs/default/metrics.json``.
 
-Every torch process runs with one thread (``OMP_NUM_THREADS=1``): on a small shared CPU, two
-processes each spinning two threads made a codec step 25× slower (measured: 64 s vs 2.5 s).
+Every torch process runs with one thread (``OMP_NUM_THREADS=1``) unless it runs alone: on a
+small shared CPU, two processes each spinning two threads made a codec step 25× slower
+(measured: 64 s vs 2.5 s).
 """
 
 from __future__ import annotations
@@ -40,18 +43,22 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
-STAGES = ("corpus", "codec", "prepare", "lm", "export", "eval", "scaling")
+STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 
 
-def run(*args: str) -> None:
-    """Run ``python -m llasa.cli.main ARGS`` with one torch thread; stop on failure."""
+def _env(threads: int = 1) -> dict:
+    n = str(threads)
+    return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false"}
+
+
+def run(*args: str, threads: int = 1) -> None:
+    """Run ``python -m llasa.cli.main ARGS`` with ``threads`` torch threads; stop on failure."""
     cmd = [sys.executable, "-m", "llasa.cli.main", *args]
     print("+ llasa " + " ".join(args), flush=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=_env(threads))
 
 
 def stage_corpus(a) -> None:
@@ -71,48 +78,43 @@ def stage_corpus(a) -> None:
         "".join(json.dumps(r) + "\n" for r in rows if r["split"] == "train"))
 
 
-def codec_init(path: Path) -> None:
-    """The codec's starting weights: the config's random init with the FSQ input projection
-    scaled by 1/20.
-
-    Why: at the preset's init the FSQ input has std ~15, deep in the tanh bound's saturation,
-    where the straight-through gradient vanishes; the first run (lr 2e-3) drifted to std ~400
-    and every frame got the same code by step 100 (measured). Scaled, std ~0.7 and 80–110
-    distinct codes per utterance from the start.
-    """
-    import torch
-
-    from llasa.training.codec_config import load_recipe
-    from llasa.training.codec_model import build_generator
-
-    s = load_recipe(ROOT / "configs" / "default" / "codec.yaml")
-    net = build_generator(s.model, s.seed)
-    with torch.no_grad():
-        net.quantizer.project_in.weight.mul_(1 / 20)
-        net.quantizer.project_in.bias.mul_(1 / 20)
-    net.save_pretrained(str(path), safe_serialization=True)
-
-
 def stage_codec(a) -> None:
-    if not (WORK / "codec_init" / "config.json").is_file():
-        codec_init(WORK / "codec_init")
-    # decoder only, on the frozen encoder's codes (why: recipes/default_codec.py)
-    cmd = [sys.executable, str(ROOT / "recipes" / "default_codec.py"), str(WORK / "codec_init"),
-           str(WORK / "corpus" / "train.jsonl"), str(WORK / "codec"), "--steps",
-           str(a.codec_steps)]
-    print("+ " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    # alone on the machine: both cores (mel-only steps, no discriminators)
+    run("train", "codec", "--config", "configs/default/codec.yaml", "--data",
+        str(WORK / "corpus" / "train.jsonl"), "--output-dir", str(WORK / "codec"),
+        "--max-steps", str(a.codec_steps), threads=os.cpu_count() or 1)
 
 
 def stage_prepare(a) -> None:
     run("data", "prepare", str(WORK / "corpus" / "manifest.jsonl"), str(WORK / "prepared"),
-        "--codec", str(WORK / "codec_init"), "--split", "train", "--workers", "1",
+        "--codec", str(WORK / "codec" / "model"), "--split", "train", "--workers", "2",
         "--device", "cpu")
+
+
+def _decoder_cmd(a) -> list[str]:
+    # the encoder stays as trained end to end, so the prepared codes stay valid
+    return [sys.executable, str(ROOT / "recipes" / "default_codec.py"),
+            str(WORK / "codec" / "model"), str(WORK / "prepared"),
+            str(WORK / "codec_decoder"), "--steps", str(a.decoder_steps), "--lr", "5e-4"]
+
+
+def stage_decoder(a) -> None:
+    cmd = _decoder_cmd(a)
+    if "lm" in a.todo:  # one core each: the decoder trains beside the LM stage
+        print("+ (beside the LM stage) " + " ".join(cmd), flush=True)
+        a.decoder_job = subprocess.Popen(cmd, cwd=ROOT, env=_env())
+        return
+    print("+ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=_env())
 
 
 def stage_lm(a) -> None:
     run("train", "lm", "--config", "configs/default/lm.yaml", "--data", str(WORK / "prepared"),
         "--max-steps", str(a.lm_steps), "--output-dir", str(WORK / "lm"))
+    if a.decoder_job is not None:
+        if a.decoder_job.wait() != 0:
+            raise SystemExit("the decoder stage failed (see its output above)")
+        a.decoder_job = None
 
 
 def export_codec() -> None:
@@ -120,7 +122,9 @@ def export_codec() -> None:
     from transformers import Xcodec2Model
 
     shutil.rmtree(SHIP / "codec", ignore_errors=True)
-    codec = Xcodec2Model.from_pretrained(str(WORK / "codec" / "model"))
+    polished = WORK / "codec_decoder" / "model"
+    codec = Xcodec2Model.from_pretrained(
+        str(polished if polished.is_dir() else WORK / "codec" / "model"))
     codec.to(torch.float16).save_pretrained(str(SHIP / "codec"), safe_serialization=True)
     _package(SHIP / "codec")
 
@@ -258,6 +262,14 @@ def write_card(a, metrics: dict) -> None:
             return "–"
         return f"{100 * v:.0f}" if key.startswith("wer") else f"{v:.2f}"  # WER: a fraction
 
+    import yaml
+
+    codec_cfg = yaml.safe_load((ROOT / "configs" / "default" / "codec.yaml").read_text())
+    lm_cfg = yaml.safe_load((ROOT / "configs" / "default" / "lm.yaml").read_text())
+    cc, lt = codec_cfg["model"]["config"], lm_cfg["model"]["tiny"]
+    codes = 1
+    for n in cc["quantization_levels"]:
+        codes *= n
     total = sum(p.stat().st_size for p in SHIP.rglob("*.safetensors"))
     corpus = json.loads((WORK / "corpus" / "corpus.json").read_text())
     counts = corpus.get("counts", {})
@@ -265,20 +277,24 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "minutes on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
+        "about an hour on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
         "`HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
         "## Model", "",
-        f"* `codec/`: X-codec2 architecture (transformers `Xcodec2Model`), hidden 128, 2 decoder "
-        f"layers, FSQ 4^5 = 1 024 codes, 50 codes/s, 16 kHz. Encoder kept at its random init "
-        f"(FSQ input scaled by 1/20); decoder trained {a.codec_steps} steps (batch 8 × 1 s "
-        "crops, multi-scale mel loss; `recipes/default_codec.py`), because end-to-end training "
-        "collapsed to one code (see docs/default_model.md). Architecture: "
-        "`configs/default/codec.yaml`.",
-        f"* `lm/`: Llama (transformers `LlamaForCausalLM`), hidden 128, 4 layers, byte-level "
-        f"tokenizer + Llasa tokens + 1 024 speech tokens, official prompt format; "
-        f"{a.lm_steps} steps of batch 8, `configs/default/lm.yaml`.",
+        f"* `codec/`: X-codec2 architecture (transformers `Xcodec2Model`), hidden "
+        f"{cc['hidden_size']}, {cc['num_hidden_layers']} decoder layers, FSQ "
+        f"{'×'.join(map(str, cc['quantization_levels']))} = {codes} codes, 50 codes/s, 16 kHz. "
+        f"Trained end to end from scratch for {a.codec_steps} steps (batch "
+        f"{codec_cfg['data']['batch_size']} × {codec_cfg['data']['crop_seconds']} s crops, "
+        "multi-scale mel loss + FSQ-bound penalty, `configs/default/codec.yaml`), then its "
+        f"decoder alone for {a.decoder_steps} more steps on the frozen encoder's codes "
+        "(`recipes/default_codec.py`).",
+        f"* `lm/`: Llama (transformers `LlamaForCausalLM`), hidden {lt['hidden_size']}, "
+        f"{lt['num_layers']} layers, byte-level tokenizer + Llasa tokens + {codes} speech "
+        f"tokens, official prompt format; {a.lm_steps} steps of batch {lm_cfg['batch_size']}, "
+        f"a share of {lm_cfg['data'].get('clone_pairs', 0)} extra sequences joining two "
+        "utterances of one speaker (the cloning layout); `configs/default/lm.yaml`.",
         f"* fp16 safetensors, {total / 1e6:.1f} MB in all.", "",
         "## Data", "",
         f"espeak-ng, en-us accent, voices m1 / edward / m7 (training) and max (held out); "
@@ -355,9 +371,10 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {STAGES}")
     p.add_argument("--utterances", type=int, default=1400)
-    p.add_argument("--codec-steps", type=int, default=300)
-    p.add_argument("--lm-steps", type=int, default=2000)
-    p.add_argument("--train-steps", default="400,1000",
+    p.add_argument("--codec-steps", type=int, default=3000)
+    p.add_argument("--decoder-steps", type=int, default=4000)
+    p.add_argument("--lm-steps", type=int, default=3000)
+    p.add_argument("--train-steps", default="500,1000,2000",
                    help="earlier LM checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)
     p.add_argument("--work", default=str(WORK), help="run folder (default: runs/default)")
@@ -369,6 +386,7 @@ def main(argv=None) -> None:
     bad = sorted(set(todo) - set(STAGES))
     if bad:
         p.error(f"unknown stage(s) {bad}; choose from {STAGES}")
+    a.todo, a.decoder_job = todo, None
     for name in STAGES:
         if name in todo:
             print(f"=== {name}", flush=True)

@@ -35,6 +35,7 @@ def test_round_trip_memmap_and_index(tmp_path):
         assert (u.text, u.speaker) == (texts[i], spk[i])
     assert np.array_equal(ds.lengths, [len(c) for c in codes])
     assert ds[-1].text == texts[-1]
+    assert [ds.source(i) for i in range(5)] == ["s0", "s1", "s2", "s0", "s1"]
     assert np.load(tmp_path / "shard-00000" / "codes.npy").dtype == np.uint16  # 2 bytes/code
     assert isinstance(ds._codes[0], np.memmap)
     ds.validate()

@@ -174,7 +174,7 @@ class CodecTrainer:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One discriminator update, then one generator update. Returns the step's metrics."""
-        s, w = self.s, self.s.loss
+        w = self.s.loss
         wav = batch["wav"].to(self.device)
         feats = batch["features"].to(self.device)
         with self._autocast():

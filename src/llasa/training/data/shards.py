@@ -224,6 +224,7 @@ class CodeShards:
                              " shards); run `llasa data prepare` again to complete it")
         self._codes, self._offsets, self._text, self._toff, self._spk = [], [], [], [], []
         self._names: list[list[str]] = []
+        self._sources: list[list[str] | None] = []
         self._dirnames: list[str] = []
         sizes, counts = set(), []
         for d in dirs:
@@ -236,6 +237,7 @@ class CodeShards:
             self._toff.append(np.load(d / "text_offsets.npy"))
             self._spk.append(np.load(d / "speakers.npy"))
             self._names.append(meta["speakers"])
+            self._sources.append(meta.get("sources"))
             counts.append(meta["count"])
         if len(sizes) != 1:
             raise InputError(f"{self.root}: shards disagree on the codebook size {sorted(sizes)}")
@@ -270,6 +272,13 @@ class CodeShards:
         s, j = self._locate(i)
         k = int(self._spk[s][j])
         return None if k < 0 else self._names[s][k]
+
+    def source(self, i: int) -> str | None:
+        """The audio file item ``i`` was encoded from, as ``data prepare`` read it (None when
+        the shard does not record sources)."""
+        s, j = self._locate(i)
+        names = self._sources[s]
+        return None if names is None else names[j]
 
     def __getitem__(self, i: int) -> Utterance:
         return Utterance(text=self.text(i), codes=self.codes(i), speaker=self.speaker(i))
