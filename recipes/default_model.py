@@ -3,7 +3,7 @@
 
     python recipes/default_model.py                      # every stage, in order
     python recipes/default_model.py --stages eval,scaling  # only some stages
-    python recipes/default_model.py --codec-steps 3000 --decoder-steps 4000 --lm-steps 3000
+    python recipes/default_model.py --codec-steps 3000 --decoder-steps 12000 --lm-steps 2000
 
 Stages (each is a plain ``llasa`` command, printed before it runs, and each resumes when run
 again, so an interrupted recipe is continued by running the same command):
@@ -217,7 +217,7 @@ def stage_scaling(a) -> None:
     ev = WORK / "eval"
     codec = str(SHIP / "codec")
     run("eval", "search", "--list", str(lists["eval_text"]), "--limit", str(a.scaling_limit),
-        "--out", str(ev / "bon_wer"), "--strategies", "best-of-n", "--budgets", "1,2,4,8",
+        "--out", str(ev / "bon_wer"), "--strategies", "best-of-n", "--budgets", "1,2,4,8,16",
         "--verifier", "wer", "--lm", str(SHIP / "lm"), "--codec", codec, "--seed", "0",
         "--mos", "none", "--device", "cpu")
     run("eval", "search", "--list", str(lists["eval_voice"]), "--limit", str(a.scaling_limit),
@@ -231,16 +231,23 @@ def stage_scaling(a) -> None:
     REPORTS.mkdir(exist_ok=True)
     shutil.copyfile(ev / "beam_hybrid" / "scaling_sim_o.png",
                     REPORTS / "default_beam_hybrid_sim_o.png")
-    for step in a.train_steps:  # train-time scaling: the same eval on earlier checkpoints
+    train_scaling(a, lists)
+    write_card(a, collect())
+    plot(a)
+
+
+def train_scaling(a, lists) -> None:
+    """The eval stage's plain-TTS and cloning runs on earlier LM checkpoints (same codec)."""
+    ev, codec = WORK / "eval", str(SHIP / "codec")
+    for step in a.train_steps:
         ckpt = WORK / "lm" / "checkpoints" / f"checkpoint-{step}"
         if not ckpt.is_dir():
             print(f"skip: {ckpt} is not there (keep_last in configs/default/lm.yaml)")
             continue
-        run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", str(ckpt), "--codec",
-            codec, "--out", str(ev / f"tts_text_step{step}"), "--seed", "0", "--mos", "none",
-            "--device", "cpu")
-    write_card(a, collect())
-    plot(a)
+        for name in ("text", "voice"):
+            run("eval", "tts", "--list", str(lists[f"eval_{name}"]), "--lm", str(ckpt),
+                "--codec", codec, "--out", str(ev / f"tts_{name}_step{step}"), "--seed", "0",
+                "--mos", "none", "--device", "cpu")
 
 
 def collect() -> dict:
@@ -349,19 +356,23 @@ def plot(a) -> None:
     fig.suptitle("default model: inference-time scaling (held-out sentences / voice)")
     fig.tight_layout()
     fig.savefig(REPORTS / "default_inference_scaling.png", dpi=120)
-    steps, wers = [], []
+    points = []  # (step, WER of plain TTS %, SIM-o of cloning)
     for step in [*a.train_steps, a.lm_steps]:
-        folder = ev / (f"tts_text_step{step}" if step != a.lm_steps else "tts_text")
-        if (folder / "summary.json").is_file():
-            steps.append(step)
-            wers.append(100 * _summary(folder)["metrics"]["wer"]["mean"])
-    if steps:
-        fig, ax = plt.subplots(figsize=(4.5, 3.5))
-        ax.plot(steps, wers, "o-")
-        ax.set_xlabel("LM training steps (batch 8)")
-        ax.set_ylabel("WER (%) on held-out sentences ↓")
-        ax.set_title("default model: train-time scaling")
-        ax.grid(alpha=0.3)
+        suffix = f"_step{step}" if step != a.lm_steps else ""
+        text, voice = ev / f"tts_text{suffix}", ev / f"tts_voice{suffix}"
+        if (text / "summary.json").is_file() and (voice / "summary.json").is_file():
+            points.append((step, 100 * _summary(text)["metrics"]["wer"]["mean"],
+                           _summary(voice)["metrics"]["sim_o"]["mean"]))
+    if points:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        steps = [p[0] for p in points]
+        for ax, k, label in ((axes[0], 1, "WER (%) ↓, plain TTS, held-out sentences"),
+                             (axes[1], 2, "SIM-o ↑, cloning the held-out voice")):
+            ax.plot(steps, [p[k] for p in points], "o-")
+            ax.set_xlabel("LM training steps (batch 8)")
+            ax.set_title(label, fontsize=9)
+            ax.grid(alpha=0.3)
+        fig.suptitle("default model: train-time scaling")
         fig.tight_layout()
         fig.savefig(REPORTS / "default_train_scaling.png", dpi=120)
 
@@ -370,11 +381,11 @@ def main(argv=None) -> None:
     global WORK
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {STAGES}")
-    p.add_argument("--utterances", type=int, default=1400)
+    p.add_argument("--utterances", type=int, default=3000)
     p.add_argument("--codec-steps", type=int, default=3000)
-    p.add_argument("--decoder-steps", type=int, default=4000)
-    p.add_argument("--lm-steps", type=int, default=3000)
-    p.add_argument("--train-steps", default="500,1000,2000",
+    p.add_argument("--decoder-steps", type=int, default=12000)
+    p.add_argument("--lm-steps", type=int, default=2000)
+    p.add_argument("--train-steps", default="500,1000,1500",
                    help="earlier LM checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)
     p.add_argument("--work", default=str(WORK), help="run folder (default: runs/default)")
