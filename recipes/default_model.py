@@ -17,12 +17,14 @@ again, so an interrupted recipe is continued by running the same command):
    codes (the codes, and so the LM's data, do not change). Runs beside ``lm`` when both are
    asked for, one core each.
 5. ``lm``      – ``llasa train lm --config configs/default/lm.yaml``.
+   ``lm_small`` – the same at hidden 128 / 4 layers (``configs/default/lm_small.yaml``), for
+   the train-time scaling plot only.
 6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
 7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
    ``llasa eval tts`` (plain TTS on held-out sentences, cloning of the held-out voice).
-8. ``scaling`` – best-of-N / beam / hybrid search against compute, and earlier LM checkpoints
-   (train-time scaling); ``reports/default_*.png`` and ``runs/default/metrics.json``.
+8. ``scaling`` – best-of-N / beam / hybrid search against compute; earlier checkpoints of both
+   LM sizes against training compute; ``reports/default_*.png``, ``runs/default/metrics.json``.
 
 Every torch process runs with one thread (``OMP_NUM_THREADS=1``) unless it runs alone: on a
 small shared CPU, two processes each spinning two threads made a codec step 25× slower
@@ -39,11 +41,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
-STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "export", "eval", "scaling")
+STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "export", "eval",
+          "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 
@@ -115,6 +120,13 @@ def stage_lm(a) -> None:
         if a.decoder_job.wait() != 0:
             raise SystemExit("the decoder stage failed (see its output above)")
         a.decoder_job = None
+
+
+def stage_lm_small(a) -> None:
+    # train-time scaling's second model size (not shipped)
+    run("train", "lm", "--config", "configs/default/lm_small.yaml", "--data",
+        str(WORK / "prepared"), "--max-steps", str(a.lm_steps), "--output-dir",
+        str(WORK / "lm_small"))
 
 
 def export_codec() -> None:
@@ -236,18 +248,41 @@ def stage_scaling(a) -> None:
     plot(a)
 
 
+def _runs(a) -> list[tuple[str, int, Path]]:
+    """(size, step, checkpoint) of every LM the train-time scaling evaluates: the shipped LM's
+    earlier checkpoints and the smaller LM's (``lm_small``) at the same steps and at the end."""
+    out = []
+    for size, steps in (("lm", a.train_steps), ("lm_small", [*a.train_steps, a.lm_steps])):
+        for step in steps:
+            out.append((size, step, WORK / size / "checkpoints" / f"checkpoint-{step}"))
+    return out
+
+
+def _folder(size: str, name: str, step: int) -> str:
+    return f"tts_{name}{'_small' if size == 'lm_small' else ''}_step{step}"
+
+
 def train_scaling(a, lists) -> None:
-    """The eval stage's plain-TTS and cloning runs on earlier LM checkpoints (same codec)."""
+    """The eval stage's plain-TTS and cloning runs on earlier and smaller LMs (same codec)."""
     ev, codec = WORK / "eval", str(SHIP / "codec")
-    for step in a.train_steps:
-        ckpt = WORK / "lm" / "checkpoints" / f"checkpoint-{step}"
+    for size, step, ckpt in _runs(a):
         if not ckpt.is_dir():
-            print(f"skip: {ckpt} is not there (keep_last in configs/default/lm.yaml)")
+            print(f"skip: {ckpt} is not there (keep_last in configs/default/{size}.yaml)")
             continue
         for name in ("text", "voice"):
             run("eval", "tts", "--list", str(lists[f"eval_{name}"]), "--lm", str(ckpt),
-                "--codec", codec, "--out", str(ev / f"tts_{name}_step{step}"), "--seed", "0",
+                "--codec", codec, "--out", str(ev / _folder(size, name, step)), "--seed", "0",
                 "--mos", "none", "--device", "cpu")
+
+
+def train_compute(ckpt: Path) -> float:
+    """Training compute of an LM checkpoint in PFLOP: 6 · parameters · tokens seen."""
+    from safetensors import safe_open
+
+    tokens = json.loads((ckpt / "trainer_state.json").read_text())["num_input_tokens_seen"]
+    with safe_open(str(ckpt / "model.safetensors"), "np") as f:
+        params = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
+    return 6 * params * tokens / 1e15
 
 
 def collect() -> dict:
@@ -356,23 +391,30 @@ def plot(a) -> None:
     fig.suptitle("default model: inference-time scaling (held-out sentences / voice)")
     fig.tight_layout()
     fig.savefig(REPORTS / "default_inference_scaling.png", dpi=120)
-    points = []  # (step, WER of plain TTS %, SIM-o of cloning)
-    for step in [*a.train_steps, a.lm_steps]:
-        suffix = f"_step{step}" if step != a.lm_steps else ""
-        text, voice = ev / f"tts_text{suffix}", ev / f"tts_voice{suffix}"
-        if (text / "summary.json").is_file() and (voice / "summary.json").is_file():
-            points.append((step, 100 * _summary(text)["metrics"]["wer"]["mean"],
-                           _summary(voice)["metrics"]["sim_o"]["mean"]))
-    if points:
+    curves: dict[str, list] = {}  # size → [(PFLOP, WER of plain TTS %, SIM-o of cloning)]
+    final = [("lm", a.lm_steps, WORK / "lm" / "checkpoints" / f"checkpoint-{a.lm_steps}")]
+    for size, step, ckpt in [*_runs(a), *final]:
+        shipped = size == "lm" and step == a.lm_steps  # its eval ran on the exported model
+        text = ev / ("tts_text" if shipped else _folder(size, "text", step))
+        voice = ev / ("tts_voice" if shipped else _folder(size, "voice", step))
+        if all((f / "summary.json").is_file() for f in (text, voice)) and ckpt.is_dir():
+            curves.setdefault(size, []).append((
+                train_compute(ckpt), 100 * _summary(text)["metrics"]["wer"]["mean"],
+                _summary(voice)["metrics"]["sim_o"]["mean"]))
+    if curves:
+        labels = {"lm": "hidden 192, 6 layers (shipped)", "lm_small": "hidden 128, 4 layers"}
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-        steps = [p[0] for p in points]
-        for ax, k, label in ((axes[0], 1, "WER (%) ↓, plain TTS, held-out sentences"),
-                             (axes[1], 2, "SIM-o ↑, cloning the held-out voice")):
-            ax.plot(steps, [p[k] for p in points], "o-")
-            ax.set_xlabel("LM training steps (batch 8)")
-            ax.set_title(label, fontsize=9)
+        for size, pts in curves.items():
+            pts.sort()
+            for ax, k in ((axes[0], 1), (axes[1], 2)):
+                ax.plot([p[0] for p in pts], [p[k] for p in pts], "o-", label=labels[size])
+        for ax, title in ((axes[0], "WER (%) ↓, plain TTS, held-out sentences"),
+                          (axes[1], "SIM-o ↑, cloning the held-out voice")):
+            ax.set_xlabel("LM training compute (PFLOP = 6 · params · tokens)")
+            ax.set_title(title, fontsize=9)
             ax.grid(alpha=0.3)
-        fig.suptitle("default model: train-time scaling")
+        axes[0].legend(fontsize=7)
+        fig.suptitle("default model: train-time scaling (checkpoints every 500 steps)")
         fig.tight_layout()
         fig.savefig(REPORTS / "default_train_scaling.png", dpi=120)
 
