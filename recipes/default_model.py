@@ -249,17 +249,17 @@ def stage_scaling(a) -> None:
 
 
 def _runs(a) -> list[tuple[str, int, Path]]:
-    """(size, step, checkpoint) of every LM the train-time scaling evaluates: the shipped LM's
-    earlier checkpoints and the smaller LM's (``lm_small``) at the same steps and at the end."""
+    """(size, step, checkpoint) of every LM the train-time scaling evaluates: the checkpoints of
+    the shipped LM and of the smaller one (``lm_small``) at the same steps."""
     out = []
-    for size, steps in (("lm", a.train_steps), ("lm_small", [*a.train_steps, a.lm_steps])):
-        for step in steps:
+    for size in ("lm", "lm_small"):
+        for step in [*a.train_steps, a.lm_steps]:  # fp32 checkpoints, the last one included
             out.append((size, step, WORK / size / "checkpoints" / f"checkpoint-{step}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
-    return f"tts_{name}{'_small' if size == 'lm_small' else ''}_step{step}"
+    return f"tts_{name}{'_small' if size == 'lm_small' else ''}_step{step}"  # "lm": no infix
 
 
 def train_scaling(a, lists) -> None:
@@ -319,7 +319,7 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "about an hour on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
+        "about 1.5 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
         "`HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
@@ -392,11 +392,8 @@ def plot(a) -> None:
     fig.tight_layout()
     fig.savefig(REPORTS / "default_inference_scaling.png", dpi=120)
     curves: dict[str, list] = {}  # size → [(PFLOP, WER of plain TTS %, SIM-o of cloning)]
-    final = [("lm", a.lm_steps, WORK / "lm" / "checkpoints" / f"checkpoint-{a.lm_steps}")]
-    for size, step, ckpt in [*_runs(a), *final]:
-        shipped = size == "lm" and step == a.lm_steps  # its eval ran on the exported model
-        text = ev / ("tts_text" if shipped else _folder(size, "text", step))
-        voice = ev / ("tts_voice" if shipped else _folder(size, "voice", step))
+    for size, step, ckpt in _runs(a):
+        text, voice = ev / _folder(size, "text", step), ev / _folder(size, "voice", step)
         if all((f / "summary.json").is_file() for f in (text, voice)) and ckpt.is_dir():
             curves.setdefault(size, []).append((
                 train_compute(ckpt), 100 * _summary(text)["metrics"]["wer"]["mean"],

@@ -74,10 +74,12 @@ def test_shipped_codec_reconstructs_real_speech(tts, speech):
     codes = tts.codec.encode(wav)
     rec = np.asarray(tts.codec.decode(codes)[0], np.float32).reshape(-1)[: len(wav)]
     wav = wav[: len(rec)]
-    # measured: shipped 0.66 STOI / 0.65 mel L1; the same network with an untrained decoder
-    # 0.35 / 1.23 — a broken export or lost training fails here
-    assert stoi_score(wav, rec, 16_000) > 0.5
-    assert mel_distance(wav, rec) < 0.9
+    stoi, mel = stoi_score(wav, rec, 16_000), mel_distance(wav, rec)
+    # measured on the shipped codec: STOI 0.8-0.9, mel L1 0.15-0.28 (training and unseen espeak
+    # voices); the previous codec with a random encoder gave 0.66 / 0.65, an untrained decoder
+    # 0.35 / 1.23: a broken export, lost training or a weaker codec fails here
+    assert stoi > 0.75, stoi
+    assert mel < 0.35, mel
 
 
 def test_cli_tts_without_model_names_writes_speech(tmp_path):
@@ -118,3 +120,20 @@ def test_recipe_decoder_training_keeps_the_codes_fixed(speech):
     np.testing.assert_array_equal(codec.encode(wav), codes)
     after = codec.net.decode(audio_codes=ids).audio_values
     assert not torch.allclose(before, after), "decoder parameters left out of training"
+
+
+def test_shipped_model_speaks_words_whisper_recognises(tts):
+    """Not yet intelligible on new sentences (docs/default_model.md), but it speaks: on a
+    sentence frame it was trained on, Whisper tiny.en recovers words. Measured: mean WER 0.67
+    over these six seeded samples (0.43-1.0); a broken export, an untrained LM or a codec that
+    does not match the LM's codes gives no words (WER ≥ 1)."""
+    import jiwer
+
+    from llasa.verifiers.asr import Transcriber
+    from llasa.verifiers.text import normalize_text
+
+    text = "Why is the mouse so quiet today?"
+    results = tts.synthesize_batch([text] * 6, seed=0, temperature=0.5)
+    hyps = Transcriber().transcribe([r.audio for r in results])
+    wers = [jiwer.wer(normalize_text(text), normalize_text(h) or "-") for h in hyps]
+    assert np.mean(wers) < 0.9, list(zip(wers, hyps))
