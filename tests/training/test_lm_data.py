@@ -173,3 +173,8 @@ def test_clone_pairs_join_two_utterances_of_one_speaker(tok, speech):
     assert again.items == ds.items  # seeded
     with pytest.raises(InputError, match="clone_pairs"):
         LMDataset(shards, b, max_length=4096, clone_pairs=-1)
+    from llasa.training.lm_config import LMDataSettings
+
+    for bad in ({"clone_pairs": -0.5}, {"clone_pairs": 0.5, "task": "asr"}):
+        with pytest.raises(InputError, match="clone_pairs"):
+            LMDataSettings(**bad)

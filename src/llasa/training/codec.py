@@ -173,7 +173,8 @@ class CodecTrainer:
         return y_hat, pred, target
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One discriminator update, then one generator update. Returns the step's metrics."""
+        """One discriminator update (only when a GAN weight is on), then one generator update.
+        Returns the step's metrics."""
         w = self.s.loss
         wav = batch["wav"].to(self.device)
         feats = batch["features"].to(self.device)
