@@ -31,6 +31,12 @@ TEXT = ("The library opens at nine in the morning. Please return your books befo
 PROMPT = "This is how I sound when I read a sentence aloud."
 
 
+def _chunks(res) -> list[np.ndarray]:
+    """A long-text result cut back into its chunks (crossfades make the cuts approximate)."""
+    bounds = np.cumsum([0] + [n * 320 for n in res.info["chunk_tokens"]])
+    return [res.audio[b0:b1] for b0, b1 in zip(bounds[:-1], bounds[1:])]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lm"), ap.add_argument("--codec")
@@ -45,34 +51,36 @@ def main() -> None:
         subprocess.run(["espeak-ng", "-v", "en-gb-scotland+f2", "-w", a.voice_audio, PROMPT],
                        check=True)
     voice = tts.voice_from_audio(a.voice_audio, a.voice_text)
+    plain = Llasa(tts.lm, tts.codec, limits=TextLimits(chunk_chars=a.chunk_chars, carry=False))
     prompt = load_audio(a.voice_audio)
     sim = build_verifier("sim")
     req = VerifyRequest(text="", reference_audio=prompt)
 
     rows = []
     for seed in range(a.seeds):
-        res = tts.synthesize(TEXT, voice, seed=seed)
-        bounds = np.cumsum([0] + [n * 320 for n in res.info["chunk_tokens"]])
-        carried = [res.audio[b0:b1] for b0, b1 in zip(bounds[:-1], bounds[1:])]
-        alone = [tts.synthesize(t, voice, seed=seed).audio for t in res.info["chunk_texts"]]
-        for name, pieces in (("carried (ours)", carried), ("each chunk alone", alone)):
+        # the same long-text path, with and without carrying the previous chunk
+        carried, alone = (_chunks(t.synthesize(TEXT, voice, seed=seed)) for t in (tts, plain))
+        for name, pieces in (("carried (default)", carried), ("voice only (--no-carry)", alone)):
             s_prompt = sim.score(pieces, req)
             # the first chunk long enough to embed is the reference for the others
             ref = next((i for i, p in enumerate(pieces) if len(p) >= 8000), None)
             s_first = (sim.score([p for i, p in enumerate(pieces) if i != ref],
                                  VerifyRequest(text="", reference_audio=pieces[ref]))
                        if ref is not None and len(pieces) > 1 else np.array([np.nan]))
-            rows.append((name, seed, len(pieces), s_prompt, s_first))
+            rows.append((name, seed, len(pieces), s_prompt, s_first,
+                         np.mean([len(p) for p in pieces]) / 16_000))
     print(f"{len(rows) // 2} runs; text {len(TEXT)} chars in chunks of <= {a.chunk_chars}\n")
-    print("| method | chunks | SIM to prompt: mean | first → last chunk | SIM to first embeddable chunk: mean |")
-    print("|---|---|---|---|---|")
-    for name in ("carried (ours)", "each chunk alone"):
+    print("| method | chunks | mean chunk s | SIM to prompt: mean | first → last chunk "
+          "| SIM to first embeddable chunk: mean |")
+    print("|---|---|---|---|---|---|")
+    for name in ("carried (default)", "voice only (--no-carry)"):
         sel = [r for r in rows if r[0] == name]
         sp = np.concatenate([r[3] for r in sel])
         firsts = np.mean([r[3][0] for r in sel])
         lasts = np.mean([r[3][-1] for r in sel])
         sf = np.concatenate([r[4] for r in sel])
-        print(f"| {name} | {sel[0][2]} | {sp.mean():.3f} | {firsts:.3f} → {lasts:.3f} | "
+        secs = np.mean([r[5] for r in sel])
+        print(f"| {name} | {sel[0][2]} | {secs:.2f} | {sp.mean():.3f} | {firsts:.3f} → {lasts:.3f} | "
               f"{np.nanmean(sf):.3f} |")
 
 

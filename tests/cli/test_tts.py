@@ -143,3 +143,17 @@ def test_tts_stream_writes_the_same_length_as_full(models, tmp_path, capsys):
     assert np.sum(f ** 2) / np.sum((f - s) ** 2) > 10  # codec streaming tolerance
     rc, _, se = _run(capsys, "tts", "hi", "-o", str(tmp_path / "x.flac"), "--stream")
     assert rc == 2 and "--stream writes WAV only" in se
+
+
+def test_no_carry_flag_reaches_the_pipeline_limits(tmp_path):
+    import argparse
+
+    from llasa.cli.tts import check_args, register
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    parser = sub.choices["tts"]
+    for extra, carry in (([], True), (["--no-carry"], False)):
+        args = parser.parse_args(["Two sentences. Here.", "-o", str(tmp_path / "x.wav"), *extra])
+        _, limits, _ = check_args(args)
+        assert limits.carry is carry

@@ -73,3 +73,21 @@ def test_long_text_with_voice_keeps_voice_in_every_prompt(tiny_tts, prompt_voice
     assert f"{prompt_voice.text} Earlier chunk. Later chunk." in lm.tokenizer.decode(plan.prompt)
     with pytest.raises(Exception, match="duration"):
         tiny_tts.synthesize(LONG, prompt_voice, duration=2.0)
+
+
+def test_no_carry_prompts_every_chunk_without_the_previous_one(chatty_tts):
+    """TextLimits(carry=False): no chunk is carried, in synthesis and in streaming alike."""
+    from llasa.tts import Llasa
+    from llasa.tts.text import TextLimits
+
+    lim = chatty_tts.limits
+    plain = Llasa(chatty_tts.lm, chatty_tts.codec,
+                  limits=TextLimits(max_chars=lim.max_chars, chunk_chars=lim.chunk_chars,
+                                    carry=False))
+    r = plain.synthesize(LONG, seed=4, temperature=1.0)
+    carried = chatty_tts.synthesize(LONG, seed=4, temperature=1.0)
+    assert r.info["chunks"] == carried.info["chunks"] > 2
+    assert r.info["chunks_carried"] == 0 and carried.info["chunks_carried"] >= 1
+    stream = plain.stream(LONG, seed=4, temperature=1.0)
+    list(stream)
+    np.testing.assert_array_equal(stream.codes, r.codes)  # streaming honours it too

@@ -66,6 +66,9 @@ def register(subparsers) -> None:
                    help="refuse text longer than this many characters (default 20000)")
     p.add_argument("--chunk-chars", type=int, default=200,
                    help="long text is synthesised in sentence chunks of at most this size")
+    p.add_argument("--no-carry", action="store_true",
+                   help="long text: prompt every chunk with the voice alone instead of also "
+                        "the previous chunk (for small models; docs/tts.md)")
     q = p.add_argument_group("verifiers and search (docs/search.md)")
     q.add_argument("--search", metavar="SPEC",
                    help="best-of-n:N | beam:BxK[xT] | partial:BxK[xT]:SECONDS | "
@@ -134,8 +137,8 @@ def check_args(args):
         duration_to_tokens(args.duration)
         if args.stream:
             raise InputError("--duration cannot be combined with --stream")
-    limits = TextLimits(max_chars=args.max_chars, chunk_chars=min(args.chunk_chars,
-                                                                  args.max_chars))
+    limits = TextLimits(max_chars=args.max_chars, carry=not args.no_carry,
+                        chunk_chars=min(args.chunk_chars, args.max_chars))
     text = check_text(read_text(args), limits)
     settings = GenerationSettings(**sampling_kwargs(args))
     if args.search or args.verifier or args.scores_json:

@@ -9,6 +9,8 @@ same speaker and prosody. The carried chunk is bounded:
 - it is dropped for this step when prompt + carry would leave less room in the context than a
   normal reading of the chunk needs (then the voice alone, or nothing, is the prompt).
 
+``TextLimits(carry=False)`` turns carrying off: every chunk is then prompted by the voice alone.
+
 Chunk audio is joined with a short raised-cosine crossfade (50 ms by default), so the joined
 audio is ``(chunks - 1) * overlap`` samples shorter than the sum of the chunk lengths.
 """
@@ -123,7 +125,8 @@ def synthesize_long(tts: Llasa, chunks: list[str], voice: Voice | None,
         tokens += int(g.num_tokens)
         ended &= bool(g.ended)
         carried += plan.carried
-        carry = next_carry(chunk, g.codes, g.ended, carry)
+        if tts.limits.carry:
+            carry = next_carry(chunk, g.codes, g.ended, carry)
     audio = crossfade(pieces, int(round(crossfade_seconds * tts.sample_rate)))
     info = {"tokens": tokens, "ended": ended, "seconds": len(audio) / tts.sample_rate,
             "chunks": len(chunks), "chunks_carried": carried,

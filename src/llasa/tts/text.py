@@ -44,10 +44,15 @@ class TextLimits:
             2048-token context for a 15 s voice prompt or a carried-over previous chunk
             (community Llasa apps allow up to 300 characters per call, with a voice prompt
             that is close to the context limit).
+        carry: long text: prompt each chunk with the previous chunk's text and codes (after
+            the voice), so speaker and prosody continue. False: every chunk is prompted by the
+            voice alone. Small models trained on short sequences lose the voice or stop
+            early when carried (measured on the shipped model: docs/default_model.md).
     """
 
     max_chars: int = 20_000
     chunk_chars: int = 200
+    carry: bool = True
 
     def __post_init__(self):
         if self.max_chars < 1:
