@@ -19,6 +19,10 @@ again, so an interrupted recipe is continued by running the same command):
 5. ``lm``      – ``llasa train lm --config configs/default/lm.yaml``.
    ``lm_small`` – the same at hidden 128 / 4 layers (``configs/default/lm_small.yaml``), for
    the train-time scaling plot only.
+   ``corpus_more`` / ``prepare_more`` / ``lm_more`` – the LM's second phase: 30 000 generated
+   sentences (those of at most 9 words: 8 446) → 10 000 utterances of the training voices
+   (``runs/default/big``), prepared with the same frozen encoder, and the phase-1 LM continued
+   on them (``configs/default/lm_more.yaml``). Phase 1 memorised its 1 304 sentences.
 6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
 7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
@@ -47,10 +51,12 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
-STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "export", "eval",
-          "scaling")
+STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
+          "prepare_more", "lm_more", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
+TRAIN_VOICES = "m1,edward,m7"
+BIG = "big"  # runs/default/big: the LM's second-phase corpus (more distinct sentences)
 
 
 def _env(threads: int = 1) -> dict:
@@ -64,6 +70,18 @@ def run(*args: str, threads: int = 1) -> None:
     cmd = [sys.executable, "-m", "llasa.cli.main", *args]
     print("+ llasa " + " ".join(args), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, env=_env(threads))
+
+
+def run_ranks(*args: str) -> None:
+    """``run`` as one process per core with torchrun's RANK / WORLD_SIZE, for ``llasa data
+    prepare`` (each rank takes every n-th shard; measured 2× the one-process rate here)."""
+    n = os.cpu_count() or 1
+    cmd = [sys.executable, "-m", "llasa.cli.main", *args]
+    print(f"+ (ranks 0..{n - 1}) llasa " + " ".join(args), flush=True)
+    jobs = [subprocess.Popen(cmd, cwd=ROOT, env={**_env(), "RANK": str(r), "WORLD_SIZE": str(n)})
+            for r in range(n)]
+    if any(j.wait() != 0 for j in jobs):
+        raise SystemExit("a prepare rank failed (see its output above)")
 
 
 def stage_corpus(a) -> None:
@@ -91,9 +109,9 @@ def stage_codec(a) -> None:
 
 
 def stage_prepare(a) -> None:
-    run("data", "prepare", str(WORK / "corpus" / "manifest.jsonl"), str(WORK / "prepared"),
-        "--codec", str(WORK / "codec" / "model"), "--split", "train", "--workers", "2",
-        "--device", "cpu")
+    run_ranks("data", "prepare", str(WORK / "corpus" / "manifest.jsonl"), str(WORK / "prepared"),
+              "--codec", str(WORK / "codec" / "model"), "--split", "train", "--workers", "1",
+              "--device", "cpu")
 
 
 def _decoder_cmd(a) -> list[str]:
@@ -129,6 +147,44 @@ def stage_lm_small(a) -> None:
         str(WORK / "lm_small"))
 
 
+def _short_sentences(src: Path, dst: Path) -> None:
+    lines = src.read_text().splitlines()
+    dst.write_text("\n".join(s for s in lines if 0 < len(s.split()) <= MAX_WORDS) + "\n")
+
+
+def stage_corpus_more(a) -> None:
+    # the same generator with a larger count: a superset of data/sentences/train.txt, and the
+    # held-out split is by text hash, so no held-out sentence enters it
+    big = WORK / BIG
+    run("data", "sentences", str(big / "sentences"), "--count", str(a.more_sentences),
+        "--seed", "0")
+    _short_sentences(big / "sentences" / "train.txt", big / "train_sentences.txt")
+    run("data", "synth-corpus", str(big / "corpus"), "--accents", "en-us", "--variants",
+        TRAIN_VOICES, "--speakers", "3", "--heldout-speakers", "0", "--eval-text-share", "0",
+        "--eval-voice-share", "0", "--utterances", str(a.more_utterances), "--sentences",
+        str(big / "train_sentences.txt"), "--heldout-sentences",
+        str(WORK / "heldout_sentences.txt"), "--workers", "2", "--seed", "1")
+
+
+def stage_prepare_more(a) -> None:
+    run_ranks("data", "prepare", str(WORK / BIG / "corpus" / "manifest.jsonl"),
+              str(WORK / BIG / "prepared"), "--codec", str(WORK / "codec" / "model"),
+              "--split", "train", "--workers", "1", "--device", "cpu")
+
+
+def stage_lm_more(a) -> None:
+    # phase 2 of the shipped LM: phase 1 continued on more distinct text (both cores)
+    run("train", "lm", "--config", "configs/default/lm_more.yaml", "--data",
+        str(WORK / BIG / "prepared"), "--init", str(WORK / "lm" / "model"), "--max-steps",
+        str(a.more_steps), "--output-dir", str(WORK / "lm_more"), threads=os.cpu_count() or 1)
+
+
+def _final_lm() -> Path:
+    """The LM that is shipped: phase 2 when it has run, else phase 1."""
+    more = WORK / "lm_more" / "model"
+    return more if more.is_dir() else WORK / "lm" / "model"
+
+
 def export_codec() -> None:
     import torch
     from transformers import Xcodec2Model
@@ -146,10 +202,10 @@ def export_lm() -> None:
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
     shutil.rmtree(SHIP / "lm", ignore_errors=True)
-    lm = LlamaForCausalLM.from_pretrained(str(WORK / "lm" / "model"))
+    lm = LlamaForCausalLM.from_pretrained(str(_final_lm()))
     lm.config.use_cache = True
     lm.to(torch.float16).save_pretrained(str(SHIP / "lm"), safe_serialization=True)
-    PreTrainedTokenizerFast.from_pretrained(str(WORK / "lm" / "model")).save_pretrained(
+    PreTrainedTokenizerFast.from_pretrained(str(_final_lm())).save_pretrained(
         str(SHIP / "lm"))
     _package(SHIP / "lm")
 
@@ -250,16 +306,20 @@ def stage_scaling(a) -> None:
 
 def _runs(a) -> list[tuple[str, int, Path]]:
     """(size, step, checkpoint) of every LM the train-time scaling evaluates: the checkpoints of
-    the shipped LM and of the smaller one (``lm_small``) at the same steps."""
+    the phase-1 LM and of the smaller one (``lm_small``) at the same steps, then the shipped
+    LM's second phase (``lm_more``, more distinct text)."""
     out = []
     for size in ("lm", "lm_small"):
         for step in [*a.train_steps, a.lm_steps]:  # fp32 checkpoints, the last one included
             out.append((size, step, WORK / size / "checkpoints" / f"checkpoint-{step}"))
+    for step in [*a.more_train_steps, a.more_steps]:
+        out.append(("lm_more", step, WORK / "lm_more" / "checkpoints" / f"checkpoint-{step}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
-    return f"tts_{name}{'_small' if size == 'lm_small' else ''}_step{step}"  # "lm": no infix
+    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more"}[size]
+    return f"tts_{name}{infix}_step{step}"
 
 
 def train_scaling(a, lists) -> None:
@@ -275,14 +335,18 @@ def train_scaling(a, lists) -> None:
                 "--mos", "none", "--device", "cpu")
 
 
-def train_compute(ckpt: Path) -> float:
-    """Training compute of an LM checkpoint in PFLOP: 6 · parameters · tokens seen."""
+def train_compute(ckpt: Path, a=None) -> float:
+    """Training compute of an LM checkpoint in PFLOP: 6 · parameters · tokens seen (a
+    second-phase checkpoint adds the compute of the phase-1 LM it started from)."""
     from safetensors import safe_open
 
     tokens = json.loads((ckpt / "trainer_state.json").read_text())["num_input_tokens_seen"]
     with safe_open(str(ckpt / "model.safetensors"), "np") as f:
         params = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
-    return 6 * params * tokens / 1e15
+    base = 0.0
+    if a is not None and ckpt.parent.parent.name == "lm_more":
+        base = train_compute(WORK / "lm" / "checkpoints" / f"checkpoint-{a.lm_steps}")
+    return base + 6 * params * tokens / 1e15
 
 
 def collect() -> dict:
@@ -336,12 +400,15 @@ def write_card(a, metrics: dict) -> None:
         f"{lt['num_layers']} layers, byte-level tokenizer + Llasa tokens + {codes} speech "
         f"tokens, official prompt format; {a.lm_steps} steps of batch {lm_cfg['batch_size']}, "
         f"a share of {lm_cfg['data'].get('clone_pairs', 0)} extra sequences joining two "
-        "utterances of one speaker (the cloning layout); `configs/default/lm.yaml`.",
+        "utterances of one speaker (the cloning layout); `configs/default/lm.yaml`"
+        + (f"; then {a.more_steps} more steps on a corpus with more distinct sentences "
+           "(`configs/default/lm_more.yaml`)." if (WORK / "lm_more" / "model").is_dir()
+           else "."),
         f"* fp16 safetensors, {total / 1e6:.1f} MB in all.", "",
         "## Data", "",
         f"espeak-ng, en-us accent, voices m1 / edward / m7 (training) and max (held out); "
         f"sentences of at most {MAX_WORDS} words from `data/sentences` (held-out sentences "
-        f"never trained on). Counts: {json.dumps(counts)}.", "",
+        f"never trained on). Counts: {json.dumps(counts)}.", *_more_data_line(), "",
         "## Metrics (held-out sentences; Whisper tiny.en WER, resemblyzer SIM)", "",
         "| what | WER (%) ↓ | SIM ↑ | PESQ-WB | STOI |", "|---|---|---|---|---|",
         f"| corpus recordings (training voices) | {f('codec_eval_text', 'wer_gt')} | – | – | – |",
@@ -362,6 +429,18 @@ def write_card(a, metrics: dict) -> None:
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
         "the GPL). English only, robotic voices, short sentences.", ""]
     (SHIP / "MODEL_CARD.md").write_text("\n".join(lines))
+
+
+def _more_data_line() -> list[str]:
+    info = WORK / BIG / "corpus" / "corpus.json"
+    if not (WORK / "lm_more" / "model").is_dir() or not info.is_file():
+        return []
+    rows = [json.loads(x) for x in (WORK / BIG / "corpus" / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    hours = sum(r["seconds"] for r in rows) / 3600
+    return ["", f"LM phase 2: {len(rows)} more utterances ({hours:.1f} h) of the training voices "
+            f"speaking {len({r['text'] for r in rows})} distinct sentences of at most "
+            f"{MAX_WORDS} words (`runs/default/{BIG}`, the same generator with a larger count)."]
 
 
 def plot(a) -> None:
@@ -396,10 +475,11 @@ def plot(a) -> None:
         text, voice = ev / _folder(size, "text", step), ev / _folder(size, "voice", step)
         if all((f / "summary.json").is_file() for f in (text, voice)) and ckpt.is_dir():
             curves.setdefault(size, []).append((
-                train_compute(ckpt), 100 * _summary(text)["metrics"]["wer"]["mean"],
+                train_compute(ckpt, a), 100 * _summary(text)["metrics"]["wer"]["mean"],
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
     if curves:
-        labels = {"lm": "hidden 192, 6 layers (shipped)", "lm_small": "hidden 128, 4 layers"}
+        labels = {"lm": "hidden 192, 6 layers", "lm_small": "hidden 128, 4 layers",
+                  "lm_more": "hidden 192, 6 layers, phase 2: more text (shipped)"}
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
         for size, pts in curves.items():
             pts.sort()
@@ -411,7 +491,7 @@ def plot(a) -> None:
             ax.set_title(title, fontsize=9)
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=7)
-        fig.suptitle("default model: train-time scaling (checkpoints every 500 steps)")
+        fig.suptitle("default model: train-time scaling (LM checkpoints)")
         fig.tight_layout()
         fig.savefig(REPORTS / "default_train_scaling.png", dpi=120)
 
@@ -424,14 +504,22 @@ def main(argv=None) -> None:
     p.add_argument("--codec-steps", type=int, default=3000)
     p.add_argument("--decoder-steps", type=int, default=12000)
     p.add_argument("--lm-steps", type=int, default=2000)
+    p.add_argument("--more-sentences", type=int, default=30000,
+                   help="sentences generated for the LM's second phase (those of at most "
+                        f"{MAX_WORDS} words are used)")
+    p.add_argument("--more-utterances", type=int, default=10000)
+    p.add_argument("--more-steps", type=int, default=3000, help="LM second-phase steps")
     p.add_argument("--train-steps", default="500,1000,1500",
                    help="earlier LM checkpoints evaluated for train-time scaling")
+    p.add_argument("--more-train-steps", default="1500",
+                   help="earlier second-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)
     p.add_argument("--work", default=str(WORK), help="run folder (default: runs/default)")
     p.add_argument("--scaling-limit", type=int, default=6)
     a = p.parse_args(argv)
     WORK = Path(a.work).resolve()
     a.train_steps = [int(s) for s in a.train_steps.split(",") if s]
+    a.more_train_steps = [int(s) for s in a.more_train_steps.split(",") if s]
     todo = [s.strip() for s in a.stages.split(",") if s.strip()]
     bad = sorted(set(todo) - set(STAGES))
     if bad:

@@ -34,9 +34,9 @@ class StreamSettings:
     """Window sizes for :func:`decode_stream`, all in tokens (50 tokens = 1 s).
 
     Defaults: chunk 50, left 100, lookahead 25, crossfade 10 — an added latency of 25 tokens
-    (0.5 s), first audio after 75 tokens (1.5 s), each token decoded 3.5 times. Error against
-    full decoding is in docs/codec.md: measured only with random weights so far (about 16 dB,
-    see there for why that understates a trained decoder); the 30 dB target is NOT yet verified.
+    (0.5 s), first audio after 75 tokens (1.5 s), each token decoded 3.5 times. Against the
+    full decode (docs/default_model.md, shipped codec): SNR 20.7 dB, PESQ-WB 4.51, STOI 0.997.
+    No window reaches 30 dB SNR: the decoder's attention and GroupNorms see the whole utterance.
     """
 
     chunk: int = 50  # tokens of audio emitted per step
