@@ -383,7 +383,7 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "about 1.5 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
+        "about 2.5 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
         "`HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
@@ -477,6 +477,8 @@ def plot(a) -> None:
             curves.setdefault(size, []).append((
                 train_compute(ckpt, a), 100 * _summary(text)["metrics"]["wer"]["mean"],
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
+    if "lm_more" in curves and "lm" in curves:  # phase 2 starts where phase 1 ended
+        curves["lm_more"].append(max(curves["lm"]))
     if curves:
         labels = {"lm": "hidden 192, 6 layers", "lm_small": "hidden 128, 4 layers",
                   "lm_more": "hidden 192, 6 layers, phase 2: more text (shipped)"}

@@ -70,6 +70,20 @@ def test_audio_dir_scores_ground_truth_and_resamples(tiny_items, judges, tmp_pat
     assert s["system"]["audio_dir"] == str(peer.resolve())
 
 
+def test_audio_dir_resume_refuses_another_system(tiny_items, judges, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        for it in tiny_items[:2]:
+            sf.write(d / f"{it.utt}.wav", *sf.read(it.reference_wav, dtype="float32"))
+    evaluate_audio_dir(a, tiny_items[:2], tmp_path / "out", judges)
+    before = (tmp_path / "out" / "results.jsonl").read_text()
+    evaluate_audio_dir(a, tiny_items[:2], tmp_path / "out", judges)  # same system: resumes
+    with pytest.raises(InputError, match="holds results of another run.*audio_dir"):
+        evaluate_audio_dir(b, tiny_items[:2], tmp_path / "out", judges)
+    assert (tmp_path / "out" / "results.jsonl").read_text() == before
+
+
 def test_audio_dir_missing_files_are_listed(tiny_items, judges, tmp_path):
     (tmp_path / "a").mkdir()
     with pytest.raises(InputError, match=r"6 of 6 utterances have no audio .*tiny_00"):
@@ -100,7 +114,9 @@ def test_resume_after_killed_run(eval_model_dir, tmp_path, kill_after):
     done = [json.loads(x)["utt"] for x in first]
     stamps = {u: (out / "wavs" / f"{u}.wav").stat().st_mtime_ns for u in done}
 
-    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    # resumed with the same model under another spelling of its path: the same run
+    respelled = [f"{a}/." if a == str(eval_model_dir / "lm") else a for a in cmd]
+    rerun = subprocess.run(respelled, env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     lines = results.read_text().splitlines()
     assert lines[: len(first)] == first  # finished utterances were not redone
@@ -109,6 +125,14 @@ def test_resume_after_killed_run(eval_model_dir, tmp_path, kill_after):
         assert (out / "wavs" / f"{u}.wav").stat().st_mtime_ns == t  # nor resynthesised
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_utterances"] == 4 and "WER" in rerun.stdout
+    assert json.loads((out / "run.json").read_text())["lm_weights"] == \
+        summary["system"]["lm_weights"]
+    # the same folder with other sampling settings: refused, nothing lost or mixed
+    other = [*cmd[:cmd.index("--seed") + 1], "1", *cmd[cmd.index("--seed") + 2:]]
+    bad = subprocess.run(other, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "holds results of another run" in bad.stderr
+    assert "settings" in bad.stderr and "Traceback" not in bad.stderr
+    assert results.read_text().splitlines() == lines
 
 
 def test_cross_voice_batch_equals_one_by_one_synthesis(eval_tts, tiny_items):

@@ -146,6 +146,21 @@ def _tts(args):
     return Llasa.from_pretrained(args.lm, args.codec, device=args.device, dtype=args.dtype)
 
 
+def _system(args, **extra) -> dict:
+    """What produced a run's audio, weights fingerprints included: a resumed output folder
+    must hold the same system (:func:`llasa.eval.harness.check_same_run`)."""
+    from .._common.hub import weights_fingerprint
+    from ..tts.defaults import default_model_dir
+
+    def name(x):  # one spelling per folder, however the command line wrote it
+        return "shipped" if x is None else str(Path(x).resolve()) if Path(x).is_dir() else x
+
+    ship = default_model_dir()
+    return {"lm": name(args.lm), "codec": name(args.codec),
+            "lm_weights": weights_fingerprint(args.lm, ship / "lm"),
+            "codec_weights": weights_fingerprint(args.codec, ship / "codec"), **extra}
+
+
 def _print(summary: dict, out: Path) -> None:
     print((out / "summary.md").read_text() if (out / "summary.md").exists()
           else json.dumps(summary, indent=2))
@@ -174,8 +189,7 @@ def run_tts(args) -> int:
                                      batch_size=args.batch_size)
     else:
         tts = _tts(args)
-        system = {"lm": args.lm or "shipped", "codec": args.codec or "shipped",
-                  "settings": {k: v for k, v in vars(settings).items()}}
+        system = _system(args, settings={k: v for k, v in vars(settings).items()})
         synth = llasa_synthesizer(tts, settings)
         if args.search:
             from ..eval.strategies import build_strategy
@@ -228,8 +242,8 @@ def run_search(args) -> int:
     strategies = {n: build_strategy(n, tts, settings, verifier_spec=args.verifier,
                                     judge_device=args.judge_device) for n in names}
     result = sweep(strategies, items, budgets, args.out, judges, codec=tts.codec,
-                   system={"lm": args.lm or "shipped", "codec": args.codec or "shipped",
-                           "verifier": args.verifier})
+                   system=_system(args, verifier=args.verifier,
+                                  settings={k: v for k, v in vars(settings).items()}))
     print((args.out / "sweep.md").read_text())
     for key, path in result["plots"].items():
         print(f"plot {key}: {path}")

@@ -199,6 +199,7 @@ def evaluate_tts(synthesizer: Synthesizer, items: list[EvalItem], out_dir: str |
         raise InputError("batch_size must be >= 1")
     judges.check_languages({it.language for it in items})
     out = Path(out_dir)
+    check_same_run(out, system or {})
     wav_dir = out / "wavs"
     wav_dir.mkdir(parents=True, exist_ok=True)
     log = ResultLog(out / "results.jsonl")
@@ -222,6 +223,26 @@ def evaluate_tts(synthesizer: Synthesizer, items: list[EvalItem], out_dir: str |
         bar.update(len(batch))
     bar.close()
     return finish_run([it.utt for it in items], log, out, task, judges, system or {})
+
+
+def check_same_run(out: Path, system: dict) -> None:
+    """Resume only the run that ``out`` holds: ``out/run.json`` records ``system`` (model,
+    fingerprint, settings); another system there is an error instead of a silent mix of two
+    models' results."""
+    path = out / "run.json"
+    mine = json.loads(json.dumps(system, sort_keys=True, default=str))
+    if path.is_file():
+        theirs = json.loads(path.read_text())
+        if theirs != mine:
+            diff = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
+            raise InputError(f"{out} holds results of another run (differs in {', '.join(diff)}:"
+                             f" {', '.join(f'{k}={theirs.get(k)!r}' for k in diff)}); give a "
+                             "new output folder or delete that one")
+        return
+    if (out / "results.jsonl").is_file():  # results from before run.json existed: keep them
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(mine, indent=2, sort_keys=True) + "\n")
 
 
 def find_audio(audio_dir: str | Path, items: list[EvalItem]) -> dict[str, Path]:
@@ -254,6 +275,8 @@ def evaluate_audio_dir(audio_dir: str | Path, items: list[EvalItem], out_dir: st
     judges.check_languages({it.language for it in items})
     files = find_audio(audio_dir, items)
     out = Path(out_dir)
+    system = {"audio_dir": str(Path(audio_dir).resolve()), **(system or {})}
+    check_same_run(out, system)
     log = ResultLog(out / "results.jsonl")
     prompts = PromptCache(codec)
     todo = [it for it in items if it.utt not in log]
@@ -264,5 +287,4 @@ def evaluate_audio_dir(audio_dir: str | Path, items: list[EvalItem], out_dir: st
             log.append(rec)
         bar.update(len(batch))
     bar.close()
-    return finish_run([it.utt for it in items], log, out, "tts", judges,
-                   {"audio_dir": str(Path(audio_dir).resolve()), **(system or {})})
+    return finish_run([it.utt for it in items], log, out, "tts", judges, system)
