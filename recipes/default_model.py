@@ -205,8 +205,9 @@ def export_lm() -> None:
     lm = LlamaForCausalLM.from_pretrained(str(_final_lm()))
     lm.config.use_cache = True
     lm.to(torch.float16).save_pretrained(str(SHIP / "lm"), safe_serialization=True)
-    PreTrainedTokenizerFast.from_pretrained(str(_final_lm())).save_pretrained(
-        str(SHIP / "lm"))
+    tok = PreTrainedTokenizerFast.from_pretrained(str(_final_lm()))
+    tok.init_kwargs.pop("local_files_only", None)  # a loading flag, not part of the model
+    tok.save_pretrained(str(SHIP / "lm"))
     _package(SHIP / "lm")
 
 

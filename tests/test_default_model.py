@@ -125,8 +125,9 @@ def test_recipe_decoder_training_keeps_the_codes_fixed(speech):
 def test_shipped_model_speaks_words_whisper_recognises(tts):
     """Not yet intelligible on new sentences (docs/default_model.md), but it speaks: on a
     sentence frame it was trained on, Whisper tiny.en recovers words. Measured: mean WER 0.60
-    over these six seeded samples (0.29-1.0; 0.67 before the LM's second phase); a broken export, an untrained LM or a codec that
-    does not match the LM's codes gives no words (WER ≥ 1)."""
+    over these six seeded samples (0.29-1.0; 0.67 before the LM's second phase); a broken
+    export, an untrained LM or a codec that does not match the LM's codes gives no words
+    (WER ≥ 1)."""
     import jiwer
 
     from llasa.verifiers.asr import Transcriber
