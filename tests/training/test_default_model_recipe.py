@@ -1,0 +1,52 @@
+"""recipes/default_model.py, the LM's second phase (stages corpus_more, prepare_more, lm_more)
+on a toy scale: more distinct sentences (none held out), their codes from the phase-1 codec,
+and the phase-1 LM continued on them — the wiring the shipped LM was made with."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+from lm_helpers import cached_prepared
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("default_model",
+                                                  ROOT / "recipes" / "default_model.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path):
+    from llasa.lm.tiny import tiny_lm
+
+    work = tmp_path / "work"
+    codec_src = cached_prepared(speech).parent / "codec"  # a tiny codec (256 codes)
+    shutil.copytree(codec_src, work / "codec" / "model")
+    held = (ROOT / "data" / "sentences" / "heldout.txt").read_text().splitlines()
+    (work / "heldout_sentences.txt").write_text("\n".join(held) + "\n")
+    phase1 = tiny_lm(codebook_size=256, hidden_size=48, num_layers=1, seed=3)
+    phase1.model.save_pretrained(work / "lm" / "model")
+    phase1.tokenizer.save_pretrained(work / "lm" / "model")
+
+    recipe = _recipe()
+    recipe.main(["--work", str(work), "--stages", "corpus_more,prepare_more,lm_more",
+                 "--more-sentences", "400", "--more-utterances", "12", "--more-steps", "2"])
+
+    big = work / "big"
+    rows = [json.loads(x) for x in (big / "corpus" / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and {r["split"] for r in rows} == {"train"}
+    assert {r["speaker"] for r in rows} <= {f"en-us+{v}" for v in ("m1", "edward", "m7")}
+    texts = {r["text"] for r in rows}
+    assert not texts & set(held)  # held-out sentences never reach training
+    assert all(len(t.split()) <= recipe.MAX_WORDS for t in texts)
+    assert json.loads((big / "prepared" / "index.json").read_text())["codebook_size"] == 256
+    assert recipe._final_lm() == work / "lm_more" / "model"  # what export ships
+    cfg = json.loads((work / "lm_more" / "model" / "config.json").read_text())
+    assert (cfg["hidden_size"], cfg["num_hidden_layers"]) == (48, 1)  # phase 1's, not a preset
+    steps = [r.split(",")[0] for r in
+             (work / "lm_more" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps and steps[-1] == "2"
