@@ -518,7 +518,8 @@ def main(argv=None) -> None:
                    help="earlier second-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)
     p.add_argument("--work", default=str(WORK), help="run folder (default: runs/default)")
-    p.add_argument("--scaling-limit", type=int, default=6)
+    p.add_argument("--scaling-limit", type=int, default=12,
+                   help="held-out lines per search sweep (the published figures use 12)")
     a = p.parse_args(argv)
     WORK = Path(a.work).resolve()
     a.train_steps = [int(s) for s in a.train_steps.split(",") if s]
