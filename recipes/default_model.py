@@ -23,6 +23,9 @@ again, so an interrupted recipe is continued by running the same command):
    sentences (those of at most 9 words: 8 446) → 10 000 utterances of the training voices
    (``runs/default/big``), prepared with the same frozen encoder, and the phase-1 LM continued
    on them (``configs/default/lm_more.yaml``). Phase 1 memorised its 1 304 sentences.
+   ``lm_phonemes`` – the LM's third phase: phase 2 continued on the same corpus reading
+   espeak-ng phonemes instead of letters (``configs/default/lm_phonemes.yaml``,
+   ``data.text_frontend: espeak:en-us``, saved into the model so inference phonemizes too).
 6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
 7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
@@ -52,7 +55,7 @@ WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
-          "prepare_more", "lm_more", "export", "eval", "scaling")
+          "prepare_more", "lm_more", "lm_phonemes", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
@@ -179,10 +182,23 @@ def stage_lm_more(a) -> None:
         str(a.more_steps), "--output-dir", str(WORK / "lm_more"), threads=os.cpu_count() or 1)
 
 
+def stage_lm_phonemes(a) -> None:
+    # phase 3 of the shipped LM: phase 2 continued, reading phonemes instead of letters
+    run("train", "lm", "--config", "configs/default/lm_phonemes.yaml", "--data",
+        str(WORK / BIG / "prepared"), "--init", str(WORK / "lm_more" / "model"), "--max-steps",
+        str(a.phoneme_steps), "--output-dir", str(WORK / "lm_phonemes"),
+        threads=os.cpu_count() or 1)
+
+
+PHASES = ("lm_phonemes", "lm_more", "lm")  # the LM's phases, last first
+
+
 def _final_lm() -> Path:
-    """The LM that is shipped: phase 2 when it has run, else phase 1."""
-    more = WORK / "lm_more" / "model"
-    return more if more.is_dir() else WORK / "lm" / "model"
+    """The LM that is shipped: the last phase that has run."""
+    for phase in PHASES:
+        if (WORK / phase / "model").is_dir():
+            return WORK / phase / "model"
+    return WORK / "lm" / "model"
 
 
 def export_codec() -> None:
@@ -308,18 +324,21 @@ def stage_scaling(a) -> None:
 def _runs(a) -> list[tuple[str, int, Path]]:
     """(size, step, checkpoint) of every LM the train-time scaling evaluates: the checkpoints of
     the phase-1 LM and of the smaller one (``lm_small``) at the same steps, then the shipped
-    LM's second phase (``lm_more``, more distinct text)."""
+    LM's second phase (``lm_more``, more distinct text) and third (``lm_phonemes``)."""
     out = []
     for size in ("lm", "lm_small"):
         for step in [*a.train_steps, a.lm_steps]:  # fp32 checkpoints, the last one included
             out.append((size, step, WORK / size / "checkpoints" / f"checkpoint-{step}"))
     for step in [*a.more_train_steps, a.more_steps]:
         out.append(("lm_more", step, WORK / "lm_more" / "checkpoints" / f"checkpoint-{step}"))
+    for step in [*a.phoneme_train_steps, a.phoneme_steps]:
+        out.append(("lm_phonemes", step,
+                    WORK / "lm_phonemes" / "checkpoints" / f"checkpoint-{step}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
-    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more"}[size]
+    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_phonemes": "_ipa"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -338,15 +357,17 @@ def train_scaling(a, lists) -> None:
 
 def train_compute(ckpt: Path, a=None) -> float:
     """Training compute of an LM checkpoint in PFLOP: 6 · parameters · tokens seen (a
-    second-phase checkpoint adds the compute of the phase-1 LM it started from)."""
+    later-phase checkpoint adds the compute of the phases it started from)."""
     from safetensors import safe_open
 
     tokens = json.loads((ckpt / "trainer_state.json").read_text())["num_input_tokens_seen"]
     with safe_open(str(ckpt / "model.safetensors"), "np") as f:
         params = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
     base = 0.0
-    if a is not None and ckpt.parent.parent.name == "lm_more":
-        base = train_compute(WORK / "lm" / "checkpoints" / f"checkpoint-{a.lm_steps}")
+    prev = {"lm_more": ("lm", "lm_steps"), "lm_phonemes": ("lm_more", "more_steps")}
+    if a is not None and ckpt.parent.parent.name in prev:
+        phase, steps = prev[ckpt.parent.parent.name]
+        base = train_compute(WORK / phase / "checkpoints" / f"checkpoint-{getattr(a, steps)}", a)
     return base + 6 * params * tokens / 1e15
 
 
@@ -403,8 +424,12 @@ def write_card(a, metrics: dict) -> None:
         f"a share of {lm_cfg['data'].get('clone_pairs', 0)} extra sequences joining two "
         "utterances of one speaker (the cloning layout); `configs/default/lm.yaml`"
         + (f"; then {a.more_steps} more steps on a corpus with more distinct sentences "
-           "(`configs/default/lm_more.yaml`)." if (WORK / "lm_more" / "model").is_dir()
-           else "."),
+           "(`configs/default/lm_more.yaml`)" if (WORK / "lm_more" / "model").is_dir()
+           else "")
+        + (f"; then {a.phoneme_steps} more steps on that corpus reading espeak-ng phonemes "
+           "instead of letters (`configs/default/lm_phonemes.yaml`; the model's config.json "
+           "declares `llasa_text_frontend: espeak:en-us`, so it needs espeak-ng at inference)."
+           if (WORK / "lm_phonemes" / "model").is_dir() else "."),
         f"* fp16 safetensors, {total / 1e6:.1f} MB in all.", "",
         "## Data", "",
         f"espeak-ng, en-us accent, voices m1 / edward / m7 (training) and max (held out); "
@@ -478,11 +503,13 @@ def plot(a) -> None:
             curves.setdefault(size, []).append((
                 train_compute(ckpt, a), 100 * _summary(text)["metrics"]["wer"]["mean"],
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
-    if "lm_more" in curves and "lm" in curves:  # phase 2 starts where phase 1 ended
-        curves["lm_more"].append(max(curves["lm"]))
+    for later, earlier in (("lm_more", "lm"), ("lm_phonemes", "lm_more")):
+        if later in curves and earlier in curves:  # a phase starts where the last one ended
+            curves[later].append(max(curves[earlier]))
     if curves:
         labels = {"lm": "hidden 192, 6 layers", "lm_small": "hidden 128, 4 layers",
-                  "lm_more": "hidden 192, 6 layers, phase 2: more text (shipped)"}
+                  "lm_more": "hidden 192, 6 layers, phase 2: more text",
+                  "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes (shipped)"}
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
         for size, pts in curves.items():
             pts.sort()
@@ -512,10 +539,14 @@ def main(argv=None) -> None:
                         f"{MAX_WORDS} words are used)")
     p.add_argument("--more-utterances", type=int, default=10000)
     p.add_argument("--more-steps", type=int, default=3000, help="LM second-phase steps")
+    p.add_argument("--phoneme-steps", type=int, default=3000,
+                   help="LM third-phase steps (reading phonemes)")
     p.add_argument("--train-steps", default="500,1000,1500",
                    help="earlier LM checkpoints evaluated for train-time scaling")
     p.add_argument("--more-train-steps", default="1500",
                    help="earlier second-phase checkpoints evaluated for train-time scaling")
+    p.add_argument("--phoneme-train-steps", default="1500",
+                   help="earlier third-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)
     p.add_argument("--work", default=str(WORK), help="run folder (default: runs/default)")
     p.add_argument("--scaling-limit", type=int, default=12,
@@ -524,6 +555,7 @@ def main(argv=None) -> None:
     WORK = Path(a.work).resolve()
     a.train_steps = [int(s) for s in a.train_steps.split(",") if s]
     a.more_train_steps = [int(s) for s in a.more_train_steps.split(",") if s]
+    a.phoneme_train_steps = [int(s) for s in a.phoneme_train_steps.split(",") if s]
     todo = [s.strip() for s in a.stages.split(",") if s.strip()]
     bad = sorted(set(todo) - set(STAGES))
     if bad:

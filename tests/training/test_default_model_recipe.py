@@ -1,6 +1,7 @@
-"""recipes/default_model.py, the LM's second phase (stages corpus_more, prepare_more, lm_more)
-on a toy scale: more distinct sentences (none held out), their codes from the phase-1 codec,
-and the phase-1 LM continued on them — the wiring the shipped LM was made with."""
+"""recipes/default_model.py, the LM's second and third phases (stages corpus_more,
+prepare_more, lm_more, lm_phonemes) on a toy scale: more distinct sentences (none held out),
+their codes from the phase-1 codec, the phase-1 LM continued on them, then continued reading
+espeak-ng phonemes — the wiring the shipped LM was made with."""
 
 import importlib.util
 import json
@@ -50,3 +51,13 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     steps = [r.split(",")[0] for r in
              (work / "lm_more" / "metrics.csv").read_text().splitlines()[1:]]
     assert steps and steps[-1] == "2"
+
+    recipe.main(["--work", str(work), "--stages", "lm_phonemes", "--phoneme-steps", "2"])
+    assert recipe._final_lm() == work / "lm_phonemes" / "model"  # the third phase ships
+    cfg = json.loads((work / "lm_phonemes" / "model" / "config.json").read_text())
+    assert cfg["llasa_text_frontend"] == "espeak:en-us"
+    assert (cfg["hidden_size"], cfg["num_hidden_layers"]) == (48, 1)
+    from llasa.lm import LlasaLM
+
+    lm = LlasaLM.from_pretrained(work / "lm_phonemes" / "model")
+    assert "wˈeɪt" in lm.tokenizer.decode(lm.build_prompt("Please wait here."))

@@ -178,3 +178,32 @@ def test_clone_pairs_join_two_utterances_of_one_speaker(tok, speech):
     for bad in ({"clone_pairs": -0.5}, {"clone_pairs": 0.5, "task": "asr"}):
         with pytest.raises(InputError, match="clone_pairs"):
             LMDataSettings(**bad)
+
+
+def test_phoneme_frontend_sequences_match_the_inference_prompts(lm, tok, speech):
+    # training applies data.text_frontend exactly as LlasaLM applies the model's frontend
+    from llasa.lm.frontend import get_frontend
+
+    ipa = get_frontend("espeak:en-us")
+    b = SequenceBuilder(tok, "tts", frontend=ipa)
+    s = b.build("Hello there.", [3, 0])
+    prompt = build_tts_prompt(tok, ipa("Hello there."))
+    assert s["input_ids"][: len(prompt)].tolist() == prompt
+    shards = CodeShards(cached_prepared(speech))
+    ds = LMDataset(shards, b, max_length=4096, clone_pairs=1.0, seed=3)
+    for k in range(len(ds)):
+        assert len(ds[k]["input_ids"]) == ds.lengths[k]
+    i, j = ds.items[-1]
+    ui, uj = shards[i], shards[j]
+    pair = build_tts_prompt(tok, ipa(uj.text), prompt_text=ipa(ui.text) + " ",
+                            prompt_codes=ui.codes)  # the cloning prompt of LlasaLM / Llasa
+    assert ds[len(ds) - 1]["input_ids"][: len(pair)].tolist() == pair
+    assert ui.text not in tok.decode(ds[0]["input_ids"])
+    with pytest.raises(InputError, match="'tts' only"):
+        SequenceBuilder(tok, "asr", frontend=ipa)
+    from llasa.training.lm_config import LMDataSettings
+
+    for bad, msg in (({"text_frontend": "g2p"}, "espeak:VOICE"),
+                     ({"text_frontend": "espeak:en-us", "task": "asr"}, "needs data.task")):
+        with pytest.raises(InputError, match=msg):
+            LMDataSettings(**bad)

@@ -161,6 +161,24 @@ def test_lora_trains_only_adapters_and_merge_equals_adapter_model(prepared, tmp_
     LlasaLM.from_pretrained(tmp_path / "merged")  # tokenizer travelled with it
 
 
+def test_lora_run_with_phonemes_merges_into_a_phoneme_model(prepared, tmp_path):
+    from llasa.cli.main import main
+
+    s = _settings(prepared, tmp_path / "lora", max_steps=1, save_every=0, eval_every=0,
+                  lora={"enabled": True, "r": 4, "alpha": 16, "dropout": 0.0},
+                  data={"text_frontend": "espeak:en-us"})
+    assert train_lm(s)["text_frontend"] == "espeak:en-us"
+    # a base that reads raw text (as an official checkpoint does): the adapter's run decides
+    base = tmp_path / "lora" / "base"
+    cfg = json.loads((base / "config.json").read_text())
+    cfg.pop("llasa_text_frontend", None)
+    (base / "config.json").write_text(json.dumps(cfg))
+    assert LlasaLM.from_pretrained(base).frontend is None
+    assert main(["train", "merge-lora", str(tmp_path / "lora" / "adapter"), "-o",
+                 str(tmp_path / "merged")]) == 0
+    assert LlasaLM.from_pretrained(tmp_path / "merged").frontend.name == "espeak:en-us"
+
+
 def test_asr_direction_learns_and_decodes_text_only(prepared, tmp_path):
     from llasa.training.data.shards import CodeShards
     from llasa.training.lm_asr import allowed_text_ids, transcribe_codes
@@ -247,6 +265,20 @@ def test_start_from_checkpoints(prepared, tmp_path):
     s = _settings(prepared, tmp_path / "scratch", max_steps=2, save_every=0, eval_every=0,
                   model={"init": str(tmp_path / "ext" / "model"), "from_scratch": True})
     assert train_lm(s)["mask_template_eot"] is False
+    # a run that switches to phonemes declares it in the saved model; continuing from that
+    # model keeps it unless the settings say "none"
+    s = _settings(prepared, tmp_path / "ipa", max_steps=2, save_every=0, eval_every=0,
+                  data={"text_frontend": "espeak:en-us"},
+                  model={"init": str(tmp_path / "ext" / "model")})
+    assert train_lm(s)["text_frontend"] == "espeak:en-us"
+    assert LlasaLM.from_pretrained(tmp_path / "ipa" / "model").frontend.name == "espeak:en-us"
+    s = _settings(prepared, tmp_path / "ipa2", max_steps=1, save_every=0, eval_every=0,
+                  model={"init": str(tmp_path / "ipa" / "model")})
+    assert train_lm(s)["text_frontend"] == "espeak:en-us"
+    s = _settings(prepared, tmp_path / "raw", max_steps=1, save_every=0, eval_every=0,
+                  data={"text_frontend": "none"}, model={"init": str(tmp_path / "ipa" / "model")})
+    assert train_lm(s)["text_frontend"] is None
+    assert LlasaLM.from_pretrained(tmp_path / "raw" / "model").frontend is None
 
 
 def test_packing_bf16_and_checkpointing_train(prepared, tmp_path):

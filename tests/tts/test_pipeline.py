@@ -200,3 +200,25 @@ def test_should_stop_cancels_synthesis_and_batch_rows(tiny_tts):
     assert keep.audio.size == 320 * 40
     with pytest.raises(Cancelled):
         tiny_tts.synthesize_batch(["A.", "B."], should_stop=[lambda: True] * 2, **kw)
+
+
+def test_a_phoneme_model_hears_phonemes_of_every_prompt_piece(tiny_codec, prompt_voice):
+    # A model trained on espeak-ng phonemes (config.json declares it) gets the target text and
+    # the voice's transcript phonemized piece by piece, joined as training joined them.
+    from llasa.lm.frontend import FRONTEND_KEY, get_frontend
+    from llasa.lm.tiny import tiny_lm
+
+    lm = tiny_lm(codebook_size=65536, seed=0)
+    setattr(lm.model.config, FRONTEND_KEY, "espeak:en-us")
+    lm.frontend = get_frontend("espeak:en-us")
+    tts = Llasa(lm, tiny_codec)
+    ipa, tok = lm.frontend, lm.tokenizer
+    assert tts.build_prompt("  Hi  there. ") == build_tts_prompt(tok, ipa("Hi there."))
+    ids = tts.build_prompt("Hi there.", prompt_voice)
+    assert ids == build_tts_prompt(tok, ipa("Hi there."),
+                                   prompt_text=ipa(prompt_voice.text) + " ",
+                                   prompt_codes=prompt_voice.codes)
+    r = tts.synthesize("Hi there.", seed=0, max_new_tokens=5)
+    assert r.info["tokens"] == 5
+    with pytest.raises(InputError, match="nothing to speak"):
+        tts.synthesize("?!", max_new_tokens=5)

@@ -19,6 +19,7 @@ from .._common.errors import Cancelled, InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
 from .._common.packing import can_pack, decode_batch_hint, pack_linears, unpack_linears
+from .frontend import FRONTEND_KEY, get_frontend
 from .prompt import build_tts_prompt, prompt_text_chars
 from .sampling import GenerationSettings
 from .tokens import SpeechVocab
@@ -51,6 +52,8 @@ class LlasaLM:
     Attributes:
         model: ``transformers.LlamaForCausalLM`` (eval mode).
         tokenizer: the Llasa tokenizer (8 added tokens + speech tokens + chat template).
+        frontend: what the model reads instead of raw text, as its config declares
+            (:mod:`llasa.lm.frontend`; None for the official checkpoints).
         vocab: :class:`SpeechVocab` of the tokenizer, validated at construction.
         max_context: 2048, the training length; prompt + new tokens never exceed it.
         device, dtype: where the weights live.
@@ -67,6 +70,7 @@ class LlasaLM:
         self.dtype = resolve_dtype(dtype) if dtype is not None else model.dtype
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
+        self.frontend = get_frontend(getattr(model.config, FRONTEND_KEY, None))
         self.max_context = int(max_context)
         self._head: HeadRows | None = None
         self.optimized = False
@@ -143,10 +147,26 @@ class LlasaLM:
         return self
 
     # ---- prompts ----------------------------------------------------------------------------
+    def prepare_text(self, text: str) -> str:
+        """``text`` as the model reads it: through its frontend (trailing space kept), or as is.
+
+        Raises:
+            InputError: text with nothing the frontend can speak (e.g. only punctuation).
+        """
+        if self.frontend is None or not isinstance(text, str) or not text.strip():
+            return text
+        out = self.frontend(text)
+        if not out.strip():
+            raise InputError(f"nothing to speak in {text!r}")
+        return out + (" " if text[-1].isspace() else "")
+
     def build_prompt(self, text: str, *, prompt_text: str | None = None,
                      prompt_codes=None) -> list[int]:
-        """Official TTS / cloning prompt ids (see :func:`llasa.lm.prompt.build_tts_prompt`)."""
-        return build_tts_prompt(self.tokenizer, text, prompt_text=prompt_text,
+        """Official TTS / cloning prompt ids (see :func:`llasa.lm.prompt.build_tts_prompt`),
+        both texts through :meth:`prepare_text`."""
+        if prompt_text is not None:
+            prompt_text = self.prepare_text(prompt_text)
+        return build_tts_prompt(self.tokenizer, self.prepare_text(text), prompt_text=prompt_text,
                                 prompt_codes=prompt_codes, vocab=self.vocab)
 
     def prompt_stats(self, prompt: list[int]) -> tuple[int, int]:

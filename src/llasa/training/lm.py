@@ -35,6 +35,7 @@ import torch
 from .._common.config import to_dict
 from .._common.errors import InputError, ModelLoadError
 from .._common.log import get_logger
+from ..lm.frontend import FRONTEND_KEY, get_frontend
 from ..lm.tokens import ADDED_TOKENS, SpeechVocab, speech_token_strings
 from .data.shards import CodeShards
 from .lm_config import LMTrainSettings
@@ -42,6 +43,7 @@ from .lm_data import Collator, LMDataset, SequenceBuilder
 from .metrics import MetricsLog
 
 log = get_logger(__name__)
+FRONTEND_FILE = "llasa_frontend.json"  # beside a LoRA adapter: the run's text frontend
 _FIELDS = ["step", "loss", "eval_loss", "lr", "grad_norm", "tokens_per_second"]
 
 
@@ -92,14 +94,28 @@ def extend_vocab(model, tok, codebook_size: int) -> None:
 
 
 # ---- data ---------------------------------------------------------------------------------
-def build_datasets(s: LMTrainSettings, tok, mask_eot: bool):
-    """(train, eval or None) :class:`LMDataset` s."""
+def text_frontend(s: LMTrainSettings, model) -> str:
+    """The frontend the run trains with (``data.text_frontend``, else the one ``model.init``
+    declares), written into the model config so inference applies it too; "" for raw text."""
+    spec = s.data.text_frontend
+    if spec is None:
+        spec = getattr(model.config, FRONTEND_KEY, None) or ""
+    spec = "" if spec == "none" else spec
+    if spec:
+        setattr(model.config, FRONTEND_KEY, spec)
+    elif hasattr(model.config, FRONTEND_KEY):
+        delattr(model.config, FRONTEND_KEY)
+    return spec
+
+
+def build_datasets(s: LMTrainSettings, tok, mask_eot: bool, frontend: str = ""):
+    """(train, eval or None) :class:`LMDataset` s; ``frontend``: see :func:`text_frontend`."""
     d = s.data
     if not d.train:
         raise InputError("data.train is not set: give a folder from `llasa data prepare`")
     shards = CodeShards(d.train)
     builder = SequenceBuilder(tok, d.task, speaker_prefix=d.speaker_prefix,
-                              mask_template_eot=mask_eot)
+                              mask_template_eot=mask_eot, frontend=get_frontend(frontend))
     idx = np.arange(len(shards))
     eval_ds = None
     if d.eval:
@@ -293,7 +309,8 @@ def train_lm(s: LMTrainSettings) -> dict:
     mask_eot = s.data.mask_template_eot
     if mask_eot is None:
         mask_eot = pretrained and not s.data.packing
-    train_ds, eval_ds = build_datasets(s, tok, mask_eot)
+    frontend = text_frontend(s, model)
+    train_ds, eval_ds = build_datasets(s, tok, mask_eot, frontend)
     if s.lora.enabled:
         if s.model.init == "tiny" and main:  # tiny bases exist only here: keep it for merging
             model.save_pretrained(str(out / "base"))
@@ -328,6 +345,8 @@ def train_lm(s: LMTrainSettings) -> dict:
     trainer.save_model(str(target))
     if trainer.is_world_process_zero():
         tok.save_pretrained(str(target))
+        if s.lora.enabled:  # the adapter has no model config: merge-lora reads the frontend here
+            (target / FRONTEND_FILE).write_text(json.dumps({FRONTEND_KEY: frontend or None}) + "\n")
         MetricsLog(out / "metrics.csv").plot(out / "loss.png", ["loss", "eval_loss"],
                                              title="LM training")
     _close_process_group()
@@ -339,7 +358,8 @@ def train_lm(s: LMTrainSettings) -> dict:
             "tokens_seen": int(st.num_input_tokens_seen),
             "tokens_per_second": st.num_input_tokens_seen / wall if wall > 0 else None,
             "train_sequences": len(train_ds), "too_long": train_ds.num_too_long,
-            "mask_template_eot": mask_eot, "output": str(target)}
+            "mask_template_eot": mask_eot, "text_frontend": frontend or None,
+            "output": str(target)}
 
 
 def _close_process_group() -> None:

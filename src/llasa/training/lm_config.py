@@ -50,6 +50,11 @@ class LMDataSettings:
             as this share of the training items (0: none; see
             :class:`~llasa.training.lm_data.LMDataset`). For small models trained from scratch;
             the official recipe trains on single utterances.
+        text_frontend: what the model reads instead of the transcripts: ``"espeak:VOICE"``
+            (espeak-ng IPA phonemes, clause punctuation kept; :mod:`llasa.lm.frontend`) or
+            ``"none"`` (raw text, as the official checkpoints). None: what ``model.init``
+            declares (raw text for tiny models and the official checkpoints). Saved into the
+            model's ``config.json``, so inference applies the same frontend.
     """
 
     train: str = ""
@@ -63,8 +68,15 @@ class LMDataSettings:
     mask_template_eot: bool | None = None
     num_workers: int = 0
     clone_pairs: float = 0.0
+    text_frontend: str | None = None
 
     def __post_init__(self):
+        if self.text_frontend is not None and not (
+                self.text_frontend == "none" or self.text_frontend.startswith("espeak:")):
+            raise InputError(f"data.text_frontend must be 'espeak:VOICE' or 'none', got "
+                             f"{self.text_frontend!r}")
+        if self.text_frontend not in (None, "none") and self.task != "tts":
+            raise InputError("data.text_frontend needs data.task 'tts'")
         if self.clone_pairs < 0:
             raise InputError("data.clone_pairs must be >= 0")
         if self.clone_pairs and self.task != "tts":

@@ -58,12 +58,19 @@ class SequenceBuilder:
         speaker_prefix: put ``"Speaker NAME "`` before SPEECH_GENERATION_START (tts).
         mask_template_eot: the official attention-mask quirk (see the module docstring).
         date_string: "Today Date" of the system block (the inference prompts' default).
+        frontend: what the model reads instead of the transcript (a
+            :func:`llasa.lm.frontend.get_frontend` object, e.g. espeak-ng phonemes), applied
+            exactly as :class:`~llasa.lm.LlasaLM` applies it at inference (tts only).
     """
 
     def __init__(self, tokenizer, task: str = "tts", *, speaker_prefix: bool = False,
-                 mask_template_eot: bool = False, date_string: str = DEFAULT_DATE):
+                 mask_template_eot: bool = False, date_string: str = DEFAULT_DATE,
+                 frontend=None):
         if task not in ("tts", "asr"):
             raise InputError(f"task must be 'tts' or 'asr', got {task!r}")
+        if frontend is not None and task != "tts":
+            raise InputError("a text frontend (data.text_frontend) works with task 'tts' only")
+        self.frontend = frontend
         self.tok, self.task = tokenizer, task
         self.vocab = SpeechVocab.from_tokenizer(tokenizer)
         self.speaker_prefix, self.mask_template_eot = speaker_prefix, mask_template_eot
@@ -92,6 +99,19 @@ class SequenceBuilder:
         self.overhead = len(self.skeleton) + 1  # + the END token (SGE / TGE)
 
     def text_ids(self, text: str) -> list[int]:
+        """Token ids of a transcript (through the frontend, if any)."""
+        return self.plain_ids(self.frontend(text) if self.frontend and text else text)
+
+    def texts_ids(self, texts: list[str]) -> list[list[int]]:
+        """:meth:`text_ids` of many transcripts (one frontend run, one tokenizer call)."""
+        if not texts:
+            return []
+        if self.frontend:
+            texts = self.frontend.batch(texts)
+        return [list(x) for x in self.tok(texts, add_special_tokens=False)["input_ids"]]
+
+    def plain_ids(self, text: str) -> list[int]:
+        """Token ids of a string as is (separators, speaker prefixes)."""
         return list(self.tok.encode(text, add_special_tokens=False))
 
     def build(self, text: str, codes, speaker: str | None = None,
@@ -109,7 +129,7 @@ class SequenceBuilder:
         tids = self.text_ids(text) if text_ids is None else list(text_ids)
         sids = v.code_to_id(codes).tolist()
         if self.task == "tts":
-            prefix = self.text_ids(f"Speaker {speaker} ") if (self.speaker_prefix and speaker) \
+            prefix = self.plain_ids(f"Speaker {speaker} ") if (self.speaker_prefix and speaker) \
                 else []
             head = sk[: self._i1 + 1] + tids + sk[self._i1 + 1: self._i2] + prefix
             target = [v.speech_start] + sids + [v.speech_end]
@@ -165,10 +185,9 @@ class LMDataset(torch.utils.data.Dataset):
         self.shards, self.builder, self.max_length = shards, builder, int(max_length)
         idx = np.arange(len(shards)) if indices is None else np.asarray(indices, np.int64)
         texts = [shards.text(int(i)) for i in idx]
-        self._text_ids = dict(zip(idx.tolist(), builder.tok(
-            texts, add_special_tokens=False)["input_ids"] if texts else []))
-        self._space = builder.text_ids(" ")
-        pre = ({s: len(builder.text_ids(f"Speaker {s} ")) for s in shards.speakers}
+        self._text_ids = dict(zip(idx.tolist(), builder.texts_ids(texts)))
+        self._space = builder.plain_ids(" ")
+        pre = ({s: len(builder.plain_ids(f"Speaker {s} ")) for s in shards.speakers}
                if builder.speaker_prefix and builder.task == "tts" else {})
         groups = [(int(i),) for i in idx] + _pairs(shards, idx, clone_pairs, seed)
         lengths = np.array([

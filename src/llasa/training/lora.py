@@ -82,6 +82,13 @@ def merge_lora(adapter_dir: str | Path, base: str | Path | None, out_dir: str | 
         merged = PeftModel.from_pretrained(model, str(adir)).merge_and_unload()
     except (RuntimeError, ValueError, KeyError) as e:
         raise ModelLoadError(f"adapter {adir} does not fit base {bpath}: {e}") from None
+    fe = adir / "llasa_frontend.json"  # the LoRA run's text frontend (llasa.training.lm)
+    if fe.is_file():
+        spec = json.loads(fe.read_text()).get("llasa_text_frontend")
+        if spec:
+            merged.config.llasa_text_frontend = spec
+        elif hasattr(merged.config, "llasa_text_frontend"):
+            del merged.config.llasa_text_frontend
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(out))

@@ -141,11 +141,15 @@ class Llasa:
         if context is not None:
             texts.append(context[0])
             codes.append(np.asarray(context[1], dtype=np.int64))
+        # A model that reads phonemes gets each piece through its frontend separately, as its
+        # training joined them (llasa.training.lm_data: pieces joined by a space).
+        prep = self.lm.prepare_text
         if not texts:
-            return list(build_tts_prompt(self.lm.tokenizer, text))
+            return list(build_tts_prompt(self.lm.tokenizer, prep(text)))
         # A space keeps words from fusing ("...there.Hello"); the official recipe concatenates
         # bare strings, which differs only when the prompt text lacks trailing whitespace.
-        return list(build_tts_prompt(self.lm.tokenizer, text, prompt_text=" ".join(texts) + " ",
+        return list(build_tts_prompt(self.lm.tokenizer, prep(text),
+                                     prompt_text=" ".join(prep(t) for t in texts) + " ",
                                      prompt_codes=np.concatenate(codes)))
 
     def context_codes(self, prompt: Sequence[int]) -> np.ndarray:

@@ -1,0 +1,145 @@
+"""Text frontends: what an LM reads instead of the raw text, declared by the model itself.
+
+The official Llasa checkpoints read raw text (no frontend). A model may instead be trained on
+phonemes: its ``config.json`` then names the frontend under :data:`FRONTEND_KEY` (for example
+``"espeak:en-us"``), and :class:`~llasa.lm.LlasaLM` applies it to every text it builds a
+prompt from (the target text and a cloning prompt's transcript), exactly as training applied it
+to the transcripts. Users keep passing plain text; verifiers and evaluation keep comparing
+against the plain text.
+
+``espeak:<voice>`` runs the ``espeak-ng`` program (``apt-get install espeak-ng``) and keeps the
+clause punctuation, which carries intonation (a question is spoken as one)::
+
+    "I have 42 apples, and three pears?"  ->  "aɪ hæv fˈɔːɹɾi tˈuː ˈæpəlz, ænd θɹˈiː pˈɛɹz?"
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from typing import Sequence
+
+from .._common.errors import InputError, ModelLoadError
+
+FRONTEND_KEY = "llasa_text_frontend"
+# A clause ends at a run of these marks followed by a space or the end (so "3.5" or "e.g."
+# stay inside their clause, as espeak-ng reads them).
+_CLAUSE = re.compile(r"([,.;:!?]+)(?=\s|$)")
+_WORD = re.compile(r"\w")
+_CACHE_MAX = 100_000
+
+
+class EspeakPhonemes:
+    """IPA phonemes from ``espeak-ng`` for one espeak voice (e.g. ``en-us``).
+
+    Args:
+        voice: espeak-ng voice / language name.
+        program: the espeak-ng executable (default: found on ``PATH``).
+
+    Raises:
+        ModelLoadError: espeak-ng is not installed, or does not know ``voice``.
+    """
+
+    def __init__(self, voice: str = "en-us", program: str | None = None):
+        if not voice or not re.fullmatch(r"[A-Za-z0-9_+\-]+", voice):
+            raise ModelLoadError(f"bad espeak voice name {voice!r}")
+        exe = program or shutil.which("espeak-ng")
+        if not exe or not shutil.which(exe):
+            raise ModelLoadError(
+                "this model reads phonemes made by espeak-ng, which is not installed "
+                "(apt-get install espeak-ng)")
+        self.voice, self.program = voice, exe
+        self.name = f"espeak:{voice}"
+        self._cache: dict[str, str] = {}
+        probe = self._run(["a."])
+        if probe is None or not probe[0]:
+            raise ModelLoadError(f"espeak-ng has no voice {voice!r}")
+
+    def __repr__(self) -> str:
+        return f"EspeakPhonemes({self.voice!r})"
+
+    def __call__(self, text: str) -> str:
+        """Phonemes of one text (clause punctuation kept)."""
+        return self.batch([text])[0]
+
+    def batch(self, texts: Sequence[str]) -> list[str]:
+        """Phonemes of several texts with one espeak-ng run (cached per text)."""
+        if isinstance(texts, str):
+            raise InputError("batch takes a list of texts")
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            split = [_clauses(t) for t in todo]
+            flat = [c for cl in split for c, _ in cl]
+            phon = self._clause_phonemes(flat)
+            k = 0
+            if len(self._cache) + len(todo) > _CACHE_MAX:
+                self._cache.clear()
+            for t, cl in zip(todo, split):
+                parts = []
+                for (_, punct), p in zip(cl, phon[k:k + len(cl)]):
+                    if p:
+                        parts.append(p + punct)
+                    elif parts and punct:  # a clause of no words: keep its mark on the last
+                        parts[-1] += punct
+                k += len(cl)
+                self._cache[t] = " ".join(parts)
+        return [self._cache[t] for t in texts]
+
+    # ---- espeak-ng --------------------------------------------------------------------------
+    def _clause_phonemes(self, clauses: list[str]) -> list[str]:
+        """One phoneme string per clause; clauses without a word give ""."""
+        spoken = [i for i, c in enumerate(clauses) if _WORD.search(c)]
+        out = [""] * len(clauses)
+        if not spoken:
+            return out
+        # Each line ends in a full stop so espeak-ng ends a clause there; it prints one line
+        # per clause. If its clause split differs anyway, fall back to one run per clause.
+        lines = self._run([clauses[i] + "." for i in spoken])
+        if lines is None or len(lines) != len(spoken):
+            lines = []
+            for i in spoken:
+                got = self._run([clauses[i] + "."]) or []
+                lines.append(" ".join(x for x in got if x))
+        for i, line in zip(spoken, lines):
+            out[i] = line
+        return out
+
+    def _run(self, lines: list[str]) -> list[str] | None:
+        text = "\n".join(" ".join(line.split()) for line in lines) + "\n"
+        try:
+            r = subprocess.run([self.program, "-q", "--ipa", "-v", self.voice, "--stdin"],
+                               input=text.encode(), capture_output=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ModelLoadError(f"espeak-ng failed: {e}") from None
+        if r.returncode != 0:
+            return None
+        return [" ".join(x.split()) for x in r.stdout.decode("utf-8", "replace").splitlines()]
+
+
+def _clauses(text: str) -> list[tuple[str, str]]:
+    """``text`` → [(clause words, its closing marks)]; a trailing clause may have no mark."""
+    out, pos = [], 0
+    for m in _CLAUSE.finditer(text):
+        out.append((text[pos:m.start()].strip(), m.group(1)))
+        pos = m.end()
+    rest = text[pos:].strip()
+    if rest:
+        out.append((rest, ""))
+    return out
+
+
+def get_frontend(spec: str | None, program: str | None = None) -> EspeakPhonemes | None:
+    """The frontend a model declares: None / "" / "none" → none (raw text), ``espeak:VOICE``.
+
+    Raises:
+        ModelLoadError: an unknown frontend, or espeak-ng missing for an espeak one.
+    """
+    if spec is None or spec in ("", "none"):
+        return None
+    if not isinstance(spec, str):
+        raise ModelLoadError(f"text frontend must be a string, got {spec!r}")
+    kind, _, arg = spec.partition(":")
+    if kind == "espeak":
+        return EspeakPhonemes(arg or "en-us", program=program)
+    raise ModelLoadError(f"unknown text frontend {spec!r} (known: 'espeak:VOICE', 'none')")
