@@ -65,6 +65,7 @@ def test_tts_text_from_file_and_stdin_and_duration(models, tmp_path, capsys, mon
     (["tts", "hi", "-o", "x.wav", "--top-p", "1.5"], "top_p must lie in (0, 1]"),
     (["tts", "hi", "-o", "x.wav", "--top-p", "0"], "top_p must lie in (0, 1]"),
     (["tts", "hi", "-o", "x.wav", "--top-k", "-1"], "top_k"),
+    (["tts", "hi", "-o", "x.wav", "--cfg-scale", "0.5"], "cfg_scale must be"),
     (["tts", "hi", "-o", "x.wav", "--duration", "-2"], "duration must be a positive"),
     (["tts", "hi", "-o", "x.mp3"], "output must end in"),
     (["tts", "-o", "x.wav"], "exactly once"),

@@ -149,3 +149,21 @@ def test_cross_voice_batch_equals_one_by_one_synthesis(eval_tts, tiny_items):
         alone = eval_tts.synthesize(it.target_text, voice, settings=settings)
         assert info["tokens"] == alone.info["tokens"]
         np.testing.assert_allclose(audio, alone.audio, atol=1e-5)
+
+
+def test_a_run_recorded_before_a_new_setting_existed_still_resumes(tmp_path):
+    # run.json written before cfg_scale existed: the run used its default, so it is the same
+    # run; a different value of it is not
+    import json
+    from dataclasses import asdict
+
+    from llasa.eval.harness import check_same_run
+    from llasa.lm.sampling import GenerationSettings
+
+    now = {"lm": "x", "settings": asdict(GenerationSettings(seed=0))}
+    old = {"lm": "x", "settings": {k: v for k, v in now["settings"].items() if k != "cfg_scale"}}
+    (tmp_path / "run.json").write_text(json.dumps(old))
+    check_same_run(tmp_path, now)
+    guided = {"lm": "x", "settings": asdict(GenerationSettings(seed=0, cfg_scale=2.0))}
+    with pytest.raises(InputError, match="another run.*settings"):
+        check_same_run(tmp_path, guided)

@@ -181,3 +181,69 @@ def test_per_prompt_should_stop_drops_only_that_prompts_rows(lm):
         lm.generate([keep, stop], s, should_stop=[lambda: True, lambda: True])
     with pytest.raises(InputError, match="2 prompts"):
         lm.generate([keep, stop], s, should_stop=[lambda: True])
+
+
+def _hf_greedy(lm, ids, n, **kw):
+    v = lm.vocab
+    allowed = {v.speech_end, *range(v.speech_offset, v.speech_offset + v.codebook_size)}
+    banned = [i for i in range(v.vocab_size) if i not in allowed]
+    with torch.inference_mode():
+        out = lm.model.generate(torch.tensor([ids]), do_sample=False, max_new_tokens=n,
+                                suppress_tokens=banned, begin_suppress_tokens=[v.speech_end],
+                                eos_token_id=v.speech_end, pad_token_id=v.speech_end, **kw)
+    return [i - v.speech_offset for i in out[0, len(ids):].tolist() if i != v.speech_end]
+
+
+def test_classifier_free_guidance_matches_transformers():
+    from llasa.lm.prompt import unconditional_prompt
+
+    lm = tiny_lm(codebook_size=256, seed=0)
+    with torch.no_grad():  # larger weights: greedy output that depends on the text
+        for p in lm.model.parameters():
+            if p.ndim == 2:
+                p.mul_(10.0)
+    v = lm.vocab
+    prompts = [lm.build_prompt("Guided speech, please."),
+               lm.build_prompt("Cloned.", prompt_text="Prompt words ",
+                               prompt_codes=np.arange(30) % 256)]
+    for ids in prompts:
+        un = unconditional_prompt(ids, v)
+        assert v.text_start in un and un.index(v.text_end) == un.index(v.text_start) + 1
+        assert un[-5:] == ids[-5:]  # the voice's codes stay
+        plain = lm.generate([ids], GREEDY)[0][0].codes.tolist()
+        guided = lm.generate([ids], GenerationSettings(do_sample=False, max_new_tokens=20,
+                                                       cfg_scale=3.0))[0][0].codes.tolist()
+        ref = _hf_greedy(lm, ids, 20, guidance_scale=3.0,
+                         negative_prompt_ids=torch.tensor([un]))
+        assert guided == ref and guided != plain
+    # batched, several candidates, forked search rows: every row keeps its own twin
+    s = GenerationSettings(do_sample=False, max_new_tokens=20, cfg_scale=3.0)
+    alone = [lm.generate([p], s)[0][0].codes.tolist() for p in prompts]
+    for i, cands in enumerate(lm.generate(prompts, s, num_candidates=2)):
+        assert [c.codes.tolist() for c in cands] == [alone[i]] * 2
+    st = lm.start(prompts[1], 2, s)
+    st.step(4)
+    st.select([1, 0, 0])
+    while not all(st.finished(r) for r in range(st.num_rows)):
+        st.step(5)
+    assert all(st.codes(r).tolist() == alone[1] for r in range(3))
+    a = lm.generate([prompts[0]], GenerationSettings(seed=3, max_new_tokens=20, cfg_scale=2.0))
+    b = lm.generate([prompts[0]], GenerationSettings(seed=3, max_new_tokens=20, cfg_scale=2.0))
+    assert a[0][0].codes.tolist() == b[0][0].codes.tolist()
+
+
+def test_guidance_settings_and_prompts_are_checked():
+    from llasa.lm.prompt import unconditional_prompt
+    from llasa.lm.sampling import guide
+
+    for bad in (0.5, float("nan"), 25, "2"):
+        with pytest.raises(InputError, match="cfg_scale"):
+            GenerationSettings(cfg_scale=bad)
+    c = torch.tensor([[0.0, 1.0, -float("inf")]])
+    u = torch.tensor([[1.0, 0.0, -float("inf")]])
+    torch.testing.assert_close(guide(c, u, 1.0), c.log_softmax(-1))
+    g = guide(c, u, 3.0)
+    assert g[0, 2] == -float("inf") and g[0, 1] > g[0, 0]
+    lm = tiny_lm(codebook_size=16, seed=0)
+    with pytest.raises(InputError, match="TEXT_UNDERSTANDING"):
+        unconditional_prompt([1, 2, 3], lm.vocab)

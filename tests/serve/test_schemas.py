@@ -25,6 +25,7 @@ def test_openai_body_defaults_and_voice_object():
     ({"model": "m", "input": "hi", "temperature": 0}, "temperature"),
     ({"model": "m", "input": "hi", "top_p": 1.5}, "top_p"),
     ({"model": "m", "input": "hi", "seed": -1}, "seed"),
+    ({"model": "m", "input": "hi", "cfg_scale": 0.5}, "cfg_scale"),
     ({"model": "m", "input": "hi", "temprature": 0.5}, "temprature"),
     ({"model": "m", "input": "hi", "search": {"strategy": "magic"}}, "search"),
     ({"model": "m", "input": "hi", "search": {"budget": 0}}, "search"),

@@ -207,3 +207,37 @@ def test_phoneme_frontend_sequences_match_the_inference_prompts(lm, tok, speech)
                      ({"text_frontend": "espeak:en-us", "task": "asr"}, "needs data.task")):
         with pytest.raises(InputError, match=msg):
             LMDataSettings(**bad)
+
+
+def test_unconditional_items_leave_the_text_out(tok, speech):
+    # the unconditional half of classifier-free guidance: the very prompt the decoder builds
+    # for it (text span emptied), then the utterance's speech
+    from llasa.lm.decoding import unconditional_prompt
+
+    shards = CodeShards(cached_prepared(speech))
+    b = SequenceBuilder(tok, "tts", speaker_prefix=False)
+    single = LMDataset(shards, b, max_length=4096)
+    ds = LMDataset(shards, b, max_length=4096, clone_pairs=0.5, unconditional=0.5, seed=3)
+    n = len(single)
+    extra = [g for g in ds.items if g[0] == -1]
+    assert len(extra) == round(0.5 * n) and len({g[1] for g in extra}) == len(extra)
+    for k, g in enumerate(ds.items):
+        assert len(ds[k]["input_ids"]) == ds.lengths[k]
+        if g[0] != -1:
+            continue
+        u = shards[g[1]]
+        s = ds[k]
+        prompt = unconditional_prompt(build_tts_prompt(tok, u.text), b.vocab)
+        assert s["input_ids"][: len(prompt)].tolist() == prompt
+        assert u.text not in tok.decode(s["input_ids"])
+        speech_ids = s["input_ids"][s["labels"] != IGNORE]
+        np.testing.assert_array_equal(speech_ids[1:-1], b.vocab.code_to_id(u.codes))
+    again = LMDataset(shards, b, max_length=4096, clone_pairs=0.5, unconditional=0.5, seed=3)
+    assert again.items == ds.items
+    with pytest.raises(InputError, match="unconditional"):
+        LMDataset(shards, b, max_length=4096, unconditional=1.5)
+    from llasa.training.lm_config import LMDataSettings
+
+    for bad in ({"unconditional": -0.1}, {"unconditional": 0.1, "task": "asr"}):
+        with pytest.raises(InputError, match="unconditional"):
+            LMDataSettings(**bad)

@@ -51,6 +51,8 @@ def _model_args(p, lm: bool = True) -> None:
         s.add_argument("--top-p", type=float)
         s.add_argument("--top-k", type=int)
         s.add_argument("--repetition-penalty", type=float)
+        s.add_argument("--cfg-scale", type=float,
+                       help="classifier-free guidance on the text, >= 1 (1 = off; 2x compute)")
         s.add_argument("--max-new-tokens", type=int)
 
 
@@ -135,7 +137,7 @@ def _settings(args):
     from ..lm.sampling import GenerationSettings
 
     kw = {k: getattr(args, k) for k in ("seed", "temperature", "top_p", "top_k",
-                                         "repetition_penalty", "max_new_tokens")
+                                         "repetition_penalty", "max_new_tokens", "cfg_scale")
           if getattr(args, k) is not None}
     return GenerationSettings(**kw)
 

@@ -56,6 +56,9 @@ def register(subparsers) -> None:
     s.add_argument("--top-k", type=int, help="0 disables top-k")
     s.add_argument("--min-p", type=float)
     s.add_argument("--repetition-penalty", type=float)
+    s.add_argument("--cfg-scale", type=float,
+                   help="classifier-free guidance on the text, >= 1 (1 = off); each step runs "
+                        "the LM twice. See docs/lm.md")
     s.add_argument("--max-new-tokens", type=int, help="cap on speech tokens (50 per second)")
     s.add_argument("--greedy", action="store_true", help="argmax decoding (no sampling)")
     p.add_argument("--duration", type=float,
@@ -106,7 +109,7 @@ def sampling_kwargs(args) -> dict:
     """Only the options the user set, so the library defaults stay the defaults."""
     names = {"seed": "seed", "temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
              "min_p": "min_p", "repetition_penalty": "repetition_penalty",
-             "max_new_tokens": "max_new_tokens"}
+             "max_new_tokens": "max_new_tokens", "cfg_scale": "cfg_scale"}
     kw = {k: getattr(args, a) for a, k in names.items() if getattr(args, a) is not None}
     if args.greedy:
         kw["do_sample"] = False

@@ -232,7 +232,7 @@ def check_same_run(out: Path, system: dict) -> None:
     path = out / "run.json"
     mine = json.loads(json.dumps(system, sort_keys=True, default=str))
     if path.is_file():
-        theirs = json.loads(path.read_text())
+        theirs = _newer_defaults(json.loads(path.read_text()))
         if theirs != mine:
             diff = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
             raise InputError(f"{out} holds results of another run (differs in {', '.join(diff)}:"
@@ -243,6 +243,20 @@ def check_same_run(out: Path, system: dict) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(mine, indent=2, sort_keys=True) + "\n")
+
+
+def _newer_defaults(recorded: dict) -> dict:
+    """A recorded system with sampling settings added since it was written (e.g.
+    ``cfg_scale``) at their defaults, which is what that run used."""
+    from dataclasses import asdict
+
+    from ..lm.sampling import GenerationSettings
+
+    st = recorded.get("settings")
+    if isinstance(st, dict):
+        defaults = json.loads(json.dumps(asdict(GenerationSettings())))
+        recorded = {**recorded, "settings": {**defaults, **st}}
+    return recorded
 
 
 def find_audio(audio_dir: str | Path, items: list[EvalItem]) -> dict[str, Path]:

@@ -21,7 +21,8 @@ import torch
 from .._common.errors import BudgetError, Cancelled, InputError
 from .._common.seed import make_generator
 from .._common.packing import decode_batch_hint, pack_weight, packed_linear
-from .sampling import GenerationSettings, choose, max_new_tokens_for_text
+from .prompt import unconditional_prompt
+from .sampling import GenerationSettings, choose, guide, max_new_tokens_for_text
 from .tokens import SpeechVocab
 
 
@@ -72,6 +73,11 @@ class DecodeState:
     returns True, :meth:`step` raises :class:`~llasa._common.errors.Cancelled` (cooperative
     cancellation: a server stops a request whose client left; one call per step costs nothing
     next to a forward pass).
+
+    With ``settings.cfg_scale != 1`` every row has a hidden twin decoding its
+    :func:`~llasa.lm.prompt.unconditional_prompt` (the KV cache holds rows ``0..b`` and their
+    twins ``b..2b``); both are fed the row's sampled token, and the row samples from the
+    guided logits (:func:`~llasa.lm.sampling.guide`).
     """
 
     def __init__(self, lm, prompts: list[list[int]], repeats: int,
@@ -85,6 +91,7 @@ class DecodeState:
         self.model, vocab, dev = lm.model, lm.vocab, lm.device
         self.head = lm.head_rows()
         self.generator = make_generator(settings.seed, dev)
+        self.cfg = settings.cfg_scale != 1.0
         caps, hist = [], []
         for p in prompts:
             _check_prompt(p, vocab)
@@ -93,11 +100,14 @@ class DecodeState:
             spoken = (arr[vocab.is_speech(arr)] - vocab.speech_offset).tolist()
             hist.append(spoken[-settings.repetition_window:] if settings.repetition_window
                         else spoken)
-        lens = [len(p) for p in prompts]
+        rows = [list(p) for p in prompts]
+        if self.cfg:  # the unconditional twins, after the rows
+            rows += [unconditional_prompt(p, vocab) for p in prompts]
+        lens = [len(p) for p in rows]
         t = max(lens)
-        ids = torch.full((len(prompts), t), lm.tokenizer.pad_token_id or 0, dtype=torch.long)
-        mask = torch.zeros((len(prompts), t), dtype=torch.long)
-        for r, p in enumerate(prompts):  # left padding keeps every row's last token aligned
+        ids = torch.full((len(rows), t), lm.tokenizer.pad_token_id or 0, dtype=torch.long)
+        mask = torch.zeros((len(rows), t), dtype=torch.long)
+        for r, p in enumerate(rows):  # left padding keeps every row's last token aligned
             ids[r, t - len(p):] = torch.tensor(p)
             mask[r, t - len(p):] = 1
         self._mask = mask.to(dev)  # [b, t]
@@ -117,7 +127,7 @@ class DecodeState:
             if x:
                 hist_t[r, h - len(x):] = torch.tensor(x) + self.head.speech_base
         self._hist = hist_t.to(dev)  # [b, h] indices into v (-1 = empty)
-        self._hidden = hidden  # [b, d] last hidden state per row (for the next sample)
+        self._hidden = hidden  # [b (+ b twins), d] last hidden state per row
         self._caps = torch.tensor(caps, device=dev)
         self._tokens: list[list[int]] = [[] for _ in prompts]  # indices into v
         self._done = torch.zeros(len(prompts), dtype=torch.bool, device=dev)
@@ -160,8 +170,12 @@ class DecodeState:
         if min(rows) < 0 or max(rows) >= self.num_rows:
             raise InputError(f"row index out of range [0, {self.num_rows}): {rows}")
         idx = torch.tensor(rows, device=self._mask.device)
-        _select_cache_rows(self.cache, idx)
-        for name in ("_mask", "_pos", "_hist", "_hidden", "_caps", "_done", "_ended"):
+        n = self.num_rows  # twins move with their rows
+        both = torch.cat([idx, idx + n]) if self.cfg else idx
+        _select_cache_rows(self.cache, both)
+        for name in ("_mask", "_pos", "_hidden"):
+            setattr(self, name, getattr(self, name)[both])
+        for name in ("_hist", "_caps", "_done", "_ended"):
             setattr(self, name, getattr(self, name)[idx])
         self._tokens = [list(self._tokens[r]) for r in rows]
         if self._padded:  # e.g. the shorter prompts finished: the rest may need no mask
@@ -194,7 +208,10 @@ class DecodeState:
 
     def _one_step(self) -> int:
         s, head = self.settings, self.head
-        logits = head.logits(self._hidden)  # [b, v]
+        logits = head.logits(self._hidden)  # [b, v] ([2b, v] with twins)
+        if self.cfg:
+            b = self.num_rows
+            logits = guide(logits[:b], logits[b:], s.cfg_scale)
         n_gen = torch.tensor([len(t) for t in self._tokens], device=logits.device)
         logits[:, head.end_index].masked_fill_(n_gen == 0, -math.inf)  # never END at step 0
         hist = self._hist
@@ -218,6 +235,8 @@ class DecodeState:
         if self._padded:
             self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], 1)
         ids = head.ids[pick][:, None]  # [b, 1]
+        if self.cfg:
+            ids = ids.repeat(2, 1)
         self._hidden = self.model.model(
             input_ids=ids, attention_mask=self._attn_mask(), position_ids=self._pos[:, None],
             **{self._cache_kw: self.cache}, use_cache=True).last_hidden_state[:, -1]

@@ -95,6 +95,22 @@ def _skeleton(tokenizer, date_string: str | None) -> list[int]:
     return list(tokenizer.encode(rendered, add_special_tokens=False))
 
 
+def unconditional_prompt(ids, vocab: SpeechVocab) -> list[int]:
+    """``ids`` with the text between the TEXT_UNDERSTANDING markers left out (voice codes and
+    everything else kept): the "unconditional" prompt of classifier-free guidance.
+
+    Raises:
+        InputError: the prompt has no TEXT_UNDERSTANDING span.
+    """
+    ids = list(ids)
+    try:
+        i_ts = ids.index(vocab.text_start)
+        i_te = ids.index(vocab.text_end, i_ts)
+    except ValueError:
+        raise InputError("guidance needs a TTS prompt with a TEXT_UNDERSTANDING span") from None
+    return ids[: i_ts + 1] + ids[i_te:]
+
+
 def prompt_text_chars(ids, tokenizer, vocab: SpeechVocab) -> tuple[int, int]:
     """(characters of text between the TEXT_UNDERSTANDING markers, speech ids after the last
     SPEECH_GENERATION_START) in a prompt; used to derive the length cap."""

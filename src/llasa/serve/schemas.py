@@ -70,6 +70,7 @@ class SpeechRequest(BaseModel):
     do_sample: bool | None = None
     max_new_tokens: int | None = Field(None, ge=1, le=100_000)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    cfg_scale: float | None = Field(None, ge=1.0, le=20.0)
     duration: float | None = Field(None, gt=0.0, le=600.0)
     verifiers: list[str] | None = Field(None, max_length=8)
     search: SearchRequest | None = None
@@ -102,5 +103,5 @@ class SpeechRequest(BaseModel):
     def sampling(self) -> dict:
         """The sampling fields the client set, as keyword arguments for GenerationSettings."""
         keys = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty",
-                "repetition_window", "do_sample", "max_new_tokens", "seed")
+                "repetition_window", "do_sample", "max_new_tokens", "seed", "cfg_scale")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}

@@ -126,7 +126,7 @@ def build_datasets(s: LMTrainSettings, tok, mask_eot: bool, frontend: str = ""):
         eval_ds = LMDataset(shards, builder, d.max_length, indices=np.sort(perm[:n]))
         idx = np.sort(perm[n:])
     train = LMDataset(shards, builder, d.max_length, indices=idx, packing=d.packing,
-                      seed=s.seed, clone_pairs=d.clone_pairs)
+                      seed=s.seed, clone_pairs=d.clone_pairs, unconditional=d.unconditional)
     if train.num_too_long:
         log.warning("%d training utterances are longer than max_length %d and left out",
                     train.num_too_long, d.max_length)

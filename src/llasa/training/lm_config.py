@@ -50,6 +50,9 @@ class LMDataSettings:
             as this share of the training items (0: none; see
             :class:`~llasa.training.lm_data.LMDataset`). For small models trained from scratch;
             the official recipe trains on single utterances.
+        unconditional: add this share of the single items again with the text left out, so
+            the model also learns speech without text: classifier-free guidance
+            (``GenerationSettings.cfg_scale``) contrasts the two. 0: none; 0.1 is typical.
         text_frontend: what the model reads instead of the transcripts: ``"espeak:VOICE"``
             (espeak-ng IPA phonemes, clause punctuation kept; :mod:`llasa.lm.frontend`) or
             ``"none"`` (raw text, as the official checkpoints). None: what ``model.init``
@@ -68,6 +71,7 @@ class LMDataSettings:
     mask_template_eot: bool | None = None
     num_workers: int = 0
     clone_pairs: float = 0.0
+    unconditional: float = 0.0
     text_frontend: str | None = None
 
     def __post_init__(self):
@@ -79,6 +83,10 @@ class LMDataSettings:
             raise InputError("data.text_frontend needs data.task 'tts'")
         if self.clone_pairs < 0:
             raise InputError("data.clone_pairs must be >= 0")
+        if not 0 <= self.unconditional <= 1:
+            raise InputError("data.unconditional must lie in [0, 1]")
+        if self.unconditional and self.task != "tts":
+            raise InputError("data.unconditional needs data.task 'tts'")
         if self.clone_pairs and self.task != "tts":
             raise InputError("data.clone_pairs needs data.task 'tts'")
         if self.task not in _TASKS:

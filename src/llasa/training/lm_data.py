@@ -45,6 +45,7 @@ from ..lm.tokens import ADDED_TOKENS, SpeechVocab
 
 ASR_INSTRUCTION = "Convert the speech to text:"
 IGNORE = -100
+NO_TEXT = -1  # marks an LMDataset item whose text is left out (see ``unconditional``)
 _T = {name: tok for name, tok in zip(
     ("tgs", "tge", "tus", "tue", "sgs", "sge", "sus", "sue"), ADDED_TOKENS)}
 
@@ -175,13 +176,19 @@ class LMDataset(torch.utils.data.Dataset):
         seed: order in which sequences are packed, and which utterances are paired.
         clone_pairs: joined pairs to add, as a share of the single items (0: none; 1: as many
             pairs as single items). Items without a speaker are never paired.
+        unconditional: items to add with the text left out (an empty TEXT_UNDERSTANDING
+            span), as a share of the single items (seeded). They teach the model speech
+            without text, the "unconditional" half that classifier-free guidance
+            (``GenerationSettings.cfg_scale``) contrasts with.
     """
 
     def __init__(self, shards, builder: SequenceBuilder, max_length: int,
                  indices=None, packing: bool = False, seed: int = 0,
-                 clone_pairs: float = 0.0):
+                 clone_pairs: float = 0.0, unconditional: float = 0.0):
         if clone_pairs < 0:
             raise InputError(f"clone_pairs must be >= 0, got {clone_pairs}")
+        if not 0 <= unconditional <= 1:
+            raise InputError(f"unconditional must lie in [0, 1], got {unconditional}")
         self.shards, self.builder, self.max_length = shards, builder, int(max_length)
         idx = np.arange(len(shards)) if indices is None else np.asarray(indices, np.int64)
         texts = [shards.text(int(i)) for i in idx]
@@ -189,11 +196,17 @@ class LMDataset(torch.utils.data.Dataset):
         self._space = builder.plain_ids(" ")
         pre = ({s: len(builder.plain_ids(f"Speaker {s} ")) for s in shards.speakers}
                if builder.speaker_prefix and builder.task == "tts" else {})
-        groups = [(int(i),) for i in idx] + _pairs(shards, idx, clone_pairs, seed)
-        lengths = np.array([
-            builder.overhead + sum(len(self._text_ids[i]) + int(shards.lengths[i]) for i in g)
-            + len(self._space) * (len(g) - 1) + pre.get(shards.speaker(g[0]), 0)
-            for g in groups], np.int64)
+        groups = ([(int(i),) for i in idx] + _pairs(shards, idx, clone_pairs, seed)
+                  + _unconditional(idx, unconditional, seed))
+
+        def length(g):
+            units = [i for i in g if i != NO_TEXT]
+            text = 0 if g[0] == NO_TEXT else (sum(len(self._text_ids[i]) for i in units)
+                                              + len(self._space) * (len(units) - 1))
+            return (builder.overhead + text + sum(int(shards.lengths[i]) for i in units)
+                    + pre.get(shards.speaker(units[0]), 0))
+
+        lengths = np.array([length(g) for g in groups], np.int64)
         keep = lengths <= self.max_length
         self.num_too_long = int((~keep[:len(idx)]).sum())
         self.items = [g for g, k in zip(groups, keep) if k]
@@ -208,6 +221,9 @@ class LMDataset(torch.utils.data.Dataset):
 
     def sequence(self, k: int) -> dict:
         group = self.items[k]
+        if group[0] == NO_TEXT:
+            u = self.shards[group[1]]
+            return self.builder.build("", np.asarray(u.codes), u.speaker, [])
         units = [self.shards[i] for i in group]
         text_ids = list(self._text_ids[group[0]])
         for i in group[1:]:
@@ -227,6 +243,15 @@ class LMDataset(torch.utils.data.Dataset):
     @property
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
+
+
+def _unconditional(idx: np.ndarray, share: float, seed: int) -> list[tuple[int, int]]:
+    """``round(share · len(idx))`` distinct utterances to repeat without text (seeded)."""
+    want = min(len(idx), int(round(share * len(idx))))
+    if want <= 0:
+        return []
+    pick = np.random.default_rng(seed + 104729).choice(len(idx), size=want, replace=False)
+    return [(NO_TEXT, int(idx[j])) for j in np.sort(pick)]
 
 
 def _pairs(shards, idx: np.ndarray, share: float, seed: int) -> list[tuple[int, int]]:
