@@ -26,6 +26,9 @@ again, so an interrupted recipe is continued by running the same command):
    ``lm_phonemes`` – the LM's third phase: phase 2 continued on the same corpus reading
    espeak-ng phonemes instead of letters (``configs/default/lm_phonemes.yaml``,
    ``data.text_frontend: espeak:en-us``, saved into the model so inference phonemizes too).
+   ``lm_guided`` – the fourth phase: phase 3 continued with a tenth of extra items without
+   text (``configs/default/lm_guided.yaml``, ``data.unconditional: 0.1``), the unconditional
+   half that classifier-free guidance (``--cfg-scale``) contrasts with.
 6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
 7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
@@ -55,7 +58,7 @@ WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
-          "prepare_more", "lm_more", "lm_phonemes", "export", "eval", "scaling")
+          "prepare_more", "lm_more", "lm_phonemes", "lm_guided", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
@@ -190,7 +193,15 @@ def stage_lm_phonemes(a) -> None:
         threads=os.cpu_count() or 1)
 
 
-PHASES = ("lm_phonemes", "lm_more", "lm")  # the LM's phases, last first
+def stage_lm_guided(a) -> None:
+    # phase 4: phase 3 continued with items without text (for classifier-free guidance)
+    run("train", "lm", "--config", "configs/default/lm_guided.yaml", "--data",
+        str(WORK / BIG / "prepared"), "--init", str(WORK / "lm_phonemes" / "model"),
+        "--max-steps", str(a.guided_steps), "--output-dir", str(WORK / "lm_guided"),
+        threads=os.cpu_count() or 1)
+
+
+PHASES = ("lm_guided", "lm_phonemes", "lm_more", "lm")  # the LM's phases, last first
 
 
 def _final_lm() -> Path:
@@ -324,7 +335,8 @@ def stage_scaling(a) -> None:
 def _runs(a) -> list[tuple[str, int, Path]]:
     """(size, step, checkpoint) of every LM the train-time scaling evaluates: the checkpoints of
     the phase-1 LM and of the smaller one (``lm_small``) at the same steps, then the shipped
-    LM's second phase (``lm_more``, more distinct text) and third (``lm_phonemes``)."""
+    LM's later phases (``lm_more``: more distinct text; ``lm_phonemes``: phonemes;
+    ``lm_guided``: items without text)."""
     out = []
     for size in ("lm", "lm_small"):
         for step in [*a.train_steps, a.lm_steps]:  # fp32 checkpoints, the last one included
@@ -334,11 +346,14 @@ def _runs(a) -> list[tuple[str, int, Path]]:
     for step in [*a.phoneme_train_steps, a.phoneme_steps]:
         out.append(("lm_phonemes", step,
                     WORK / "lm_phonemes" / "checkpoints" / f"checkpoint-{step}"))
+    out.append(("lm_guided", a.guided_steps,
+                WORK / "lm_guided" / "checkpoints" / f"checkpoint-{a.guided_steps}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
-    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_phonemes": "_ipa"}[size]
+    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_phonemes": "_ipa",
+             "lm_guided": "_guided"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -364,7 +379,8 @@ def train_compute(ckpt: Path, a=None) -> float:
     with safe_open(str(ckpt / "model.safetensors"), "np") as f:
         params = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
     base = 0.0
-    prev = {"lm_more": ("lm", "lm_steps"), "lm_phonemes": ("lm_more", "more_steps")}
+    prev = {"lm_more": ("lm", "lm_steps"), "lm_phonemes": ("lm_more", "more_steps"),
+            "lm_guided": ("lm_phonemes", "phoneme_steps")}
     if a is not None and ckpt.parent.parent.name in prev:
         phase, steps = prev[ckpt.parent.parent.name]
         base = train_compute(WORK / phase / "checkpoints" / f"checkpoint-{getattr(a, steps)}", a)
@@ -429,7 +445,10 @@ def write_card(a, metrics: dict) -> None:
         + (f"; then {a.phoneme_steps} more steps on that corpus reading espeak-ng phonemes "
            "instead of letters (`configs/default/lm_phonemes.yaml`; the model's config.json "
            "declares `llasa_text_frontend: espeak:en-us`, so it needs espeak-ng at inference)."
-           if (WORK / "lm_phonemes" / "model").is_dir() else "."),
+           if (WORK / "lm_phonemes" / "model").is_dir() else ".")
+        + (f" Then {a.guided_steps} steps with a tenth of extra items without text "
+           "(`configs/default/lm_guided.yaml`), for classifier-free guidance (`--cfg-scale`)."
+           if (WORK / "lm_guided" / "model").is_dir() else ""),
         f"* fp16 safetensors, {total / 1e6:.1f} MB in all.", "",
         "## Data", "",
         f"espeak-ng, en-us accent, voices m1 / edward / m7 (training) and max (held out); "
@@ -503,13 +522,18 @@ def plot(a) -> None:
             curves.setdefault(size, []).append((
                 train_compute(ckpt, a), 100 * _summary(text)["metrics"]["wer"]["mean"],
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
-    for later, earlier in (("lm_more", "lm"), ("lm_phonemes", "lm_more")):
+    for later, earlier in (("lm_more", "lm"), ("lm_phonemes", "lm_more"),
+                           ("lm_guided", "lm_phonemes")):
         if later in curves and earlier in curves:  # a phase starts where the last one ended
             curves[later].append(max(curves[earlier]))
     if curves:
         labels = {"lm": "hidden 192, 6 layers", "lm_small": "hidden 128, 4 layers",
                   "lm_more": "hidden 192, 6 layers, phase 2: more text",
-                  "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes (shipped)"}
+                  "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes",
+                  "lm_guided": "hidden 192, 6 layers, phase 4: + items without text"}
+        shipped = _final_lm().parent.name
+        if shipped in labels:
+            labels[shipped] += " (shipped)"
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
         for size, pts in curves.items():
             pts.sort()
@@ -545,6 +569,8 @@ def main(argv=None) -> None:
                    help="earlier LM checkpoints evaluated for train-time scaling")
     p.add_argument("--more-train-steps", default="1500",
                    help="earlier second-phase checkpoints evaluated for train-time scaling")
+    p.add_argument("--guided-steps", type=int, default=1500,
+                   help="LM fourth-phase steps (with items without text)")
     p.add_argument("--phoneme-train-steps", default="1500",
                    help="earlier third-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)

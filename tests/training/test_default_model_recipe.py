@@ -61,3 +61,10 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
 
     lm = LlasaLM.from_pretrained(work / "lm_phonemes" / "model")
     assert "wˈeɪt" in lm.tokenizer.decode(lm.build_prompt("Please wait here."))
+
+    recipe.main(["--work", str(work), "--stages", "lm_guided", "--guided-steps", "2"])
+    assert recipe._final_lm() == work / "lm_guided" / "model"
+    cfg = json.loads((work / "lm_guided" / "model" / "config.json").read_text())
+    assert cfg["llasa_text_frontend"] == "espeak:en-us"  # inherited from phase 3
+    settings = json.loads((work / "lm_guided" / "settings.json").read_text())
+    assert settings["data"]["unconditional"] == 0.1
