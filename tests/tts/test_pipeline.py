@@ -222,3 +222,29 @@ def test_a_phoneme_model_hears_phonemes_of_every_prompt_piece(tiny_codec, prompt
     assert r.info["tokens"] == 5
     with pytest.raises(InputError, match="nothing to speak"):
         tts.synthesize("?!", max_new_tokens=5)
+
+
+def test_a_model_can_recommend_its_sampling(tiny_codec, tmp_path):
+    # config.json "llasa_sampling": defaults under the caller's options, never over them
+    from llasa.lm import GenerationSettings, LlasaLM
+    from llasa.lm.tiny import tiny_lm
+
+    lm = tiny_lm(codebook_size=16, seed=0)
+    lm.model.config.llasa_sampling = {"cfg_scale": 2.0, "temperature": 0.6}
+    lm.save_pretrained(tmp_path / "lm")
+    tts = Llasa(LlasaLM.from_pretrained(tmp_path / "lm"), tiny_codec)
+    s = tts.make_settings()
+    assert (s.cfg_scale, s.temperature, s.top_k) == (2.0, 0.6, 50)
+    assert tts.make_settings(cfg_scale=1.0).cfg_scale == 1.0  # the caller wins
+    assert tts.make_settings(GenerationSettings()).cfg_scale == 1.0  # a full settings object too
+    assert tts.lm.default_settings().cfg_scale == 2.0
+    r = tts.synthesize("Hi there.", seed=0, max_new_tokens=5)
+    assert r.info["tokens"] == 5
+    for bad, msg in (({"cfg_scale": 0.1}, "cfg_scale"), ({"tempo": 1}, "unknown keys"),
+                     ({"seed": 1}, "unknown keys"), ([1], "must be an object")):
+        lm.model.config.llasa_sampling = bad
+        lm.save_pretrained(tmp_path / "bad")
+        with pytest.raises(ModelLoadError, match=msg):
+            LlasaLM.from_pretrained(tmp_path / "bad")
+    assert Llasa(tiny_lm(codebook_size=16, seed=0), tiny_codec).make_settings() == \
+        GenerationSettings()  # a model that declares nothing: the card's defaults

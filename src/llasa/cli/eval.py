@@ -133,13 +133,15 @@ def _judges(args):
     return Judges.build(asr=args.asr, sim=args.sim, mos=args.mos, device=args.judge_device)
 
 
-def _settings(args):
+def _settings(args, tts=None):
+    """The sampling options given (checked), over ``tts``'s defaults when a model is loaded
+    (the card's, plus what the model's config declares)."""
     from ..lm.sampling import GenerationSettings
 
     kw = {k: getattr(args, k) for k in ("seed", "temperature", "top_p", "top_k",
                                          "repetition_penalty", "max_new_tokens", "cfg_scale")
           if getattr(args, k) is not None}
-    return GenerationSettings(**kw)
+    return tts.make_settings(**kw) if tts is not None else GenerationSettings(**kw)
 
 
 def _tts(args):
@@ -191,6 +193,7 @@ def run_tts(args) -> int:
                                      batch_size=args.batch_size)
     else:
         tts = _tts(args)
+        settings = _settings(args, tts)
         system = _system(args, settings={k: v for k, v in vars(settings).items()})
         synth = llasa_synthesizer(tts, settings)
         if args.search:
@@ -241,6 +244,7 @@ def run_search(args) -> int:
     judges = _judges(args)
     judges.check_languages({it.language for it in items})
     tts = _tts(args)
+    settings = _settings(args, tts)
     strategies = {n: build_strategy(n, tts, settings, verifier_spec=args.verifier,
                                     judge_device=args.judge_device) for n in names}
     result = sweep(strategies, items, budgets, args.out, judges, codec=tts.codec,

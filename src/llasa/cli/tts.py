@@ -117,7 +117,9 @@ def sampling_kwargs(args) -> dict:
 
 
 def check_args(args):
-    """Everything that can be checked before loading a model. Returns (text, limits, settings)."""
+    """Everything that can be checked before loading a model. Returns (text, limits, sampling):
+    ``sampling`` holds only the options given, checked; the model's own defaults fill the rest
+    (``Llasa.make_settings``)."""
     from ..lm.sampling import GenerationSettings
     from ..tts.text import TextLimits, check_text
     from ..tts.types import duration_to_tokens
@@ -143,10 +145,11 @@ def check_args(args):
     limits = TextLimits(max_chars=args.max_chars, carry=not args.no_carry,
                         chunk_chars=min(args.chunk_chars, args.max_chars))
     text = check_text(read_text(args), limits)
-    settings = GenerationSettings(**sampling_kwargs(args))
+    sampling = sampling_kwargs(args)
+    GenerationSettings(**sampling)  # bad values fail before a model loads
     if args.search or args.verifier or args.scores_json:
         check_search_args(args)
-    return text, limits, settings
+    return text, limits, sampling
 
 
 def check_search_args(args) -> None:
@@ -183,7 +186,7 @@ def check_search_args(args) -> None:
 
 
 def run(args) -> int:
-    text, limits, settings = check_args(args)
+    text, limits, sampling = check_args(args)
     from ..tts import Llasa
     from ..tts.voices import VoiceRegistry, resolve_voice
 
@@ -195,6 +198,7 @@ def run(args) -> int:
                                 decode_only=args.voice_audio is None,
                                 optimize=args.optimize, limits=limits)
     t_load = time.perf_counter() - t0
+    settings = tts.make_settings(**sampling)
     registry = None
     if args.search or args.verifier or args.voice_audio is not None and not args.voice_text:
         from ..verifiers import VerifierRegistry

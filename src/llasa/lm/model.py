@@ -54,6 +54,9 @@ class LlasaLM:
         tokenizer: the Llasa tokenizer (8 added tokens + speech tokens + chat template).
         frontend: what the model reads instead of raw text, as its config declares
             (:mod:`llasa.lm.frontend`; None for the official checkpoints).
+        sampling_defaults: :class:`GenerationSettings` fields the model recommends, from
+            ``config.json``'s ``llasa_sampling`` (empty for the official checkpoints: the
+            model card's settings stay the defaults).
         vocab: :class:`SpeechVocab` of the tokenizer, validated at construction.
         max_context: 2048, the training length; prompt + new tokens never exceed it.
         device, dtype: where the weights live.
@@ -71,6 +74,7 @@ class LlasaLM:
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
         self.frontend = get_frontend(getattr(model.config, FRONTEND_KEY, None))
+        self.sampling_defaults = _sampling_defaults(model.config)
         self.max_context = int(max_context)
         self._head: HeadRows | None = None
         self.optimized = False
@@ -181,14 +185,18 @@ class LlasaLM:
         return self._head
 
     # ---- generation -------------------------------------------------------------------------
+    def default_settings(self) -> GenerationSettings:
+        """The card's sampling defaults with what this model declares (``llasa_sampling``)."""
+        return GenerationSettings(**self.sampling_defaults)
+
     def start(self, prompt: list[int], num_rows: int = 1,
               settings: GenerationSettings | None = None, *,
               should_stop: Callable[[], bool] | None = None) -> DecodeState:
         """Prefill ``prompt`` once and fork it into ``num_rows`` rows (search API).
 
         ``should_stop`` is asked before each step (see :class:`DecodeState`)."""
-        return DecodeState(self, [list(prompt)], int(num_rows), settings or GenerationSettings(),
-                           should_stop=should_stop)
+        return DecodeState(self, [list(prompt)], int(num_rows),
+                           settings or self.default_settings(), should_stop=should_stop)
 
     def generate(self, prompts: list[list[int]], settings: GenerationSettings | None = None, *,
                  num_candidates: int = 1,
@@ -219,7 +227,7 @@ class LlasaLM:
             raise InputError(f"should_stop has {len(should_stop)} functions for "
                              f"{len(prompts)} prompts")
         state = DecodeState(self, [list(p) for p in prompts], int(num_candidates),
-                            settings or GenerationSettings(),
+                            settings or self.default_settings(),
                             should_stop=None if per_prompt else should_stop)
         owner = [(i, j) for i in range(len(prompts)) for j in range(num_candidates)]
         out: list[list[Generation | None]] = [[None] * num_candidates for _ in prompts]
@@ -256,6 +264,29 @@ class LlasaLM:
             if len(codes) > sent:
                 yield codes[sent:]
                 sent = len(codes)
+
+
+SAMPLING_KEY = "llasa_sampling"
+
+
+def _sampling_defaults(config) -> dict:
+    """The ``llasa_sampling`` a model's config declares, checked now (bad values and unknown
+    keys are a load error, not a surprise at the first request)."""
+    from dataclasses import fields
+
+    d = getattr(config, SAMPLING_KEY, None) or {}
+    if not isinstance(d, dict):
+        raise ModelLoadError(f"config.json {SAMPLING_KEY} must be an object, got {d!r}")
+    known = {f.name for f in fields(GenerationSettings)} - {"seed", "max_new_tokens"}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ModelLoadError(f"config.json {SAMPLING_KEY} has unknown keys {unknown}; "
+                             f"known: {sorted(known)}")
+    try:
+        GenerationSettings(**d)
+    except InputError as e:
+        raise ModelLoadError(f"config.json {SAMPLING_KEY}: {e}") from None
+    return dict(d)
 
 
 def _drop_cancelled(state: DecodeState, owner: list[tuple[int, int]], stops, out) -> list:

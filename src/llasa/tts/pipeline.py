@@ -63,6 +63,8 @@ class Llasa:
         if not isinstance(decode_context, int) or decode_context < 0:
             raise InputError(f"decode_context must be an integer >= 0, got {decode_context!r}")
         self.decode_context = decode_context
+        # what the model recommends (config.json llasa_sampling) over the card's defaults
+        self.default_settings = GenerationSettings(**getattr(lm, "sampling_defaults", {}))
 
     @classmethod
     def from_pretrained(cls, lm: str | Path | None = None, codec: str | Path | None = None, *,
@@ -173,12 +175,13 @@ class Llasa:
     # ------------------------------------------------------------------------- settings
     def make_settings(self, settings: GenerationSettings | None = None,
                       **sampling: Any) -> GenerationSettings:
-        """``settings`` (or the defaults) with keyword overrides; unknown keys are an error."""
+        """``settings`` (or :attr:`default_settings`: the card's defaults with what the model
+        declares) with keyword overrides; unknown keys are an error."""
         known = {f.name for f in fields(GenerationSettings)}
         unknown = sorted(set(sampling) - known)
         if unknown:
             raise InputError(f"unknown sampling option(s) {unknown}; known: {sorted(known)}")
-        base = settings if settings is not None else GenerationSettings()
+        base = settings if settings is not None else self.default_settings
         if not sampling:
             return base
         values = {f.name: getattr(base, f.name) for f in fields(GenerationSettings)}
