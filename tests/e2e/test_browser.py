@@ -132,3 +132,11 @@ def test_page_shows_server_errors(page):
     page.wait_for_function("document.querySelector('#status').className === 'error'",
                            timeout=30_000)
     assert "400" in page.text_content("#status") and "empty" in page.text_content("#status")
+    page.fill("#text", "Guided.")
+    page.fill("#cfg_scale", "0.5")  # the page sends the field; the server names it
+    page.click("#synthesize")
+    page.wait_for_function("document.querySelector('#status').className === 'error'"
+                           " && document.querySelector('#status').textContent.includes('cfg')",
+                           timeout=30_000)
+    assert "400" in page.text_content("#status")
+    page.fill("#cfg_scale", "")

@@ -95,7 +95,7 @@ function numberField(body, id, integer) {
 function requestBody() {
   const body = { model: config.model, input: $("text").value, voice: $("voice").value,
                  response_format: $("format").value };
-  for (const id of ["temperature", "top_p", "repetition_penalty", "speed"]) numberField(body, id, false);
+  for (const id of ["temperature", "top_p", "repetition_penalty", "cfg_scale", "speed"]) numberField(body, id, false);
   for (const id of ["top_k", "seed", "max_new_tokens"]) numberField(body, id, true);
   body.verifiers = [...document.querySelectorAll(".verifier:checked")].map((c) => c.value);
   const strategy = $("search-strategy").value;
