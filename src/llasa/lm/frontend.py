@@ -10,7 +10,7 @@ against the plain text.
 ``espeak:<voice>`` runs the ``espeak-ng`` program (``apt-get install espeak-ng``) and keeps the
 clause punctuation, which carries intonation (a question is spoken as one)::
 
-    "I have 42 apples, and three pears?"  ->  "aɪ hæv fˈɔːɹɾi tˈuː ˈæpəlz, ænd θɹˈiː pˈɛɹz?"
+    "I have 42 apples, and three pears?"  ->  "aɪ hæv fˈoːɹɾi tˈuː ˈæpəlz, ænd θɹˈiː pˈɛɹz?"
 """
 
 from __future__ import annotations
