@@ -63,6 +63,9 @@ MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in m
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
 BIG = "big"  # runs/default/big: the LM's second-phase corpus (more distinct sentences)
+# The shipped LM's recommended sampling (config.json llasa_sampling; callers' options win),
+# chosen on the held-out sentences: see docs/default_model.md, "Sampling the shipped LM".
+SHIPPED_SAMPLING = {"temperature": 0.5, "cfg_scale": 2.0}
 
 
 def _env(threads: int = 1) -> dict:
@@ -231,6 +234,7 @@ def export_lm() -> None:
     shutil.rmtree(SHIP / "lm", ignore_errors=True)
     lm = LlamaForCausalLM.from_pretrained(str(_final_lm()))
     lm.config.use_cache = True
+    lm.config.llasa_sampling = dict(SHIPPED_SAMPLING)
     lm.to(torch.float16).save_pretrained(str(SHIP / "lm"), safe_serialization=True)
     tok = PreTrainedTokenizerFast.from_pretrained(str(_final_lm()))
     tok.init_kwargs.pop("local_files_only", None)  # a loading flag, not part of the model
@@ -305,6 +309,16 @@ def stage_eval(a) -> None:
         "--out", str(ev / "tts_text"), "--seed", "0", "--mos", "none", "--device", "cpu")
     run("eval", "tts", "--list", str(lists["eval_voice"]), "--lm", lm, "--codec", codec,
         "--out", str(ev / "tts_voice"), "--seed", "0", "--mos", "none", "--device", "cpu")
+    # the same LM under the official card's sampling (temperature 0.8, no guidance), for
+    # comparison with the recommended settings the runs above used (SHIPPED_SAMPLING)
+    for seed in (0, 1, 2):
+        run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", lm, "--codec", codec,
+            "--out", str(ev / f"tts_text_card_seed{seed}"), "--seed", str(seed), "--mos", "none",
+            "--device", "cpu", "--temperature", "0.8", "--cfg-scale", "1")
+        if seed:
+            run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", lm, "--codec", codec,
+                "--out", str(ev / f"tts_text_seed{seed}"), "--seed", str(seed), "--mos", "none",
+                "--device", "cpu")
     write_card(a, collect())
 
 
@@ -393,6 +407,15 @@ def collect() -> dict:
     for folder in sorted(p for p in ev.iterdir() if (p / "summary.json").is_file()):
         m = _summary(folder)["metrics"]
         out[folder.name] = {k: v.get("mean") for k, v in m.items() if isinstance(v, dict)}
+    pools = {"tts_text_3seeds": ["tts_text", "tts_text_seed1", "tts_text_seed2"],
+             "tts_text_card_3seeds": [f"tts_text_card_seed{k}" for k in range(3)]}
+    for name, folders in pools.items():  # per-utterance WER pooled over seeds, ± s.e.
+        files = [ev / f / "results.jsonl" for f in folders]
+        if all(f.is_file() for f in files):
+            w = np.array([json.loads(x)["wer"] for f in files
+                          for x in f.read_text().splitlines() if x.strip()])
+            out[name] = {"wer": float(w.mean()), "wer_se": float(w.std(ddof=1) / np.sqrt(len(w))),
+                         "n": int(len(w))}
     (WORK / "metrics.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
     return out
@@ -449,6 +472,9 @@ def write_card(a, metrics: dict) -> None:
         + (f" Then {a.guided_steps} steps with a tenth of extra items without text "
            "(`configs/default/lm_guided.yaml`), for classifier-free guidance (`--cfg-scale`)."
            if (WORK / "lm_guided" / "model").is_dir() else ""),
+        f"* Sampling: `lm/config.json` recommends {_sampling_label()} (`llasa_sampling`); "
+        "options a caller passes win. `cfg_scale` is classifier-free guidance on the text "
+        "(two LM rows per sampled token).",
         f"* fp16 safetensors, {total / 1e6:.1f} MB in all.", "",
         "## Data", "",
         f"espeak-ng, en-us accent, voices m1 / edward / m7 (training) and max (held out); "
@@ -463,7 +489,11 @@ def write_card(a, metrics: dict) -> None:
         f"| codec round trip (held-out voice) | {f('codec_eval_voice', 'wer')} | "
         f"{f('codec_eval_voice', 'sim')} | {f('codec_eval_voice', 'pesq_wb')} | "
         f"{f('codec_eval_voice', 'stoi')} |",
-        f"| TTS, no prompt (training voices) | {f('tts_text', 'wer')} | – | – | – |",
+        f"| TTS, no prompt (training voices), sampling {_sampling_label()} | "
+        f"{f('tts_text', 'wer')} | – | – | – |",
+        f"| same, seeds 0–2 pooled | {f('tts_text_3seeds', 'wer')} | – | – | – |",
+        f"| same, the official card's sampling (temperature 0.8, no guidance), seeds 0–2 | "
+        f"{f('tts_text_card_3seeds', 'wer')} | – | – | – |",
         f"| TTS, cloning the held-out voice | {f('tts_voice', 'wer')} | "
         f"{f('tts_voice', 'sim_o')} (SIM-o) | – | – |",
         f"| held-out voice recordings (same-voice ceiling) | {f('gt_voice', 'wer')} "
@@ -474,6 +504,10 @@ def write_card(a, metrics: dict) -> None:
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
         "the GPL). English only, robotic voices, short sentences.", ""]
     (SHIP / "MODEL_CARD.md").write_text("\n".join(lines))
+
+
+def _sampling_label() -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in SHIPPED_SAMPLING.items())
 
 
 def _more_data_line() -> list[str]:
