@@ -45,7 +45,8 @@ def _model_args(p, lm: bool = True) -> None:
     g.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     if lm:
         g.add_argument("--dtype", help="LM dtype: fp32, bf16, fp16")
-        s = p.add_argument_group("sampling (defaults: the model card's)")
+        s = p.add_argument_group("sampling (defaults: the model card's, or what the model's "
+                                 "config.json recommends)")
         s.add_argument("--seed", type=int)
         s.add_argument("--temperature", type=float)
         s.add_argument("--top-p", type=float)

@@ -49,7 +49,8 @@ def register(subparsers) -> None:
     m.add_argument("--dtype", help="LM dtype: fp32, bf16, fp16 (default fp32)")
     m.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="do not pack the LM for fast CPU decoding (packing keeps outputs)")
-    s = p.add_argument_group("sampling (defaults: the model card's)")
+    s = p.add_argument_group("sampling (defaults: the model card's, or what the model's "
+                             "config.json recommends)")
     s.add_argument("--seed", type=int, help="seed; the same seed gives the same audio")
     s.add_argument("--temperature", type=float)
     s.add_argument("--top-p", type=float)
