@@ -23,6 +23,9 @@ again, so an interrupted recipe is continued by running the same command):
    sentences (those of at most 9 words: 8 446) → 10 000 utterances of the training voices
    (``runs/default/big``), prepared with the same frozen encoder, and the phase-1 LM continued
    on them (``configs/default/lm_more.yaml``). Phase 1 memorised its 1 304 sentences.
+   ``lm_more2`` – an alternative third phase, measured and not shipped: phase 2 continued for
+   2 000 steps at half the learning rate, still reading letters
+   (``configs/default/lm_more2.yaml``).
    ``lm_phonemes`` – the LM's third phase: phase 2 continued on the same corpus reading
    espeak-ng phonemes instead of letters (``configs/default/lm_phonemes.yaml``,
    ``data.text_frontend: espeak:en-us``, saved into the model so inference phonemizes too).
@@ -58,14 +61,15 @@ WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
-          "prepare_more", "lm_more", "lm_phonemes", "lm_guided", "export", "eval", "scaling")
+          "prepare_more", "lm_more", "lm_more2", "lm_phonemes", "lm_guided", "export", "eval",
+          "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
 BIG = "big"  # runs/default/big: the LM's second-phase corpus (more distinct sentences)
 # The shipped LM's recommended sampling (config.json llasa_sampling; callers' options win),
 # chosen on the held-out sentences: see docs/default_model.md, "Sampling the shipped LM".
-SHIPPED_SAMPLING = {"temperature": 0.5, "cfg_scale": 2.0}
+SHIPPED_SAMPLING = {"temperature": 0.5}
 
 
 def _env(threads: int = 1) -> dict:
@@ -186,6 +190,13 @@ def stage_lm_more(a) -> None:
     run("train", "lm", "--config", "configs/default/lm_more.yaml", "--data",
         str(WORK / BIG / "prepared"), "--init", str(WORK / "lm" / "model"), "--max-steps",
         str(a.more_steps), "--output-dir", str(WORK / "lm_more"), threads=os.cpu_count() or 1)
+
+
+def stage_lm_more2(a) -> None:
+    # an alternative phase 3 (not shipped): phase 2 continued, same corpus, half the lr
+    run("train", "lm", "--config", "configs/default/lm_more2.yaml", "--data",
+        str(WORK / BIG / "prepared"), "--init", str(WORK / "lm_more" / "model"), "--max-steps",
+        str(a.more2_steps), "--output-dir", str(WORK / "lm_more2"), threads=os.cpu_count() or 1)
 
 
 def stage_lm_phonemes(a) -> None:
@@ -357,6 +368,8 @@ def _runs(a) -> list[tuple[str, int, Path]]:
             out.append((size, step, WORK / size / "checkpoints" / f"checkpoint-{step}"))
     for step in [*a.more_train_steps, a.more_steps]:
         out.append(("lm_more", step, WORK / "lm_more" / "checkpoints" / f"checkpoint-{step}"))
+    for step in (1000, a.more2_steps):
+        out.append(("lm_more2", step, WORK / "lm_more2" / "checkpoints" / f"checkpoint-{step}"))
     for step in [*a.phoneme_train_steps, a.phoneme_steps]:
         out.append(("lm_phonemes", step,
                     WORK / "lm_phonemes" / "checkpoints" / f"checkpoint-{step}"))
@@ -366,8 +379,8 @@ def _runs(a) -> list[tuple[str, int, Path]]:
 
 
 def _folder(size: str, name: str, step: int) -> str:
-    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_phonemes": "_ipa",
-             "lm_guided": "_guided"}[size]
+    infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_more2": "_more2",
+             "lm_phonemes": "_ipa", "lm_guided": "_guided"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -393,7 +406,8 @@ def train_compute(ckpt: Path, a=None) -> float:
     with safe_open(str(ckpt / "model.safetensors"), "np") as f:
         params = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
     base = 0.0
-    prev = {"lm_more": ("lm", "lm_steps"), "lm_phonemes": ("lm_more", "more_steps"),
+    prev = {"lm_more": ("lm", "lm_steps"), "lm_more2": ("lm_more", "more_steps"),
+            "lm_phonemes": ("lm_more", "more_steps"),
             "lm_guided": ("lm_phonemes", "phoneme_steps")}
     if a is not None and ckpt.parent.parent.name in prev:
         phase, steps = prev[ckpt.parent.parent.name]
@@ -556,13 +570,14 @@ def plot(a) -> None:
             curves.setdefault(size, []).append((
                 train_compute(ckpt, a), 100 * _summary(text)["metrics"]["wer"]["mean"],
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
-    for later, earlier in (("lm_more", "lm"), ("lm_phonemes", "lm_more"),
-                           ("lm_guided", "lm_phonemes")):
+    for later, earlier in (("lm_more", "lm"), ("lm_more2", "lm_more"),
+                           ("lm_phonemes", "lm_more"), ("lm_guided", "lm_phonemes")):
         if later in curves and earlier in curves:  # a phase starts where the last one ended
             curves[later].append(max(curves[earlier]))
     if curves:
         labels = {"lm": "hidden 192, 6 layers", "lm_small": "hidden 128, 4 layers",
                   "lm_more": "hidden 192, 6 layers, phase 2: more text",
+                  "lm_more2": "hidden 192, 6 layers, phase 3 (alternative): more steps, letters",
                   "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes",
                   "lm_guided": "hidden 192, 6 layers, phase 4: + items without text"}
         shipped = _final_lm().parent.name
@@ -597,6 +612,7 @@ def main(argv=None) -> None:
                         f"{MAX_WORDS} words are used)")
     p.add_argument("--more-utterances", type=int, default=10000)
     p.add_argument("--more-steps", type=int, default=3000, help="LM second-phase steps")
+    p.add_argument("--more2-steps", type=int, default=2000, help="LM third-phase steps")
     p.add_argument("--phoneme-steps", type=int, default=3000,
                    help="LM third-phase steps (reading phonemes)")
     p.add_argument("--train-steps", default="500,1000,1500",

@@ -68,3 +68,10 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     assert cfg["llasa_text_frontend"] == "espeak:en-us"  # inherited from phase 3
     settings = json.loads((work / "lm_guided" / "settings.json").read_text())
     assert settings["data"]["unconditional"] == 0.1
+
+    # the alternative third phase (letters, more steps) is measured, never shipped
+    recipe.main(["--work", str(work), "--stages", "lm_more2", "--more2-steps", "2"])
+    assert (work / "lm_more2" / "model" / "config.json").is_file()
+    assert recipe._final_lm() == work / "lm_guided" / "model"
+    assert "llasa_text_frontend" not in json.loads(
+        (work / "lm_more2" / "model" / "config.json").read_text())
