@@ -458,7 +458,7 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "about 2.5 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
+        "about 4.5 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
         "`HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
@@ -484,7 +484,8 @@ def write_card(a, metrics: dict) -> None:
            "declares `llasa_text_frontend: espeak:en-us`, so it needs espeak-ng at inference)."
            if (WORK / "lm_phonemes" / "model").is_dir() else ".")
         + (f" Then {a.guided_steps} steps with a tenth of extra items without text "
-           "(`configs/default/lm_guided.yaml`), for classifier-free guidance (`--cfg-scale`)."
+           "(`configs/default/lm_guided.yaml`), which classifier-free guidance (`--cfg-scale`) "
+           "needs; guidance did not lower its WER, so it is not a default."
            if (WORK / "lm_guided" / "model").is_dir() else ""),
         f"* Sampling: `lm/config.json` recommends {_sampling_label()} (`llasa_sampling`); "
         "options a caller passes win. `cfg_scale` is classifier-free guidance on the text "
@@ -516,7 +517,9 @@ def write_card(a, metrics: dict) -> None:
         "`docs/default_model.md` for whether it is reached, and for the scaling figures.", "",
         "## Licence and limits", "",
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
-        "the GPL). English only, robotic voices, short sentences.", ""]
+        "the GPL). English only, robotic voices. It speaks short sentences like its training "
+        "text (16 templates of at most 9 words); other text comes out as some training-style "
+        "sentence.", ""]
     (SHIP / "MODEL_CARD.md").write_text("\n".join(lines))
 
 
