@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,9 @@ class Llasa:
         unknown = sorted(set(sampling) - known)
         if unknown:
             raise InputError(f"unknown sampling option(s) {unknown}; known: {sorted(known)}")
-        base = settings if settings is not None else self.default_settings
+        if settings is None:  # a copy: callers never share (or alter) the model's defaults
+            settings = replace(self.default_settings)
+        base = settings
         if not sampling:
             return base
         values = {f.name: getattr(base, f.name) for f in fields(GenerationSettings)}
