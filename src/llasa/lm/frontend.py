@@ -129,6 +129,14 @@ def _clauses(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def declare_frontend(config, spec: str | None) -> None:
+    """Write ``spec`` into a model config as its frontend, or remove the key for raw text."""
+    if spec and spec != "none":
+        setattr(config, FRONTEND_KEY, spec)
+    elif hasattr(config, FRONTEND_KEY):
+        delattr(config, FRONTEND_KEY)
+
+
 def get_frontend(spec: str | None, program: str | None = None) -> EspeakPhonemes | None:
     """The frontend a model declares: None / "" / "none" → none (raw text), ``espeak:VOICE``.
 

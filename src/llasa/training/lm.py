@@ -35,7 +35,7 @@ import torch
 from .._common.config import to_dict
 from .._common.errors import InputError, ModelLoadError
 from .._common.log import get_logger
-from ..lm.frontend import FRONTEND_KEY, get_frontend
+from ..lm.frontend import FRONTEND_KEY, declare_frontend, get_frontend
 from ..lm.tokens import ADDED_TOKENS, SpeechVocab, speech_token_strings
 from .data.shards import CodeShards
 from .lm_config import LMTrainSettings
@@ -43,7 +43,6 @@ from .lm_data import Collator, LMDataset, SequenceBuilder
 from .metrics import MetricsLog
 
 log = get_logger(__name__)
-FRONTEND_FILE = "llasa_frontend.json"  # beside a LoRA adapter: the run's text frontend
 _FIELDS = ["step", "loss", "eval_loss", "lr", "grad_norm", "tokens_per_second"]
 
 
@@ -101,10 +100,7 @@ def text_frontend(s: LMTrainSettings, model) -> str:
     if spec is None:
         spec = getattr(model.config, FRONTEND_KEY, None) or ""
     spec = "" if spec == "none" else spec
-    if spec:
-        setattr(model.config, FRONTEND_KEY, spec)
-    elif hasattr(model.config, FRONTEND_KEY):
-        delattr(model.config, FRONTEND_KEY)
+    declare_frontend(model.config, spec)
     return spec
 
 
@@ -292,7 +288,7 @@ def train_lm(s: LMTrainSettings) -> dict:
     """
     from transformers import Trainer, set_seed
 
-    from .lora import apply_lora
+    from .lora import FRONTEND_FILE, apply_lora
 
     out = Path(s.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
+from ..lm.frontend import FRONTEND_KEY, declare_frontend
+
+FRONTEND_FILE = "llasa_frontend.json"  # beside a LoRA adapter: its run's text frontend
 
 
 def apply_lora(model, settings):
@@ -82,13 +85,9 @@ def merge_lora(adapter_dir: str | Path, base: str | Path | None, out_dir: str | 
         merged = PeftModel.from_pretrained(model, str(adir)).merge_and_unload()
     except (RuntimeError, ValueError, KeyError) as e:
         raise ModelLoadError(f"adapter {adir} does not fit base {bpath}: {e}") from None
-    fe = adir / "llasa_frontend.json"  # the LoRA run's text frontend (llasa.training.lm)
+    fe = adir / FRONTEND_FILE  # written by llasa.training.lm for a LoRA run
     if fe.is_file():
-        spec = json.loads(fe.read_text()).get("llasa_text_frontend")
-        if spec:
-            merged.config.llasa_text_frontend = spec
-        elif hasattr(merged.config, "llasa_text_frontend"):
-            del merged.config.llasa_text_frontend
+        declare_frontend(merged.config, json.loads(fe.read_text()).get(FRONTEND_KEY))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(str(out))
