@@ -61,12 +61,14 @@ WORK = ROOT / "runs" / "default"
 SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
-          "prepare_more", "lm_more", "lm_more2", "lm_phonemes", "lm_guided", "export", "eval",
-          "scaling")
+          "prepare_more", "lm_more", "lm_more2", "lm_phonemes", "lm_guided", "corpus_open",
+          "prepare_open", "lm_open", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
 BIG = "big"  # runs/default/big: the LM's second-phase corpus (more distinct sentences)
+OPEN = "open"  # runs/default/open: open text from the phrase grammar (phase 5)
+MAX_OPEN_WORDS = 12  # a cloning pair of two such utterances still fits data.max_length
 # The shipped LM's recommended sampling (config.json llasa_sampling; callers' options win),
 # chosen on the held-out sentences: see docs/default_model.md, "Sampling the shipped LM".
 SHIPPED_SAMPLING = {"temperature": 0.5}
@@ -215,7 +217,39 @@ def stage_lm_guided(a) -> None:
         threads=os.cpu_count() or 1)
 
 
-PHASES = ("lm_guided", "lm_phonemes", "lm_more", "lm")  # the LM's phases, last first
+def stage_corpus_open(a) -> None:
+    # open text (llasa data sentences --style open): other sentence shapes and lengths than
+    # the 16 templates, spoken by the training voices; a few held-out sentences are spoken too,
+    # as the ground truth of the open-text evaluation
+    op = WORK / OPEN
+    run("data", "sentences", str(op / "sentences"), "--count", str(a.open_sentences),
+        "--seed", "0", "--style", "open")
+    for name in ("train", "heldout"):
+        lines = (op / "sentences" / f"{name}.txt").read_text().splitlines()
+        (op / f"{name}_sentences.txt").write_text(
+            "\n".join(s for s in lines if 0 < len(s.split()) <= MAX_OPEN_WORDS) + "\n")
+    run("data", "synth-corpus", str(op / "corpus"), "--accents", "en-us", "--variants",
+        TRAIN_VOICES, "--speakers", "3", "--heldout-speakers", "0", "--eval-text-share",
+        "0.01", "--eval-voice-share", "0", "--utterances", str(a.open_utterances),
+        "--sentences", str(op / "train_sentences.txt"), "--heldout-sentences",
+        str(op / "heldout_sentences.txt"), "--workers", "2", "--seed", "2")
+
+
+def stage_prepare_open(a) -> None:
+    run_ranks("data", "prepare", str(WORK / OPEN / "corpus" / "manifest.jsonl"),
+              str(WORK / OPEN / "prepared"), "--codec", str(WORK / "codec" / "model"),
+              "--split", "train", "--workers", "1", "--device", "cpu")
+
+
+def stage_lm_open(a) -> None:
+    # phase 5: phase 4 continued on the template corpus and the open-text corpus together
+    run("train", "lm", "--config", "configs/default/lm_open.yaml", "--data",
+        str(WORK / BIG / "prepared"), str(WORK / OPEN / "prepared"), "--init",
+        str(WORK / "lm_guided" / "model"), "--max-steps", str(a.open_steps), "--output-dir",
+        str(WORK / "lm_open"), threads=os.cpu_count() or 1)
+
+
+PHASES = ("lm_open", "lm_guided", "lm_phonemes", "lm_more", "lm")  # the LM's phases, last first
 
 
 def _final_lm() -> Path:
@@ -293,7 +327,24 @@ def write_lists(limit: int) -> dict[str, Path]:
         "utt": f"v{i:03d}", "target_text": r["text"], "prompt_text": p["text"],
         "prompt_wav": f"corpus/{p['audio']}", "reference_wav": f"corpus/{r['audio']}"}) + "\n"
         for i, (p, r) in enumerate(zip(voice, voice[1:]))))
+    if (path := open_list(limit)) is not None:
+        lists["eval_open"] = path
     return lists
+
+
+def open_list(limit: int) -> Path | None:
+    """``eval_open``: training voices speaking held-out open-text sentences (phase 5's corpus:
+    any length and shape), the recording as ground truth; None before ``corpus_open`` ran."""
+    manifest = WORK / OPEN / "corpus" / "manifest.jsonl"
+    if not manifest.is_file():
+        return None
+    rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
+    text = [r for r in rows if r["split"] == "eval_text"][:limit]
+    path = WORK / "eval_open.jsonl"
+    path.write_text("".join(json.dumps({
+        "utt": f"o{i:03d}", "target_text": r["text"],
+        "reference_wav": f"{OPEN}/corpus/{r['audio']}"}) + "\n" for i, r in enumerate(text)))
+    return path
 
 
 def _summary(folder: Path) -> dict:
@@ -329,6 +380,10 @@ def stage_eval(a) -> None:
         if seed:
             run("eval", "tts", "--list", str(lists["eval_text"]), "--lm", lm, "--codec", codec,
                 "--out", str(ev / f"tts_text_seed{seed}"), "--seed", str(seed), "--mos", "none",
+                "--device", "cpu")
+        if "eval_open" in lists:  # text unlike the templates, at the model's sampling
+            run("eval", "tts", "--list", str(lists["eval_open"]), "--lm", lm, "--codec", codec,
+                "--out", str(ev / f"tts_open_seed{seed}"), "--seed", str(seed), "--mos", "none",
                 "--device", "cpu")
     write_card(a, collect())
 
@@ -422,7 +477,8 @@ def collect() -> dict:
         m = _summary(folder)["metrics"]
         out[folder.name] = {k: v.get("mean") for k, v in m.items() if isinstance(v, dict)}
     pools = {"tts_text_3seeds": ["tts_text", "tts_text_seed1", "tts_text_seed2"],
-             "tts_text_card_3seeds": [f"tts_text_card_seed{k}" for k in range(3)]}
+             "tts_text_card_3seeds": [f"tts_text_card_seed{k}" for k in range(3)],
+             "tts_open_3seeds": [f"tts_open_seed{k}" for k in range(3)]}
     for name, folders in pools.items():  # per-utterance WER pooled over seeds, ± s.e.
         files = [ev / f / "results.jsonl" for f in folders]
         if all(f.is_file() for f in files):
@@ -624,6 +680,10 @@ def main(argv=None) -> None:
                    help="earlier second-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--guided-steps", type=int, default=1500,
                    help="LM fourth-phase steps (with items without text)")
+    p.add_argument("--open-sentences", type=int, default=30000,
+                   help="open-text sentences generated for phase 5")
+    p.add_argument("--open-utterances", type=int, default=10000)
+    p.add_argument("--open-steps", type=int, default=3000, help="LM phase-5 steps")
     p.add_argument("--phoneme-train-steps", default="1500",
                    help="earlier third-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)

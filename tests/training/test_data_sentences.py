@@ -1,5 +1,8 @@
 """The generated sentence list: deterministic, varied, disjoint train / held-out split."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from llasa._common.errors import InputError
@@ -47,3 +50,39 @@ def test_sentence_files(tmp_path):
         read_sentence_file(tmp_path / "e.txt")
     with pytest.raises(InputError, match="not found"):
         read_sentence_file(tmp_path / "missing.txt")
+
+
+def test_open_style_is_varied_and_keeps_the_template_list_unchanged():
+    from llasa.training.data import grammar
+
+    a = generate_sentences(3000, seed=1, style="open")
+    assert a == generate_sentences(3000, seed=1, style="open")
+    allsent = a.train + a.heldout
+    assert len(set(allsent)) == 3000 and not set(a.train) & set(a.heldout)
+    assert all(is_heldout(s, 0.05) for s in a.heldout)
+    words = [len(s.split()) for s in allsent]
+    # one-word replies to long joined clauses, and every sentence shape
+    assert min(words) == 1 and max(words) >= 15
+    assert sum(n <= 3 for n in words) > 150 and sum(n >= 10 for n in words) > 150
+    assert sum(s.endswith("?") for s in allsent) > 200
+    assert sum(s.endswith("!") for s in allsent) > 100
+    assert any(s.startswith(("Please ", "Do not ")) for s in allsent)
+    assert not any(ch.isdigit() for s in allsent for ch in s)
+    assert all(s[0].isupper() and s[-1] in ".?!" for s in allsent)
+    # the open text is not the templates': few sentences share a template sentence's opening
+    tmpl = generate_sentences(3000, seed=1)
+    opens = {" ".join(s.split()[:3]) for s in tmpl.train}
+    assert sum(" ".join(s.split()[:3]) in opens for s in allsent) < 300
+    vocab = {w.strip(".,?!").lower() for s in allsent for w in s.split()}
+    assert len(vocab) > 400
+    # agreement: a third-person subject takes "does" and the -s form
+    assert not any(s.startswith(("Do he ", "Do she ", "Does I ", "Does you ")) for s in allsent)
+    assert grammar.open_sentence.__module__ == "llasa.training.data.grammar"
+    # the default (templates) stays the list the shipped corpus was made from
+    shipped = (Path(__file__).resolve().parents[2] / "data" / "sentences" / "train.txt")
+    assert generate_sentences(4000).train == shipped.read_text().splitlines()
+    mixed = generate_sentences(2000, seed=1, style="mixed")
+    share = np.mean([" ".join(s.split()[:3]) in opens for s in mixed.train + mixed.heldout])
+    assert 0.3 < share < 0.7  # about half from each
+    with pytest.raises(InputError, match="unknown sentence style"):
+        generate_sentences(10, style="poems")

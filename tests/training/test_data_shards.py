@@ -80,3 +80,33 @@ def test_large_codebook_uses_int32(tmp_path):
     sh.write_shard(tmp_path, 0, codes=[np.array([70000])], texts=["x"], speakers=[None],
                    codebook_size=1 << 17)
     assert sh.CodeShards(tmp_path)[0].codes.tolist() == [70000]
+
+
+def test_several_folders_read_as_one(tmp_path):
+    a_root, b_root = tmp_path / "a", tmp_path / "b"
+    a = _write(a_root, 0, n=3)
+    sh.build_index(a_root, expected_shards=1)
+    b0 = _write(b_root, 0, n=2, seed=7)
+    b1 = _write(b_root, 1, n=1, seed=7)
+    sh.build_index(b_root, expected_shards=2)
+    ds = sh.CodeShards([a_root, str(b_root)])
+    codes, texts = a[0] + b0[0] + b1[0], a[1] + b0[1] + b1[1]
+    assert len(ds) == 6 and ds.num_shards == 3 and ds.roots == [a_root, b_root]
+    for i in range(6):
+        assert np.array_equal(ds.codes(i), codes[i]) and ds.text(i) == texts[i]
+    assert np.array_equal(ds.lengths, [len(c) for c in codes])
+    assert ds.index["num_skipped"] == 3  # one skipped input recorded per shard
+    ds.validate()
+    assert len(sh.CodeShards([a_root])) == 3  # a one-item list is the folder itself
+    with pytest.raises(InputError, match="named twice"):
+        sh.CodeShards([a_root, a_root])
+    with pytest.raises(InputError, match="no prepared folder"):
+        sh.CodeShards([])
+    c_root = tmp_path / "c"  # another codec's codes cannot be mixed in
+    sh.write_shard(c_root, 0, codes=[np.arange(4)], texts=["x"], speakers=[None],
+                   codebook_size=4096)
+    with pytest.raises(InputError, match="codebook size"):
+        sh.CodeShards([a_root, c_root])
+    sh.build_index(b_root, expected_shards=3)  # b is now unfinished: it names its folder
+    with pytest.raises(InputError, match=f"{b_root}: preparation has not finished"):
+        sh.CodeShards([a_root, b_root])

@@ -1,7 +1,8 @@
-"""recipes/default_model.py, the LM's second and third phases (stages corpus_more,
-prepare_more, lm_more, lm_phonemes) on a toy scale: more distinct sentences (none held out),
-their codes from the phase-1 codec, the phase-1 LM continued on them, then continued reading
-espeak-ng phonemes — the wiring the shipped LM was made with."""
+"""recipes/default_model.py, the LM's later phases on a toy scale (stages corpus_more,
+prepare_more, lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, lm_open): more
+distinct sentences (none held out), their codes from the phase-1 codec, the phase-1 LM
+continued on them, then reading espeak-ng phonemes, then items without text, then open text
+beside the templates — the wiring the shipped LM was made with."""
 
 import importlib.util
 import json
@@ -75,3 +76,24 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     assert recipe._final_lm() == work / "lm_guided" / "model"
     assert "llasa_text_frontend" not in json.loads(
         (work / "lm_more2" / "model" / "config.json").read_text())
+
+    # phase 5: open text (the phrase grammar) beside the template corpus, read as one
+    recipe.main(["--work", str(work), "--stages", "corpus_open,prepare_open,lm_open",
+                 "--open-sentences", "300", "--open-utterances", "12", "--open-steps", "2"])
+    op = work / "open"
+    rows = [json.loads(x) for x in (op / "corpus" / "manifest.jsonl").read_text().splitlines()]
+    train_texts = {r["text"] for r in rows if r["split"] == "train"}
+    held_open = set((op / "sentences" / "heldout.txt").read_text().splitlines())
+    assert train_texts and not train_texts & held_open
+    assert all(len(t.split()) <= recipe.MAX_OPEN_WORDS for t in train_texts)
+    assert not train_texts & texts  # other sentences than the template corpus
+    settings = json.loads((work / "lm_open" / "settings.json").read_text())
+    assert settings["data"]["train"] == [str(big / "prepared"), str(op / "prepared")]
+    assert recipe._final_lm() == work / "lm_open" / "model"
+    cfg = json.loads((work / "lm_open" / "model" / "config.json").read_text())
+    assert cfg["llasa_text_frontend"] == "espeak:en-us"  # inherited through phase 4
+    held_rows = [r for r in rows if r["split"] == "eval_text"]
+    listed = [json.loads(x) for x in recipe.open_list(4).read_text().splitlines()]
+    assert [r["target_text"] for r in listed] == [r["text"] for r in held_rows][:4]
+    assert all(r["target_text"] in held_open for r in listed)
+    assert all((work / r["reference_wav"]).is_file() for r in listed)

@@ -289,3 +289,28 @@ def test_packing_bf16_and_checkpointing_train(prepared, tmp_path):
     assert summary["train_sequences"] < 12  # rows of several utterances
     assert summary["mask_template_eot"] is False
     assert summary["last_loss"] < summary["first_loss"]
+
+
+def test_several_prepared_folders_train_as_one(prepared, tmp_path, capsys):
+    import shutil
+
+    from llasa.cli.main import main
+
+    second = tmp_path / "second"  # e.g. a second corpus prepared with the same codec
+    shutil.copytree(prepared, second)
+    one = train_lm(_settings(prepared, tmp_path / "one", max_steps=1, save_every=0,
+                             eval_every=0, data={"eval_fraction": 0}))
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("preset: tiny\nmax_steps: 1\nsave_every: 0\neval_every: 0\n"
+                   "data: {eval_fraction: 0}\n")
+    assert main(["train", "lm", "--config", str(cfg), "--data", str(prepared), str(second),
+                 "--output-dir", str(tmp_path / "two")]) == 0
+    out = capsys.readouterr().out
+    two = json.loads(out[out.rindex('{\n  "'):])  # the summary the command prints last
+    assert two["train_sequences"] == 2 * one["train_sequences"]
+    settings = json.loads((tmp_path / "two" / "settings.json").read_text())
+    assert settings["data"]["train"] == [str(prepared), str(second)]
+    with pytest.raises(InputError, match="a folder or a list of folders"):
+        load_recipe(None, preset="tiny", data={"train": [str(prepared), 3]})
+    assert load_recipe(None, preset="tiny", data={"train": [str(prepared)]}).data.train == \
+        str(prepared)

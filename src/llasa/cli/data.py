@@ -14,6 +14,7 @@ import numpy as np
 
 EXAMPLES = """examples:
   llasa data sentences data/sentences --count 4000
+  llasa data sentences open-text/ --count 30000 --style open
   llasa data synth-corpus corpus/ --preset clear --utterances 2000 --speakers 48 --workers 2
   llasa data prepare corpus/manifest.jsonl prepared/ --codec HKUSTAudio/xcodec2 \\
       --tokenizer HKUSTAudio/Llasa-1B --split train --vad --workers 2
@@ -36,6 +37,9 @@ def register(subparsers) -> None:
     s.add_argument("--count", type=int, default=4000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--heldout-fraction", type=float, default=0.05)
+    s.add_argument("--style", choices=["templates", "open", "mixed"], default="templates",
+                   help="templates: 16 sentence frames; open: a phrase grammar (any length, "
+                        "questions, commands, replies); mixed: both evenly")
     s.set_defaults(func=run_sentences)
 
     c = sub.add_parser("synth-corpus", help="multi-speaker espeak-ng (+ Piper) corpus, 16 kHz",
@@ -115,7 +119,8 @@ def _csv(s: str) -> tuple[str, ...]:
 def run_sentences(args) -> int:
     from ..training.data.sentences import generate_sentences
 
-    split = generate_sentences(args.count, seed=args.seed, heldout_fraction=args.heldout_fraction)
+    split = generate_sentences(args.count, seed=args.seed, heldout_fraction=args.heldout_fraction,
+                               style=args.style)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for name, lines in (("train.txt", split.train), ("heldout.txt", split.heldout)):
         (args.out_dir / name).write_text("\n".join(lines) + "\n", encoding="utf-8")

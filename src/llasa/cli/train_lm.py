@@ -11,6 +11,7 @@ import json
 
 _LM_EPILOG = """examples:
   llasa train lm --config configs/lm/tiny.yaml --data prepared/
+  llasa train lm --config configs/lm/tiny.yaml --data corpus-a/prepared corpus-b/prepared
   llasa train lm --config configs/lm/lora.yaml --data prepared/ --init HKUSTAudio/Llasa-1B
   llasa train lm --preset finetune --data prepared/ --output-dir runs/my-voice
   llasa train lm --preset tiny --data prepared/ --task asr --output-dir runs/asr-tiny
@@ -35,7 +36,8 @@ def register_lm(sub) -> None:
     p.add_argument("--config", help="recipe file (YAML/JSON): 'preset:' + overrides")
     p.add_argument("--preset", help="preset when no --config names one: official, finetune, "
                    "lora, tiny")
-    p.add_argument("--data", help="prepared folder (overrides data.train)")
+    p.add_argument("--data", nargs="+", metavar="DIR",
+                   help="prepared folder(s), read as one (overrides data.train)")
     p.add_argument("--eval-data", help="prepared folder for the eval loss (overrides data.eval)")
     p.add_argument("--task", choices=["tts", "asr"], help="overrides data.task")
     p.add_argument("--init", help="model directory / hub id or 'tiny' (overrides model.init)")

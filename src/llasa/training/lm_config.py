@@ -30,7 +30,8 @@ class LMDataSettings:
     """Training sequences (see :mod:`llasa.training.lm_data` for their exact layout).
 
     Attributes:
-        train: a folder prepared by ``llasa data prepare`` / ``import-official``.
+        train: a folder prepared by ``llasa data prepare`` / ``import-official``, or a list of
+            such folders trained on as one (same codec; e.g. a corpus and a second one).
         eval: a second prepared folder for the eval loss; None holds out ``eval_fraction``.
         eval_fraction: share of ``train`` held out for the eval loss when ``eval`` is None
             (chosen by the seed; at most ``eval_max_items`` items).
@@ -60,7 +61,7 @@ class LMDataSettings:
             model's ``config.json``, so inference applies the same frontend.
     """
 
-    train: str = ""
+    train: str | list[str] = ""
     eval: str | None = None
     eval_fraction: float = 0.02
     eval_max_items: int = 1000
@@ -75,6 +76,14 @@ class LMDataSettings:
     text_frontend: str | None = None
 
     def __post_init__(self):
+        if isinstance(self.train, (list, tuple)):
+            if not all(isinstance(t, str) and t for t in self.train):
+                raise InputError(f"data.train must be a folder or a list of folders, got "
+                                 f"{self.train!r}")
+            self.train = list(self.train) if len(self.train) != 1 else self.train[0]
+        elif not isinstance(self.train, str):
+            raise InputError(f"data.train must be a folder or a list of folders, got "
+                             f"{self.train!r}")
         if self.text_frontend is not None and not (
                 self.text_frontend == "none" or self.text_frontend.startswith("espeak:")):
             raise InputError(f"data.text_frontend must be 'espeak:VOICE' or 'none', got "

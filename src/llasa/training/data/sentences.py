@@ -129,14 +129,20 @@ class SentenceSplit:
     heldout: list[str]
 
 
-def generate_sentences(count: int = 4000, *, seed: int = 0,
-                       heldout_fraction: float = 0.05) -> SentenceSplit:
+STYLES = ("templates", "open", "mixed")
+
+
+def generate_sentences(count: int = 4000, *, seed: int = 0, heldout_fraction: float = 0.05,
+                       style: str = "templates") -> SentenceSplit:
     """Generate ``count`` distinct sentences and split them into train / held-out.
 
     Args:
         count: number of distinct sentences wanted (short fixed phrases count once each).
         seed: random seed; the same seed always gives the same lists.
         heldout_fraction: share of sentences (by text hash) kept for evaluation.
+        style: ``templates`` (16 sentence frames with slots, this module), ``open`` (a phrase
+            grammar: any length, statements, questions, commands, replies;
+            :mod:`.grammar`) or ``mixed`` (each sentence from either, evenly).
 
     Returns:
         SentenceSplit with ``len(train) + len(heldout) == count``.
@@ -145,14 +151,21 @@ def generate_sentences(count: int = 4000, *, seed: int = 0,
         raise InputError("sentence count must be at least 1")
     if not 0.0 <= heldout_fraction < 1.0:
         raise InputError("heldout_fraction must be in [0, 1)")
+    if style not in STYLES:
+        raise InputError(f"unknown sentence style {style!r}; choose one of {', '.join(STYLES)}")
+    from .grammar import open_sentence
+
     rng = np.random.default_rng(seed)
+    makers = {"templates": (_template,), "open": (open_sentence,),
+              "mixed": (_template, open_sentence)}[style]
     seen: dict[str, None] = {}
     tries = 0
     while len(seen) < count:
         tries += 1
         if tries > count * 50:
-            raise InputError(f"cannot generate {count} distinct sentences from the templates")
-        seen.setdefault(_template(rng), None)
+            raise InputError(f"cannot generate {count} distinct {style} sentences")
+        make = makers[int(rng.integers(len(makers)))] if len(makers) > 1 else makers[0]
+        seen.setdefault(make(rng), None)
     sents = list(seen)
     held = [s for s in sents if is_heldout(s, heldout_fraction)]
     train = [s for s in sents if not is_heldout(s, heldout_fraction)]

@@ -182,6 +182,22 @@ def build_index(root: str | Path, expected_shards: int | None = None,
     return index
 
 
+def _shard_dirs(root: Path, allow_incomplete: bool) -> tuple[list[Path], dict]:
+    """The shard folders of one prepared folder and its index (checked for completeness)."""
+    dirs = sorted(p for p in root.glob("shard-*") if p.is_dir())
+    if not dirs:
+        raise InputError(f"{root}: no prepared shards found (run `llasa data prepare`)")
+    idx_path = root / "index.json"
+    index = json.loads(idx_path.read_text()) if idx_path.is_file() else {}
+    # Completeness comes from the shards present, not the index's flag: under torchrun
+    # another rank may have written index.json before the last shard landed.
+    expected = index.get("expected_shards")
+    if not allow_incomplete and expected is not None and len(dirs) < expected:
+        raise InputError(f"{root}: preparation has not finished ({len(dirs)}/{expected}"
+                         " shards); run `llasa data prepare` again to complete it")
+    return dirs, index
+
+
 def _load_mmap(path: Path) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r")
@@ -199,29 +215,36 @@ class Utterance:
 
 
 class CodeShards:
-    """Read-only, memory-mapped view of a prepared folder: ``shards[i] -> Utterance``.
+    """Read-only, memory-mapped view of prepared folders: ``shards[i] -> Utterance``.
 
     Codes stay on disk (``np.load(mmap_mode="r")``) until an item is read, so folders larger
     than memory work. ``lengths`` [N] gives the code count of every item without reading codes.
 
     Args:
-        root: a folder written by ``llasa data prepare`` / ``import-official``.
+        root: a folder written by ``llasa data prepare`` / ``import-official``, or a list of
+            such folders, read as one in the order given (they must share a codebook size;
+            a speaker name means the same voice in every folder).
         allow_incomplete: read a folder whose run has not finished all its shards.
     """
 
-    def __init__(self, root: str | Path, allow_incomplete: bool = False):
-        self.root = Path(root)
-        dirs = sorted(p for p in self.root.glob("shard-*") if p.is_dir())
-        if not dirs:
-            raise InputError(f"{self.root}: no prepared shards found (run `llasa data prepare`)")
-        idx_path = self.root / "index.json"
-        self.index = json.loads(idx_path.read_text()) if idx_path.is_file() else {}
-        # Completeness comes from the shards present, not the index's flag: under torchrun
-        # another rank may have written index.json before the last shard landed.
-        expected = self.index.get("expected_shards")
-        if not allow_incomplete and expected is not None and len(dirs) < expected:
-            raise InputError(f"{self.root}: preparation has not finished ({len(dirs)}/{expected}"
-                             " shards); run `llasa data prepare` again to complete it")
+    def __init__(self, root: str | Path | list | tuple, allow_incomplete: bool = False):
+        self.roots = ([Path(r) for r in root] if isinstance(root, (list, tuple))
+                      else [Path(root)])
+        if not self.roots:
+            raise InputError("no prepared folder given")
+        if len(set(self.roots)) != len(self.roots):
+            raise InputError(f"a prepared folder is named twice: {[str(r) for r in self.roots]}")
+        self.root = self.roots[0]
+        self.index = {}  # index.json of a single folder (summed counts for several)
+        dirs: list[Path] = []
+        for r in self.roots:
+            found, index = _shard_dirs(r, allow_incomplete)
+            dirs += found
+            if len(self.roots) == 1:
+                self.index = index
+            else:
+                self.index["num_skipped"] = (self.index.get("num_skipped", 0)
+                                             + index.get("num_skipped", 0))
         self._codes, self._offsets, self._text, self._toff, self._spk = [], [], [], [], []
         self._names: list[list[str]] = []
         self._sources: list[list[str] | None] = []
@@ -230,7 +253,7 @@ class CodeShards:
         for d in dirs:
             meta = read_meta(d)
             sizes.add(meta["codebook_size"])
-            self._dirnames.append(d.name)
+            self._dirnames.append(str(d))
             self._codes.append(_load_mmap(d / "codes.npy"))
             self._offsets.append(np.load(d / "offsets.npy"))
             self._text.append(_load_mmap(d / "text.npy"))
@@ -240,7 +263,8 @@ class CodeShards:
             self._sources.append(meta.get("sources"))
             counts.append(meta["count"])
         if len(sizes) != 1:
-            raise InputError(f"{self.root}: shards disagree on the codebook size {sorted(sizes)}")
+            where = str(self.root) if len(self.roots) == 1 else "the prepared folders"
+            raise InputError(f"{where}: shards disagree on the codebook size {sorted(sizes)}")
         self.codebook_size = int(sizes.pop())
         self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.lengths = (np.concatenate([np.diff(o) for o in self._offsets])
@@ -308,9 +332,9 @@ class CodeShards:
         for s, (codes, off, toff) in enumerate(zip(self._codes, self._offsets, self._toff)):
             name = self._dirnames[s]
             if off[0] != 0 or off[-1] != codes.size or np.any(np.diff(off) < 0):
-                raise InputError(f"{self.root}/{name}: code offsets do not match the codes")
+                raise InputError(f"{name}: code offsets do not match the codes")
             if toff[0] != 0 or toff[-1] != self._text[s].size or np.any(np.diff(toff) < 0):
-                raise InputError(f"{self.root}/{name}: text offsets do not match the text")
+                raise InputError(f"{name}: text offsets do not match the text")
             if codes.size and int(codes.max()) >= self.codebook_size:
-                raise InputError(f"{self.root}/{name}: code {int(codes.max())} is outside the "
+                raise InputError(f"{name}: code {int(codes.max())} is outside the "
                                  f"codebook of {self.codebook_size}")
