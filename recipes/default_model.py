@@ -162,9 +162,27 @@ def stage_lm_small(a) -> None:
         str(WORK / "lm_small"))
 
 
-def _short_sentences(src: Path, dst: Path) -> None:
+def _short_sentences(src: Path, dst: Path, max_words: int = MAX_WORDS) -> None:
     lines = src.read_text().splitlines()
-    dst.write_text("\n".join(s for s in lines if 0 < len(s.split()) <= MAX_WORDS) + "\n")
+    dst.write_text("\n".join(s for s in lines if 0 < len(s.split()) <= max_words) + "\n")
+
+
+def _synth_training_voices(folder: Path, utterances: int, heldout: Path, eval_text: float,
+                           seed: int) -> None:
+    """``folder/train_sentences.txt`` spoken by the training voices into ``folder/corpus``
+    (no held-out voice; ``eval_text``: share spoken from ``heldout``, never trained on)."""
+    run("data", "synth-corpus", str(folder / "corpus"), "--accents", "en-us", "--variants",
+        TRAIN_VOICES, "--speakers", "3", "--heldout-speakers", "0", "--eval-text-share",
+        str(eval_text), "--eval-voice-share", "0", "--utterances", str(utterances),
+        "--sentences", str(folder / "train_sentences.txt"), "--heldout-sentences",
+        str(heldout), "--workers", "2", "--seed", str(seed))
+
+
+def _prepare_train_split(folder: Path) -> None:
+    """``folder/corpus``'s train split → codes of the frozen phase-1 encoder, one rank per core."""
+    run_ranks("data", "prepare", str(folder / "corpus" / "manifest.jsonl"),
+              str(folder / "prepared"), "--codec", str(WORK / "codec" / "model"),
+              "--split", "train", "--workers", "1", "--device", "cpu")
 
 
 def stage_corpus_more(a) -> None:
@@ -174,17 +192,11 @@ def stage_corpus_more(a) -> None:
     run("data", "sentences", str(big / "sentences"), "--count", str(a.more_sentences),
         "--seed", "0")
     _short_sentences(big / "sentences" / "train.txt", big / "train_sentences.txt")
-    run("data", "synth-corpus", str(big / "corpus"), "--accents", "en-us", "--variants",
-        TRAIN_VOICES, "--speakers", "3", "--heldout-speakers", "0", "--eval-text-share", "0",
-        "--eval-voice-share", "0", "--utterances", str(a.more_utterances), "--sentences",
-        str(big / "train_sentences.txt"), "--heldout-sentences",
-        str(WORK / "heldout_sentences.txt"), "--workers", "2", "--seed", "1")
+    _synth_training_voices(big, a.more_utterances, WORK / "heldout_sentences.txt", 0, seed=1)
 
 
 def stage_prepare_more(a) -> None:
-    run_ranks("data", "prepare", str(WORK / BIG / "corpus" / "manifest.jsonl"),
-              str(WORK / BIG / "prepared"), "--codec", str(WORK / "codec" / "model"),
-              "--split", "train", "--workers", "1", "--device", "cpu")
+    _prepare_train_split(WORK / BIG)
 
 
 def stage_lm_more(a) -> None:
@@ -225,20 +237,13 @@ def stage_corpus_open(a) -> None:
     run("data", "sentences", str(op / "sentences"), "--count", str(a.open_sentences),
         "--seed", "0", "--style", "open")
     for name in ("train", "heldout"):
-        lines = (op / "sentences" / f"{name}.txt").read_text().splitlines()
-        (op / f"{name}_sentences.txt").write_text(
-            "\n".join(s for s in lines if 0 < len(s.split()) <= MAX_OPEN_WORDS) + "\n")
-    run("data", "synth-corpus", str(op / "corpus"), "--accents", "en-us", "--variants",
-        TRAIN_VOICES, "--speakers", "3", "--heldout-speakers", "0", "--eval-text-share",
-        "0.01", "--eval-voice-share", "0", "--utterances", str(a.open_utterances),
-        "--sentences", str(op / "train_sentences.txt"), "--heldout-sentences",
-        str(op / "heldout_sentences.txt"), "--workers", "2", "--seed", "2")
+        _short_sentences(op / "sentences" / f"{name}.txt", op / f"{name}_sentences.txt",
+                         MAX_OPEN_WORDS)
+    _synth_training_voices(op, a.open_utterances, op / "heldout_sentences.txt", 0.01, seed=2)
 
 
 def stage_prepare_open(a) -> None:
-    run_ranks("data", "prepare", str(WORK / OPEN / "corpus" / "manifest.jsonl"),
-              str(WORK / OPEN / "prepared"), "--codec", str(WORK / "codec" / "model"),
-              "--split", "train", "--workers", "1", "--device", "cpu")
+    _prepare_train_split(WORK / OPEN)
 
 
 def stage_lm_open(a) -> None:
