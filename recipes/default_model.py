@@ -32,6 +32,10 @@ again, so an interrupted recipe is continued by running the same command):
    ``lm_guided`` – the fourth phase: phase 3 continued with a tenth of extra items without
    text (``configs/default/lm_guided.yaml``, ``data.unconditional: 0.1``), the unconditional
    half that classifier-free guidance (``--cfg-scale``) contrasts with.
+   ``corpus_open`` / ``prepare_open`` / ``lm_open`` – a fifth phase, measured and not shipped:
+   open text (``llasa data sentences --style open``, sentences of 1 to 12 words) spoken by the
+   training voices (``runs/default/open``; its held-out sentences are the ``eval_open`` list),
+   and phase 4 continued on both corpora read as one (``configs/default/lm_open.yaml``).
 6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
 7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
@@ -247,14 +251,16 @@ def stage_prepare_open(a) -> None:
 
 
 def stage_lm_open(a) -> None:
-    # phase 5: phase 4 continued on the template corpus and the open-text corpus together
+    # a fifth phase (measured, not shipped): phase 4 continued on the template corpus and the
+    # open-text corpus together
     run("train", "lm", "--config", "configs/default/lm_open.yaml", "--data",
         str(WORK / BIG / "prepared"), str(WORK / OPEN / "prepared"), "--init",
         str(WORK / "lm_guided" / "model"), "--max-steps", str(a.open_steps), "--output-dir",
         str(WORK / "lm_open"), threads=os.cpu_count() or 1)
 
 
-PHASES = ("lm_open", "lm_guided", "lm_phonemes", "lm_more", "lm")  # the LM's phases, last first
+# the shipped LM's phases, last first (lm_more2 and lm_open were measured and not shipped)
+PHASES = ("lm_guided", "lm_phonemes", "lm_more", "lm")
 
 
 def _final_lm() -> Path:
@@ -435,12 +441,14 @@ def _runs(a) -> list[tuple[str, int, Path]]:
                     WORK / "lm_phonemes" / "checkpoints" / f"checkpoint-{step}"))
     out.append(("lm_guided", a.guided_steps,
                 WORK / "lm_guided" / "checkpoints" / f"checkpoint-{a.guided_steps}"))
+    for step in (1500, a.open_steps):
+        out.append(("lm_open", step, WORK / "lm_open" / "checkpoints" / f"checkpoint-{step}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
     infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_more2": "_more2",
-             "lm_phonemes": "_ipa", "lm_guided": "_guided"}[size]
+             "lm_phonemes": "_ipa", "lm_guided": "_guided", "lm_open": "_open"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -468,7 +476,7 @@ def train_compute(ckpt: Path, a=None) -> float:
     base = 0.0
     prev = {"lm_more": ("lm", "lm_steps"), "lm_more2": ("lm_more", "more_steps"),
             "lm_phonemes": ("lm_more", "more_steps"),
-            "lm_guided": ("lm_phonemes", "phoneme_steps")}
+            "lm_guided": ("lm_phonemes", "phoneme_steps"), "lm_open": ("lm_guided", "guided_steps")}
     if a is not None and ckpt.parent.parent.name in prev:
         phase, steps = prev[ckpt.parent.parent.name]
         base = train_compute(WORK / phase / "checkpoints" / f"checkpoint-{getattr(a, steps)}", a)
@@ -573,7 +581,14 @@ def write_card(a, metrics: dict) -> None:
         f"| TTS, cloning the held-out voice | {f('tts_voice', 'wer')} | "
         f"{f('tts_voice', 'sim_o')} (SIM-o) | – | – |",
         f"| held-out voice recordings (same-voice ceiling) | {f('gt_voice', 'wer')} "
-        f"| {f('gt_voice', 'sim_o')} (SIM-o) | – | – |", "",
+        f"| {f('gt_voice', 'sim_o')} (SIM-o) | – | – |",
+        *([f"| open text (held-out grammar sentences): recordings | "
+           f"{f('codec_eval_open', 'wer_gt')} | – | – | – |",
+           f"| open text: codec round trip | {f('codec_eval_open', 'wer')} | "
+           f"{f('codec_eval_open', 'sim')} | {f('codec_eval_open', 'pesq_wb')} | "
+           f"{f('codec_eval_open', 'stoi')} |",
+           f"| open text: TTS, no prompt, seeds 0–2 pooled | {f('tts_open_3seeds', 'wer')} "
+           "| – | – | – |"] if "tts_open_3seeds" in metrics else []), "",
         "Quality bar of issue 6: TTS WER ≤ 1.5 × the recordings' WER. See "
         "`docs/default_model.md` for whether it is reached, and for the scaling figures.", "",
         "## Licence and limits", "",
@@ -595,9 +610,20 @@ def _more_data_line() -> list[str]:
     rows = [json.loads(x) for x in (WORK / BIG / "corpus" / "manifest.jsonl").read_text()
             .splitlines() if x.strip()]
     hours = sum(r["seconds"] for r in rows) / 3600
-    return ["", f"LM phase 2: {len(rows)} more utterances ({hours:.1f} h) of the training voices "
-            f"speaking {len({r['text'] for r in rows})} distinct sentences of at most "
-            f"{MAX_WORDS} words (`runs/default/{BIG}`, the same generator with a larger count)."]
+    out = ["", f"LM phase 2: {len(rows)} more utterances ({hours:.1f} h) of the training voices "
+           f"speaking {len({r['text'] for r in rows})} distinct sentences of at most "
+           f"{MAX_WORDS} words (`runs/default/{BIG}`, the same generator with a larger count)."]
+    manifest = WORK / OPEN / "corpus" / "manifest.jsonl"
+    if _final_lm().parent.name == "lm_open" and manifest.is_file():
+        rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
+        rows = [r for r in rows if r["split"] == "train"]
+        hours = sum(r["seconds"] for r in rows) / 3600
+        out += ["", f"LM phase 5: {len(rows)} utterances ({hours:.1f} h) of the training voices "
+                f"speaking {len({r['text'] for r in rows})} distinct sentences of open text "
+                f"(`llasa data sentences --style open`: statements, questions, commands, "
+                f"replies; 1 to {MAX_OPEN_WORDS} words; `runs/default/{OPEN}`), trained "
+                "together with the phase-2 corpus."]
+    return out
 
 
 def plot(a) -> None:
@@ -635,7 +661,8 @@ def plot(a) -> None:
                 train_compute(ckpt, a), 100 * _summary(text)["metrics"]["wer"]["mean"],
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
     for later, earlier in (("lm_more", "lm"), ("lm_more2", "lm_more"),
-                           ("lm_phonemes", "lm_more"), ("lm_guided", "lm_phonemes")):
+                           ("lm_phonemes", "lm_more"), ("lm_guided", "lm_phonemes"),
+                           ("lm_open", "lm_guided")):
         if later in curves and earlier in curves:  # a phase starts where the last one ended
             curves[later].append(max(curves[earlier]))
     if curves:
@@ -643,7 +670,8 @@ def plot(a) -> None:
                   "lm_more": "hidden 192, 6 layers, phase 2: more text",
                   "lm_more2": "hidden 192, 6 layers, phase 3 (alternative): more steps, letters",
                   "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes",
-                  "lm_guided": "hidden 192, 6 layers, phase 4: + items without text"}
+                  "lm_guided": "hidden 192, 6 layers, phase 4: + items without text",
+                  "lm_open": "hidden 192, 6 layers, phase 5 (alternative): + open text"}
         shipped = _final_lm().parent.name
         if shipped in labels:
             labels[shipped] += " (shipped)"
