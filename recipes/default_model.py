@@ -32,10 +32,12 @@ again, so an interrupted recipe is continued by running the same command):
    ``lm_guided`` – the fourth phase: phase 3 continued with a tenth of extra items without
    text (``configs/default/lm_guided.yaml``, ``data.unconditional: 0.1``), the unconditional
    half that classifier-free guidance (``--cfg-scale``) contrasts with.
-   ``corpus_open`` / ``prepare_open`` / ``lm_open`` – a fifth phase, measured and not shipped:
-   open text (``llasa data sentences --style open``, sentences of 1 to 12 words) spoken by the
-   training voices (``runs/default/open``; its held-out sentences are the ``eval_open`` list),
-   and phase 4 continued on both corpora read as one (``configs/default/lm_open.yaml``).
+   ``corpus_open`` / ``prepare_open`` / ``lm_open`` / ``lm_open2`` – the fifth and sixth
+   phases: open text (``llasa data sentences --style open``, sentences of 1 to 12 words)
+   spoken by the training voices (``runs/default/open``; its held-out sentences are the
+   ``eval_open`` list), phase 4 continued on both corpora read as one
+   (``configs/default/lm_open.yaml``), then the same at half the learning rate
+   (``configs/default/lm_open2.yaml``, shipped).
 6. ``export``  – codec and LM saved as fp16 safetensors (transformers layout) into
    ``src/llasa/models/default/{codec,lm}``; ``Llasa.from_pretrained()`` loads them.
 7. ``eval``    – held-out lists, then ``llasa eval codec`` (ground truth + reconstruction),
@@ -66,7 +68,7 @@ SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
           "prepare_more", "lm_more", "lm_more2", "lm_phonemes", "lm_guided", "corpus_open",
-          "prepare_open", "lm_open", "export", "eval", "scaling")
+          "prepare_open", "lm_open", "lm_open2", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
@@ -250,17 +252,26 @@ def stage_prepare_open(a) -> None:
     _prepare_train_split(WORK / OPEN)
 
 
-def stage_lm_open(a) -> None:
-    # a fifth phase (measured, not shipped): phase 4 continued on the template corpus and the
-    # open-text corpus together
-    run("train", "lm", "--config", "configs/default/lm_open.yaml", "--data",
+def _open_phase(name: str, init: str, steps: int) -> None:
+    run("train", "lm", "--config", f"configs/default/{name}.yaml", "--data",
         str(WORK / BIG / "prepared"), str(WORK / OPEN / "prepared"), "--init",
-        str(WORK / "lm_guided" / "model"), "--max-steps", str(a.open_steps), "--output-dir",
-        str(WORK / "lm_open"), threads=os.cpu_count() or 1)
+        str(WORK / init / "model"), "--max-steps", str(steps), "--output-dir", str(WORK / name),
+        threads=os.cpu_count() or 1)
 
 
-# the shipped LM's phases, last first (lm_more2 and lm_open were measured and not shipped)
-PHASES = ("lm_guided", "lm_phonemes", "lm_more", "lm")
+def stage_lm_open(a) -> None:
+    # phase 5: phase 4 continued on the template corpus and the open-text corpus together
+    _open_phase("lm_open", "lm_guided", a.open_steps)
+
+
+def stage_lm_open2(a) -> None:
+    # phase 6 (shipped): phase 5 continued on the same data at half the learning rate
+    _open_phase("lm_open2", "lm_open", a.open2_steps)
+
+
+# the shipped LM's phases, last first: the last one that has run is exported. lm_more2 was
+# measured and not shipped; lm_open (phase 5) is only a step towards lm_open2.
+PHASES = ("lm_open2", "lm_guided", "lm_phonemes", "lm_more", "lm")
 
 
 def _final_lm() -> Path:
@@ -443,12 +454,15 @@ def _runs(a) -> list[tuple[str, int, Path]]:
                 WORK / "lm_guided" / "checkpoints" / f"checkpoint-{a.guided_steps}"))
     for step in (1500, a.open_steps):
         out.append(("lm_open", step, WORK / "lm_open" / "checkpoints" / f"checkpoint-{step}"))
+    out.append(("lm_open2", a.open2_steps,
+                WORK / "lm_open2" / "checkpoints" / f"checkpoint-{a.open2_steps}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
     infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_more2": "_more2",
-             "lm_phonemes": "_ipa", "lm_guided": "_guided", "lm_open": "_open"}[size]
+             "lm_phonemes": "_ipa", "lm_guided": "_guided", "lm_open": "_open",
+             "lm_open2": "_open2"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -476,7 +490,8 @@ def train_compute(ckpt: Path, a=None) -> float:
     base = 0.0
     prev = {"lm_more": ("lm", "lm_steps"), "lm_more2": ("lm_more", "more_steps"),
             "lm_phonemes": ("lm_more", "more_steps"),
-            "lm_guided": ("lm_phonemes", "phoneme_steps"), "lm_open": ("lm_guided", "guided_steps")}
+            "lm_guided": ("lm_phonemes", "phoneme_steps"), "lm_open": ("lm_guided", "guided_steps"),
+            "lm_open2": ("lm_open", "open_steps")}
     if a is not None and ckpt.parent.parent.name in prev:
         phase, steps = prev[ckpt.parent.parent.name]
         base = train_compute(WORK / phase / "checkpoints" / f"checkpoint-{getattr(a, steps)}", a)
@@ -555,7 +570,11 @@ def write_card(a, metrics: dict) -> None:
         + (f" Then {a.guided_steps} steps with a tenth of extra items without text "
            "(`configs/default/lm_guided.yaml`), which classifier-free guidance (`--cfg-scale`) "
            "needs; guidance did not lower its WER, so it is not a default."
-           if (WORK / "lm_guided" / "model").is_dir() else ""),
+           if (WORK / "lm_guided" / "model").is_dir() else "")
+        + (f" Then {a.open_steps} + {a.open2_steps} steps on that corpus and an open-text "
+           "corpus together (`configs/default/lm_open.yaml`, `lm_open2.yaml`), so that it "
+           "reads text beyond its 16 templates." if _final_lm().parent.name == "lm_open2"
+           else ""),
         f"* Sampling: `lm/config.json` recommends {_sampling_label()} (`llasa_sampling`); "
         "options a caller passes win. `cfg_scale` is classifier-free guidance on the text "
         "(two LM rows per sampled token).",
@@ -593,9 +612,12 @@ def write_card(a, metrics: dict) -> None:
         "`docs/default_model.md` for whether it is reached, and for the scaling figures.", "",
         "## Licence and limits", "",
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
-        "the GPL). English only, robotic voices. It speaks short sentences like its training "
-        "text (16 templates of at most 9 words); other text comes out as some training-style "
-        "sentence.", ""]
+        "the GPL). English only, robotic voices. "
+        + ("Sentences like its template text (16 templates of at most 9 words) come out best; "
+           "other text of up to 12 words is read by its sounds and is mostly unintelligible "
+           "(open-text rows above)." if _final_lm().parent.name == "lm_open2" else
+           "It speaks short sentences like its training text (16 templates of at most 9 "
+           "words); other text comes out as some training-style sentence."), ""]
     (SHIP / "MODEL_CARD.md").write_text("\n".join(lines))
 
 
@@ -614,7 +636,7 @@ def _more_data_line() -> list[str]:
            f"speaking {len({r['text'] for r in rows})} distinct sentences of at most "
            f"{MAX_WORDS} words (`runs/default/{BIG}`, the same generator with a larger count)."]
     manifest = WORK / OPEN / "corpus" / "manifest.jsonl"
-    if _final_lm().parent.name == "lm_open" and manifest.is_file():
+    if _final_lm().parent.name == "lm_open2" and manifest.is_file():
         rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
         rows = [r for r in rows if r["split"] == "train"]
         hours = sum(r["seconds"] for r in rows) / 3600
@@ -622,7 +644,7 @@ def _more_data_line() -> list[str]:
                 f"speaking {len({r['text'] for r in rows})} distinct sentences of open text "
                 f"(`llasa data sentences --style open`: statements, questions, commands, "
                 f"replies; 1 to {MAX_OPEN_WORDS} words; `runs/default/{OPEN}`), trained "
-                "together with the phase-2 corpus."]
+                "together with the phase-2 corpus in phases 5 and 6."]
     return out
 
 
@@ -662,7 +684,7 @@ def plot(a) -> None:
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
     for later, earlier in (("lm_more", "lm"), ("lm_more2", "lm_more"),
                            ("lm_phonemes", "lm_more"), ("lm_guided", "lm_phonemes"),
-                           ("lm_open", "lm_guided")):
+                           ("lm_open", "lm_guided"), ("lm_open2", "lm_open")):
         if later in curves and earlier in curves:  # a phase starts where the last one ended
             curves[later].append(max(curves[earlier]))
     if curves:
@@ -671,7 +693,8 @@ def plot(a) -> None:
                   "lm_more2": "hidden 192, 6 layers, phase 3 (alternative): more steps, letters",
                   "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes",
                   "lm_guided": "hidden 192, 6 layers, phase 4: + items without text",
-                  "lm_open": "hidden 192, 6 layers, phase 5 (alternative): + open text"}
+                  "lm_open": "hidden 192, 6 layers, phase 5: + open text",
+                  "lm_open2": "hidden 192, 6 layers, phase 6: open text, lower lr"}
         shipped = _final_lm().parent.name
         if shipped in labels:
             labels[shipped] += " (shipped)"
@@ -717,6 +740,7 @@ def main(argv=None) -> None:
                    help="open-text sentences generated for phase 5")
     p.add_argument("--open-utterances", type=int, default=10000)
     p.add_argument("--open-steps", type=int, default=3000, help="LM phase-5 steps")
+    p.add_argument("--open2-steps", type=int, default=2000, help="LM phase-6 steps")
     p.add_argument("--phoneme-train-steps", default="1500",
                    help="earlier third-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)

@@ -1,8 +1,8 @@
 """recipes/default_model.py, the LM's later phases on a toy scale (stages corpus_more,
-prepare_more, lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, lm_open): more
-distinct sentences (none held out), their codes from the phase-1 codec, the phase-1 LM
-continued on them, then reading espeak-ng phonemes, then items without text, then open text
-beside the templates — the wiring the shipped LM was made with."""
+prepare_more, lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, lm_open,
+lm_open2): more distinct sentences (none held out), their codes from the phase-1 codec, the
+phase-1 LM continued on them, then reading espeak-ng phonemes, then items without text, then
+open text beside the templates — the wiring the shipped LM was made with."""
 
 import importlib.util
 import json
@@ -77,8 +77,7 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     assert "llasa_text_frontend" not in json.loads(
         (work / "lm_more2" / "model" / "config.json").read_text())
 
-    # a fifth phase: open text (the phrase grammar) beside the template corpus, read as one;
-    # measured, not shipped
+    # phases 5 and 6: open text (the phrase grammar) beside the template corpus, read as one
     recipe.main(["--work", str(work), "--stages", "corpus_open,prepare_open,lm_open",
                  "--open-sentences", "300", "--open-utterances", "12", "--open-steps", "2"])
     op = work / "open"
@@ -91,9 +90,14 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     settings = json.loads((work / "lm_open" / "settings.json").read_text())
     assert settings["data"]["train"] == [str(big / "prepared"), str(op / "prepared")]
     assert (work / "lm_open" / "model" / "config.json").is_file()
-    assert recipe._final_lm() == work / "lm_guided" / "model"
-    cfg = json.loads((work / "lm_open" / "model" / "config.json").read_text())
-    assert cfg["llasa_text_frontend"] == "espeak:en-us"  # inherited through phase 4
+    assert recipe._final_lm() == work / "lm_guided" / "model"  # phase 5 alone is not shipped
+    recipe.main(["--work", str(work), "--stages", "lm_open2", "--open2-steps", "2"])
+    assert recipe._final_lm() == work / "lm_open2" / "model"
+    settings = json.loads((work / "lm_open2" / "settings.json").read_text())
+    assert settings["model"]["init"] == str(work / "lm_open" / "model")
+    assert settings["optim"]["lr"] == 5e-4 and len(settings["data"]["train"]) == 2
+    cfg = json.loads((work / "lm_open2" / "model" / "config.json").read_text())
+    assert cfg["llasa_text_frontend"] == "espeak:en-us"  # inherited through phases 4 and 5
     held_rows = [r for r in rows if r["split"] == "eval_text"]
     listed = [json.loads(x) for x in recipe.open_list(4).read_text().splitlines()]
     assert [r["target_text"] for r in listed] == [r["text"] for r in held_rows][:4]

@@ -29,19 +29,27 @@ def _recipe(tmp_path, prepared, name, batch):
     return cfg
 
 
-def _run(cmd, env):
-    """Run ``cmd`` in its own process group; on a hang, kill the whole group (torchrun's
-    workers too) instead of leaving orphans that hold ports and CPU."""
-    import signal
+def _run(cmd, env, timeout=300):
+    """Run ``cmd``; on a hang, kill it and every process it started, then fail. torchrun
+    starts its workers in sessions of their own, so killing the launcher's process group is
+    not enough: an orphaned worker would keep the output pipe, and this test, open forever."""
+    import psutil
 
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        out, _ = proc.communicate(timeout=300)
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"timed out after 300 s: {' '.join(cmd)}\n{out[-4000:]}")
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        for p in [*tree, proc]:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        out, _ = proc.communicate(timeout=30)
+        alive = [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        pytest.fail(f"timed out after {timeout} s (left running: {alive}): {' '.join(cmd)}\n"
+                    f"{out[-4000:]}")
     assert proc.returncode == 0, out[-4000:]
 
 
