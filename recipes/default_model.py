@@ -542,7 +542,7 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "about 4 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
+        "about 6 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
         "`HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
