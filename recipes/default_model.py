@@ -185,7 +185,7 @@ def _synth_training_voices(folder: Path, utterances: int, heldout: Path, eval_te
 
 
 def _prepare_train_split(folder: Path) -> None:
-    """``folder/corpus``'s train split → codes of the frozen phase-1 encoder, one rank per core."""
+    """``folder/corpus``'s train split → codes of the frozen phase-1 encoder (a rank a core)."""
     run_ranks("data", "prepare", str(folder / "corpus" / "manifest.jsonl"),
               str(folder / "prepared"), "--codec", str(WORK / "codec" / "model"),
               "--split", "train", "--workers", "1", "--device", "cpu")
@@ -640,8 +640,8 @@ def _more_data_line() -> list[str]:
         rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
         rows = [r for r in rows if r["split"] == "train"]
         hours = sum(r["seconds"] for r in rows) / 3600
-        out += ["", f"LM phase 5: {len(rows)} utterances ({hours:.1f} h) of the training voices "
-                f"speaking {len({r['text'] for r in rows})} distinct sentences of open text "
+        out += ["", f"LM phases 5 and 6: {len(rows)} utterances ({hours:.1f} h) of the training "
+                f"voices speaking {len({r['text'] for r in rows})} distinct sentences of open text "
                 f"(`llasa data sentences --style open`: statements, questions, commands, "
                 f"replies; 1 to {MAX_OPEN_WORDS} words; `runs/default/{OPEN}`), trained "
                 "together with the phase-2 corpus in phases 5 and 6."]
