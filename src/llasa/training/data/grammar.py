@@ -59,7 +59,7 @@ ADJECTIVES = ["big", "small", "old", "new", "long", "short", "heavy", "light", "
               "bitter", "fresh", "broken", "shiny", "gentle", "angry", "lucky", "busy", "lazy",
               "polite", "simple", "wooden", "golden", "purple", "brown", "pink", "wide",
               "narrow", "famous", "ancient", "modern", "friendly", "nervous", "curious"]
-# (base, third person singular, past, past participle)
+# (base, third person singular, past)
 VERBS_T = [("carry", "carries", "carried"), ("clean", "cleans", "cleaned"),
            ("open", "opens", "opened"), ("close", "closes", "closed"),
            ("paint", "paints", "painted"), ("wash", "washes", "washed"),
