@@ -47,8 +47,9 @@ def _run(cmd, env, timeout=300):
             except psutil.NoSuchProcess:
                 pass
         out, _ = proc.communicate(timeout=30)
-        alive = [p.pid for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        pytest.fail(f"timed out after {timeout} s (left running: {alive}): {' '.join(cmd)}\n"
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        pytest.fail(f"timed out after {timeout} s (left running: {[p.pid for p in alive]}): "
+                    f"{' '.join(cmd)}\n"
                     f"{out[-4000:]}")
     assert proc.returncode == 0, out[-4000:]
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..._common.errors import InputError
 from ...verifiers.text import number_to_words, year_to_words  # one spelling for corpus and judge
+from .grammar import open_sentence
 
 NAMES = ["Anna", "Ben", "Clara", "David", "Emma", "Frank", "Grace", "Henry", "Irene", "Jack",
          "Kate", "Leo", "Maria", "Nora", "Oliver", "Paul", "Rosa", "Sam", "Tom", "Vera",
@@ -153,8 +154,6 @@ def generate_sentences(count: int = 4000, *, seed: int = 0, heldout_fraction: fl
         raise InputError("heldout_fraction must be in [0, 1)")
     if style not in STYLES:
         raise InputError(f"unknown sentence style {style!r}; choose one of {', '.join(STYLES)}")
-    from .grammar import open_sentence
-
     rng = np.random.default_rng(seed)
     makers = {"templates": (_template,), "open": (open_sentence,),
               "mixed": (_template, open_sentence)}[style]
@@ -164,6 +163,7 @@ def generate_sentences(count: int = 4000, *, seed: int = 0, heldout_fraction: fl
         tries += 1
         if tries > count * 50:
             raise InputError(f"cannot generate {count} distinct {style} sentences")
+        # a single maker draws nothing extra, so the template lists stay what they were
         make = makers[int(rng.integers(len(makers)))] if len(makers) > 1 else makers[0]
         seen.setdefault(make(rng), None)
     sents = list(seen)
