@@ -2,7 +2,7 @@
 """More decoder training for the default codec, on its frozen encoder's codes (stage
 ``decoder`` of default_model.py).
 
-    python recipes/default_codec.py CODEC_DIR PREPARED_DIR OUT_DIR --steps 4000
+    python recipes/default_codec.py CODEC_DIR PREPARED_DIR [PREPARED_DIR ...] OUT_DIR --steps 4000
 
 Why: ``llasa train codec`` trains encoder and decoder together; once ``llasa data prepare`` has
 stored the encoder's codes for the LM, the encoder must not move any more, but the decoder can
@@ -45,7 +45,8 @@ def decoder_parameters(net) -> list[torch.nn.Parameter]:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("init", help="codec directory (the end-to-end trained codec)")
-    ap.add_argument("prepared", help="`llasa data prepare` folder made with that codec")
+    ap.add_argument("prepared", nargs="+",
+                    help="`llasa data prepare` folder(s) made with that codec's encoder")
     ap.add_argument("out")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -84,8 +85,10 @@ def main(argv=None) -> None:
     for i in range(len(shards)):
         src = shards.source(i)
         if src is None:
-            raise SystemExit(f"{a.prepared}: shards without source paths (prepare again)")
+            raise SystemExit(f"{' '.join(a.prepared)}: shards without source paths "
+                             "(prepare again)")
         items.append((sf.read(src, dtype="float32")[0], shards.codes(i)))
+    print(f"{len(items)} utterances from {len(a.prepared)} prepared folder(s)", flush=True)
     frames = int(a.crop_seconds * 16_000) // HOP
     crop = frames * HOP
     log = (out / "metrics.csv").open("a")

@@ -1,6 +1,9 @@
 """recipes/default_codec.py (stage ``decoder`` of the default-model recipe): trains the decoder
-on prepared codes, leaves the encoder (and so the codes) alone, resumes from its checkpoint."""
+on prepared codes, leaves the encoder (and so the codes) alone, resumes from its checkpoint,
+and reads several prepared folders as one (stage ``decoder_more``)."""
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +17,14 @@ SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "default_codec.py"
 
 
 def _run(codec, prepared, out, steps):
-    r = subprocess.run([sys.executable, str(SCRIPT), str(codec), str(prepared), str(out),
+    folders = [str(p) for p in (prepared if isinstance(prepared, list) else [prepared])]
+    r = subprocess.run([sys.executable, str(SCRIPT), str(codec), *folders, str(out),
                         "--steps", str(steps), "--batch-size", "2", "--crop-seconds", "0.4",
                         "--save-every", "1"], capture_output=True, text=True,
                        env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
                             "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
 
 
 def test_decoder_stage_trains_the_decoder_only_and_resumes(speech, tmp_path):
@@ -39,3 +44,13 @@ def test_decoder_stage_trains_the_decoder_only_and_resumes(speech, tmp_path):
     _run(codec, prepared, out, 3)  # same folder, more steps: continues at step 3
     rows = (out / "metrics.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows] == ["1", "2", "3"]
+
+
+def test_decoder_stage_reads_several_prepared_folders(speech, tmp_path):
+    # stage decoder_more: the codes of all training corpora, made by one encoder
+    prepared = cached_prepared(speech)
+    n = json.loads((prepared / "index.json").read_text())["num_items"]
+    other = tmp_path / "other"
+    shutil.copytree(prepared, other)
+    out = _run(prepared.parent / "codec", [prepared, other], tmp_path / "dec", 1)
+    assert f"{2 * n} utterances from 2 prepared folder(s)" in out

@@ -1,8 +1,9 @@
-"""recipes/default_model.py, the LM's later phases on a toy scale (stages corpus_more,
-prepare_more, lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, lm_open,
-lm_open2): more distinct sentences (none held out), their codes from the phase-1 codec, the
-phase-1 LM continued on them, then reading espeak-ng phonemes, then items without text, then
-open text beside the templates — the wiring the shipped LM was made with."""
+"""recipes/default_model.py, the later phases on a toy scale (stages corpus_more, prepare_more,
+lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, decoder_more, lm_open, lm_open2):
+more distinct sentences (none held out), their codes from the phase-1 codec, the phase-1 LM
+continued on them, then reading espeak-ng phonemes, then items without text, then open text
+beside the templates, and the decoder again on all three corpora — the wiring the shipped
+model was made with."""
 
 import importlib.util
 import json
@@ -91,6 +92,12 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     assert settings["data"]["train"] == [str(big / "prepared"), str(op / "prepared")]
     assert (work / "lm_open" / "model" / "config.json").is_file()
     assert recipe._final_lm() == work / "lm_guided" / "model"  # phase 5 alone is not shipped
+    # the decoder's second phase reads the codes of all three corpora; export then ships it
+    shutil.copytree(cached_prepared(speech), work / "prepared")
+    assert recipe._final_codec() == work / "codec" / "model"
+    recipe.main(["--work", str(work), "--stages", "decoder_more", "--decoder-more-steps", "1"])
+    assert recipe._final_codec() == work / "codec_decoder2" / "model"
+    assert (work / "codec_decoder2" / "metrics.csv").read_text().splitlines()[0].startswith("1,")
     recipe.main(["--work", str(work), "--stages", "lm_open2", "--open2-steps", "2"])
     assert recipe._final_lm() == work / "lm_open2" / "model"
     settings = json.loads((work / "lm_open2" / "settings.json").read_text())
