@@ -32,12 +32,14 @@ again, so an interrupted recipe is continued by running the same command):
    ``lm_guided`` – the fourth phase: phase 3 continued with a tenth of extra items without
    text (``configs/default/lm_guided.yaml``, ``data.unconditional: 0.1``), the unconditional
    half that classifier-free guidance (``--cfg-scale``) contrasts with.
-   ``corpus_open`` / ``prepare_open`` / ``lm_open`` / ``lm_open2`` – the fifth and sixth
+   ``corpus_open`` / ``prepare_open`` / ``lm_open`` / ``lm_open2`` / ``lm_open3`` – the
+   fifth to seventh
    phases: open text (``llasa data sentences --style open``, sentences of 1 to 12 words)
    spoken by the training voices (``runs/default/open``; its held-out sentences are the
    ``eval_open`` list), phase 4 continued on both corpora read as one
    (``configs/default/lm_open.yaml``), then the same at half the learning rate
-   (``configs/default/lm_open2.yaml``, shipped).
+   (``configs/default/lm_open2.yaml``), then the same at a quarter of it
+   (``configs/default/lm_open3.yaml``, shipped).
    ``decoder_more`` – the decoder's second phase (``recipes/default_codec.py`` again, from
    the ``decoder`` stage's codec), on the codes of all three training corpora; exported in
    place of the first one when it has run.
@@ -71,12 +73,14 @@ SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
           "prepare_more", "lm_more", "lm_more2", "lm_phonemes", "lm_guided", "corpus_open",
-          "prepare_open", "decoder_more", "lm_open", "lm_open2", "export", "eval", "scaling")
+          "prepare_open", "decoder_more", "lm_open", "lm_open2", "lm_open3",
+          "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
 BIG = "big"  # runs/default/big: the LM's second-phase corpus (more distinct sentences)
 OPEN = "open"  # runs/default/open: open text from the phrase grammar (phase 5)
+OPEN_PHASES = ("lm_open2", "lm_open3")  # shipped phases that read open text
 MAX_OPEN_WORDS = 12  # a cloning pair of two such utterances still fits data.max_length
 # The shipped LM's recommended sampling (config.json llasa_sampling; callers' options win),
 # chosen on the held-out sentences: see docs/default_model.md, "Sampling the shipped LM".
@@ -286,9 +290,14 @@ def stage_lm_open2(a) -> None:
     _open_phase("lm_open2", "lm_open", a.open2_steps)
 
 
+def stage_lm_open3(a) -> None:
+    # phase 7 (shipped): phase 6 continued on the same data at half its learning rate again
+    _open_phase("lm_open3", "lm_open2", a.open3_steps)
+
+
 # the shipped LM's phases, last first: the last one that has run is exported. lm_more2 was
 # measured and not shipped; lm_open (phase 5) is only a step towards lm_open2.
-PHASES = ("lm_open2", "lm_guided", "lm_phonemes", "lm_more", "lm")
+PHASES = ("lm_open3", "lm_open2", "lm_guided", "lm_phonemes", "lm_more", "lm")
 
 
 def _final_lm() -> Path:
@@ -479,13 +488,15 @@ def _runs(a) -> list[tuple[str, int, Path]]:
         out.append(("lm_open", step, WORK / "lm_open" / "checkpoints" / f"checkpoint-{step}"))
     out.append(("lm_open2", a.open2_steps,
                 WORK / "lm_open2" / "checkpoints" / f"checkpoint-{a.open2_steps}"))
+    out.append(("lm_open3", a.open3_steps,
+                WORK / "lm_open3" / "checkpoints" / f"checkpoint-{a.open3_steps}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
     infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_more2": "_more2",
              "lm_phonemes": "_ipa", "lm_guided": "_guided", "lm_open": "_open",
-             "lm_open2": "_open2"}[size]
+             "lm_open2": "_open2", "lm_open3": "_open3"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -514,7 +525,7 @@ def train_compute(ckpt: Path, a=None) -> float:
     prev = {"lm_more": ("lm", "lm_steps"), "lm_more2": ("lm_more", "more_steps"),
             "lm_phonemes": ("lm_more", "more_steps"),
             "lm_guided": ("lm_phonemes", "phoneme_steps"), "lm_open": ("lm_guided", "guided_steps"),
-            "lm_open2": ("lm_open", "open_steps")}
+            "lm_open2": ("lm_open", "open_steps"), "lm_open3": ("lm_open2", "open2_steps")}
     if a is not None and ckpt.parent.parent.name in prev:
         phase, steps = prev[ckpt.parent.parent.name]
         base = train_compute(WORK / phase / "checkpoints" / f"checkpoint-{getattr(a, steps)}", a)
@@ -565,7 +576,7 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "about 6 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
+        "about 7 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
         "`HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
@@ -598,10 +609,7 @@ def write_card(a, metrics: dict) -> None:
            "(`configs/default/lm_guided.yaml`), which classifier-free guidance (`--cfg-scale`) "
            "needs; guidance did not lower its WER, so it is not a default."
            if (WORK / "lm_guided" / "model").is_dir() else "")
-        + (f" Then {a.open_steps} + {a.open2_steps} steps on that corpus and an open-text "
-           "corpus together (`configs/default/lm_open.yaml`, `lm_open2.yaml`), so that it "
-           "reads text beyond its 16 templates." if _final_lm().parent.name == "lm_open2"
-           else ""),
+        + (_open_phases_line(a) if _final_lm().parent.name in OPEN_PHASES else ""),
         f"* Sampling: `lm/config.json` recommends {_sampling_label()} (`llasa_sampling`); "
         "options a caller passes win. `cfg_scale` is classifier-free guidance on the text "
         "(two LM rows per sampled token).",
@@ -642,10 +650,19 @@ def write_card(a, metrics: dict) -> None:
         "the GPL). English only, robotic voices. "
         + ("Sentences like its template text (16 templates of at most 9 words) come out best; "
            "other text of up to 12 words is read by its sounds and is mostly unintelligible "
-           "(open-text rows above)." if _final_lm().parent.name == "lm_open2" else
+           "(open-text rows above)." if _final_lm().parent.name in OPEN_PHASES else
            "It speaks short sentences like its training text (16 templates of at most 9 "
            "words); other text comes out as some training-style sentence."), ""]
     (SHIP / "MODEL_CARD.md").write_text("\n".join(lines))
+
+
+def _open_phases_line(a) -> str:
+    names = ["lm_open", *OPEN_PHASES[:OPEN_PHASES.index(_final_lm().parent.name) + 1]]
+    steps = {"lm_open": a.open_steps, "lm_open2": a.open2_steps, "lm_open3": a.open3_steps}
+    return (f" Then {' + '.join(str(steps[n]) for n in names)} steps on that corpus and an "
+            "open-text corpus together, at falling learning rates ("
+            + ", ".join(f"`configs/default/{n}.yaml`" for n in names)
+            + "), so that it reads text beyond its 16 templates.")
 
 
 def _sampling_label() -> str:
@@ -663,15 +680,15 @@ def _more_data_line() -> list[str]:
            f"speaking {len({r['text'] for r in rows})} distinct sentences of at most "
            f"{MAX_WORDS} words (`runs/default/{BIG}`, the same generator with a larger count)."]
     manifest = WORK / OPEN / "corpus" / "manifest.jsonl"
-    if _final_lm().parent.name == "lm_open2" and manifest.is_file():
+    if _final_lm().parent.name in OPEN_PHASES and manifest.is_file():
         rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
         rows = [r for r in rows if r["split"] == "train"]
         hours = sum(r["seconds"] for r in rows) / 3600
-        out += ["", f"LM phases 5 and 6: {len(rows)} utterances ({hours:.1f} h) of the training "
+        out += ["", f"LM phases 5 to 7: {len(rows)} utterances ({hours:.1f} h) of the training "
                 f"voices speaking {len({r['text'] for r in rows})} distinct sentences of open text "
                 f"(`llasa data sentences --style open`: statements, questions, commands, "
                 f"replies; 1 to {MAX_OPEN_WORDS} words; `runs/default/{OPEN}`), trained "
-                "together with the phase-2 corpus in phases 5 and 6."]
+                "together with the phase-2 corpus in phases 5 to 7."]
     return out
 
 
@@ -711,7 +728,8 @@ def plot(a) -> None:
                 _summary(voice)["metrics"]["sim_o"]["mean"]))
     for later, earlier in (("lm_more", "lm"), ("lm_more2", "lm_more"),
                            ("lm_phonemes", "lm_more"), ("lm_guided", "lm_phonemes"),
-                           ("lm_open", "lm_guided"), ("lm_open2", "lm_open")):
+                           ("lm_open", "lm_guided"), ("lm_open2", "lm_open"),
+                           ("lm_open3", "lm_open2")):
         if later in curves and earlier in curves:  # a phase starts where the last one ended
             curves[later].append(max(curves[earlier]))
     if curves:
@@ -721,7 +739,8 @@ def plot(a) -> None:
                   "lm_phonemes": "hidden 192, 6 layers, phase 3: phonemes",
                   "lm_guided": "hidden 192, 6 layers, phase 4: + items without text",
                   "lm_open": "hidden 192, 6 layers, phase 5: + open text",
-                  "lm_open2": "hidden 192, 6 layers, phase 6: open text, lower lr"}
+                  "lm_open2": "hidden 192, 6 layers, phase 6: open text, lower lr",
+                  "lm_open3": "hidden 192, 6 layers, phase 7: open text, lr / 4"}
         shipped = _final_lm().parent.name
         if shipped in labels:
             labels[shipped] += " (shipped)"
@@ -770,6 +789,7 @@ def main(argv=None) -> None:
     p.add_argument("--open-utterances", type=int, default=10000)
     p.add_argument("--open-steps", type=int, default=3000, help="LM phase-5 steps")
     p.add_argument("--open2-steps", type=int, default=2000, help="LM phase-6 steps")
+    p.add_argument("--open3-steps", type=int, default=2000, help="LM phase-7 steps")
     p.add_argument("--phoneme-train-steps", default="1500",
                    help="earlier third-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)

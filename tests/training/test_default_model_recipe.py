@@ -1,10 +1,11 @@
 """recipes/default_model.py, the later phases on a toy scale (stages corpus_more, prepare_more,
-lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, decoder_more, lm_open, lm_open2):
-more distinct sentences (none held out), their codes from the phase-1 codec, the phase-1 LM
-continued on them, then reading espeak-ng phonemes, then items without text, then open text
-beside the templates, and the decoder again on all three corpora — the wiring the shipped
-model was made with."""
+lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, decoder_more, lm_open, lm_open2,
+lm_open3): more distinct sentences (none held out), their codes from the phase-1 codec, the
+phase-1 LM continued on them, then reading espeak-ng phonemes, then items without text, then
+open text beside the templates, and the decoder again on all three corpora — the wiring the
+shipped model was made with."""
 
+import argparse
 import importlib.util
 import json
 import shutil
@@ -105,6 +106,13 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     assert settings["optim"]["lr"] == 5e-4 and len(settings["data"]["train"]) == 2
     cfg = json.loads((work / "lm_open2" / "model" / "config.json").read_text())
     assert cfg["llasa_text_frontend"] == "espeak:en-us"  # inherited through phases 4 and 5
+    recipe.main(["--work", str(work), "--stages", "lm_open3", "--open3-steps", "2"])
+    assert recipe._final_lm() == work / "lm_open3" / "model"  # phase 7 ships
+    settings = json.loads((work / "lm_open3" / "settings.json").read_text())
+    assert settings["model"]["init"] == str(work / "lm_open2" / "model")
+    assert settings["optim"]["lr"] == 2.5e-4 and len(settings["data"]["train"]) == 2
+    steps = argparse.Namespace(open_steps=3, open2_steps=4, open3_steps=5)  # the card's line
+    assert recipe._open_phases_line(steps).startswith(" Then 3 + 4 + 5 steps")
     held_rows = [r for r in rows if r["split"] == "eval_text"]
     listed = [json.loads(x) for x in recipe.open_list(4).read_text().splitlines()]
     assert [r["target_text"] for r in listed] == [r["text"] for r in held_rows][:4]
