@@ -126,11 +126,11 @@ def test_recipe_decoder_training_keeps_the_codes_fixed(speech):
 
 
 def test_shipped_model_speaks_words_whisper_recognises(tts):
-    """Not yet intelligible on new sentences (docs/default_model.md), but it speaks: on a
-    sentence frame it was trained on, Whisper tiny.en recovers words. Measured: mean WER 0.60
-    over these six seeded samples (0.29-1.0; 0.67 before the LM's second phase); a broken
-    export, an untrained LM or a codec that does not match the LM's codes gives no words
-    (WER ≥ 1)."""
+    """Not yet intelligible enough on new sentences (docs/default_model.md), but it speaks: on
+    a sentence frame it was trained on, Whisper tiny.en recovers words. Measured: mean WER
+    0.38 over these six seeded samples (0-0.71, two exactly right; 0.60 for the phase-2 LM,
+    0.67 for phase 1); a broken export, an untrained LM or a codec that does not match the
+    LM's codes gives no words (WER ≥ 1)."""
     import jiwer
 
     from llasa.verifiers.asr import Transcriber
@@ -140,4 +140,4 @@ def test_shipped_model_speaks_words_whisper_recognises(tts):
     results = tts.synthesize_batch([text] * 6, seed=0, temperature=0.5)
     hyps = Transcriber().transcribe([r.audio for r in results])
     wers = [jiwer.wer(normalize_text(text), normalize_text(h) or "-") for h in hyps]
-    assert np.mean(wers) < 0.9, list(zip(wers, hyps))
+    assert np.mean(wers) < 0.7, list(zip(wers, hyps))
