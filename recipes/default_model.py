@@ -33,10 +33,9 @@ again, so an interrupted recipe is continued by running the same command):
    text (``configs/default/lm_guided.yaml``, ``data.unconditional: 0.1``), the unconditional
    half that classifier-free guidance (``--cfg-scale``) contrasts with.
    ``corpus_open`` / ``prepare_open`` / ``lm_open`` / ``lm_open2`` / ``lm_open3`` – the
-   fifth to seventh
-   phases: open text (``llasa data sentences --style open``, sentences of 1 to 12 words)
-   spoken by the training voices (``runs/default/open``; its held-out sentences are the
-   ``eval_open`` list), phase 4 continued on both corpora read as one
+   fifth to seventh phases: open text (``llasa data sentences --style open``, sentences of 1
+   to 12 words) spoken by the training voices (``runs/default/open``; its held-out sentences
+   are the ``eval_open`` list), phase 4 continued on both corpora read as one
    (``configs/default/lm_open.yaml``), then the same at half the learning rate
    (``configs/default/lm_open2.yaml``), then the same at a quarter of it
    (``configs/default/lm_open3.yaml``, shipped).
