@@ -96,3 +96,15 @@ def test_tts_with_search_and_unknown_strategy(tiny_dirs, tmp_path):
               *tiny_dirs)
     assert r.returncode == 2 and "unknown search strategy 'no-such'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_tts_sampling_options_reach_the_run_and_are_checked(tiny_dirs, tmp_path):
+    base = ["eval", "tts", "--list", TINY / "meta.lst", "--limit", "1", "--asr", "none",
+            "--sim", "none", "--mos", "none", "--max-new-tokens", "10", "--seed", "0",
+            *tiny_dirs]
+    r = llasa(*base, "--out", tmp_path / "bad", "--min-p", "1.5")
+    assert r.returncode == 2 and "min_p" in r.stderr and "Traceback" not in r.stderr
+    r = llasa(*base, "--out", tmp_path / "ok", "--min-p", "0.1", "--top-k", "7")
+    assert r.returncode == 0, r.stderr[-2000:]
+    settings = json.loads((tmp_path / "ok" / "run.json").read_text())["settings"]
+    assert (settings["min_p"], settings["top_k"]) == (0.1, 7)

@@ -51,6 +51,7 @@ def _model_args(p, lm: bool = True) -> None:
         s.add_argument("--temperature", type=float)
         s.add_argument("--top-p", type=float)
         s.add_argument("--top-k", type=int)
+        s.add_argument("--min-p", type=float)
         s.add_argument("--repetition-penalty", type=float)
         s.add_argument("--cfg-scale", type=float,
                        help="classifier-free guidance on the text, >= 1 (1 = off; 2x compute)")
@@ -139,7 +140,7 @@ def _settings(args, tts=None):
     (the card's, plus what the model's config declares)."""
     from ..lm.sampling import GenerationSettings
 
-    kw = {k: getattr(args, k) for k in ("seed", "temperature", "top_p", "top_k",
+    kw = {k: getattr(args, k) for k in ("seed", "temperature", "top_p", "top_k", "min_p",
                                          "repetition_penalty", "max_new_tokens", "cfg_scale")
           if getattr(args, k) is not None}
     return tts.make_settings(**kw) if tts is not None else GenerationSettings(**kw)
