@@ -72,14 +72,15 @@ SHIP = ROOT / "src" / "llasa" / "models" / "default"
 REPORTS = ROOT / "reports"
 STAGES = ("corpus", "codec", "prepare", "decoder", "lm", "lm_small", "corpus_more",
           "prepare_more", "lm_more", "lm_more2", "lm_phonemes", "lm_guided", "corpus_open",
-          "prepare_open", "decoder_more", "lm_open", "lm_open2", "lm_open3",
-          "export", "eval", "scaling")
+          "prepare_open", "decoder_more", "lm_open", "lm_open2", "lm_open3", "corpus_mixed",
+          "prepare_mixed", "lm_mixed", "lm_big", "export", "eval", "scaling")
 MAX_WORDS = 9  # short sentences: intelligibility first for a model trained in minutes
 VOICES = "m1,edward,m7,max"  # en-us variants; the corpus holds out one (max) for cloning
 TRAIN_VOICES = "m1,edward,m7"
 BIG = "big"  # runs/default/big: the LM's second-phase corpus (more distinct sentences)
 OPEN = "open"  # runs/default/open: open text from the phrase grammar (phase 5)
-OPEN_PHASES = ("lm_open2", "lm_open3")  # shipped phases that read open text
+MIXED = "open2"  # runs/default/open2: new sentences of both styles (phase 8, on a GPU)
+OPEN_PHASES = ("lm_open2", "lm_open3", "lm_mixed")  # shipped phases that read open text
 MAX_OPEN_WORDS = 12  # a cloning pair of two such utterances still fits data.max_length
 # The shipped LM's recommended sampling (config.json llasa_sampling; callers' options win),
 # chosen on the held-out sentences: see docs/default_model.md, "Sampling the shipped LM".
@@ -180,14 +181,15 @@ def _short_sentences(src: Path, dst: Path, max_words: int = MAX_WORDS) -> None:
 
 
 def _synth_training_voices(folder: Path, utterances: int, heldout: Path, eval_text: float,
-                           seed: int) -> None:
+                           seed: int, sentences: int | None = None) -> None:
     """``folder/train_sentences.txt`` spoken by the training voices into ``folder/corpus``
     (no held-out voice; ``eval_text``: share spoken from ``heldout``, never trained on)."""
     run("data", "synth-corpus", str(folder / "corpus"), "--accents", "en-us", "--variants",
         TRAIN_VOICES, "--speakers", "3", "--heldout-speakers", "0", "--eval-text-share",
         str(eval_text), "--eval-voice-share", "0", "--utterances", str(utterances),
         "--sentences", str(folder / "train_sentences.txt"), "--heldout-sentences",
-        str(heldout), "--workers", "2", "--seed", str(seed))
+        str(heldout), "--workers", "2", "--seed", str(seed),
+        *(["--num-sentences", str(sentences)] if sentences else []))
 
 
 def _prepare_train_split(folder: Path) -> None:
@@ -294,9 +296,65 @@ def stage_lm_open3(a) -> None:
     _open_phase("lm_open3", "lm_open2", a.open3_steps)
 
 
-# the shipped LM's phases, last first: the last one that has run is exported. lm_more2 was
-# measured and not shipped; lm_open (phase 5) is only a step towards lm_open2.
-PHASES = ("lm_open3", "lm_open2", "lm_guided", "lm_phonemes", "lm_more", "lm")
+def _unheard_sentences(src: Path, dst: Path) -> int:
+    """``src``'s sentences of at most MAX_OPEN_WORDS words that no earlier corpus spoke and
+    no held-out file or eval list holds, in order, without repeats → ``dst``; their count."""
+    used: set[str] = set()
+    for folder in (WORK, WORK / BIG, WORK / OPEN):
+        manifest = folder / "corpus" / "manifest.jsonl"
+        if manifest.is_file():
+            used.update(json.loads(x)["text"].strip() for x in manifest.read_text().splitlines()
+                        if x.strip())
+    for f in WORK.rglob("heldout*.txt"):
+        used.update(x.strip() for x in f.read_text().splitlines())
+    for f in WORK.glob("eval_*.jsonl"):
+        used.update(json.loads(x)["target_text"].strip() for x in f.read_text().splitlines()
+                    if x.strip())
+    keep = [s for s in dict.fromkeys(x.strip() for x in src.read_text().splitlines())
+            if s and len(s.split()) <= MAX_OPEN_WORDS and s not in used]
+    dst.write_text("\n".join(keep) + "\n")
+    return len(keep)
+
+
+def stage_corpus_mixed(a) -> None:
+    # phase 8's corpus: only new sentences, templates and open text evenly. Phases 1-7 heard
+    # 14 407 distinct sentences; a larger LM trained on them alone (lm_big) spoke training
+    # sentences in place of the asked ones
+    mixed = WORK / MIXED
+    run("data", "sentences", str(mixed / "sentences"), "--count", str(a.mixed_sentences),
+        "--seed", "7", "--style", "mixed")
+    n = _unheard_sentences(mixed / "sentences" / "train.txt", mixed / "train_sentences.txt")
+    print(f"{n} unheard sentences", flush=True)
+    _synth_training_voices(mixed, a.mixed_utterances, WORK / OPEN / "heldout_sentences.txt", 0,
+                           seed=3, sentences=a.mixed_utterances)
+
+
+def stage_prepare_mixed(a) -> None:
+    _prepare_train_split(WORK / MIXED)
+
+
+def _lm_data() -> list[str]:
+    return [str(WORK / d / "prepared") for d in (BIG, OPEN, MIXED)]
+
+
+def stage_lm_mixed(a) -> None:
+    # phase 8: phase 7 continued on the three corpora; sized for a GPU (batch 32, bf16)
+    run("train", "lm", "--config", "configs/default/lm_mixed.yaml", "--data", *_lm_data(),
+        "--init", str(WORK / "lm_open3" / "model"), "--max-steps", str(a.mixed_steps),
+        "--output-dir", str(WORK / "lm_mixed"), threads=os.cpu_count() or 1)
+
+
+def stage_lm_big(a) -> None:
+    # a larger LM from scratch on the corpora of phases 5-7 (GPU): the train-time scaling's
+    # third size, not shipped
+    run("train", "lm", "--config", "configs/default/lm_big.yaml", "--data", *_lm_data()[:2],
+        "--max-steps", str(a.big_steps), "--output-dir", str(WORK / "lm_big"),
+        threads=os.cpu_count() or 1)
+
+
+# the shipped LM's phases, last first: the last one that has run is exported. lm_more2 and
+# lm_big were measured and not shipped; lm_open (phase 5) is only a step towards lm_open2.
+PHASES = ("lm_mixed", "lm_open3", "lm_open2", "lm_guided", "lm_phonemes", "lm_more", "lm")
 
 
 def _final_lm() -> Path:
@@ -489,13 +547,18 @@ def _runs(a) -> list[tuple[str, int, Path]]:
                 WORK / "lm_open2" / "checkpoints" / f"checkpoint-{a.open2_steps}"))
     out.append(("lm_open3", a.open3_steps,
                 WORK / "lm_open3" / "checkpoints" / f"checkpoint-{a.open3_steps}"))
+    out.append(("lm_mixed", a.mixed_steps,
+                WORK / "lm_mixed" / "checkpoints" / f"checkpoint-{a.mixed_steps}"))
+    out.append(("lm_big", a.big_steps,
+                WORK / "lm_big" / "checkpoints" / f"checkpoint-{a.big_steps}"))
     return out
 
 
 def _folder(size: str, name: str, step: int) -> str:
     infix = {"lm": "", "lm_small": "_small", "lm_more": "_more", "lm_more2": "_more2",
              "lm_phonemes": "_ipa", "lm_guided": "_guided", "lm_open": "_open",
-             "lm_open2": "_open2", "lm_open3": "_open3"}[size]
+             "lm_open2": "_open2", "lm_open3": "_open3", "lm_mixed": "_mixed",
+             "lm_big": "_big"}[size]
     return f"tts_{name}{infix}_step{step}"
 
 
@@ -524,7 +587,8 @@ def train_compute(ckpt: Path, a=None) -> float:
     prev = {"lm_more": ("lm", "lm_steps"), "lm_more2": ("lm_more", "more_steps"),
             "lm_phonemes": ("lm_more", "more_steps"),
             "lm_guided": ("lm_phonemes", "phoneme_steps"), "lm_open": ("lm_guided", "guided_steps"),
-            "lm_open2": ("lm_open", "open_steps"), "lm_open3": ("lm_open2", "open2_steps")}
+            "lm_open2": ("lm_open", "open_steps"), "lm_open3": ("lm_open2", "open2_steps"),
+            "lm_mixed": ("lm_open3", "open3_steps")}
     if a is not None and ckpt.parent.parent.name in prev:
         phase, steps = prev[ckpt.parent.parent.name]
         base = train_compute(WORK / phase / "checkpoints" / f"checkpoint-{getattr(a, steps)}", a)
@@ -575,8 +639,10 @@ def write_card(a, metrics: dict) -> None:
         "# llasa default model (tiny, trained from scratch on synthetic speech)", "",
         "The model `Llasa.from_pretrained()` and `llasa tts TEXT -o out.wav` load when no model "
         "is named. It is a demonstration of the full Llasa recipe at toy scale, trained in "
-        "about 7 hours on a 2-core CPU; it is not a substitute for `HKUSTAudio/Llasa-1B` + "
-        "`HKUSTAudio/xcodec2`.", "",
+        "about 7 hours on a 2-core CPU"
+        + (" and 3 minutes on one GPU (its last LM phase)" if _final_lm().parent.name ==
+           "lm_mixed" else "")
+        + "; it is not a substitute for `HKUSTAudio/Llasa-1B` + `HKUSTAudio/xcodec2`.", "",
         "Reproduce it: `python recipes/default_model.py` (every number below comes from "
         "`runs/default/metrics.json`, written by that script).", "",
         "## Model", "",
@@ -647,7 +713,10 @@ def write_card(a, metrics: dict) -> None:
         "## Licence and limits", "",
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
         "the GPL). English only, robotic voices. "
-        + ("Sentences like its template text (16 templates of at most 9 words) come out best; "
+        + ("Sentences like its template text come out best; other text of up to 12 words "
+           "is read less reliably (open-text rows above); longer text goes through "
+           "`--chunk`." if _final_lm().parent.name == "lm_mixed" else
+           "Sentences like its template text (16 templates of at most 9 words) come out best; "
            "other text of up to 12 words is read by its sounds and is mostly unintelligible "
            "(open-text rows above)." if _final_lm().parent.name in OPEN_PHASES else
            "It speaks short sentences like its training text (16 templates of at most 9 "
@@ -656,12 +725,19 @@ def write_card(a, metrics: dict) -> None:
 
 
 def _open_phases_line(a) -> str:
-    names = ["lm_open", *OPEN_PHASES[:OPEN_PHASES.index(_final_lm().parent.name) + 1]]
+    shipped = _final_lm().parent.name
+    names = ["lm_open", *OPEN_PHASES[:OPEN_PHASES.index(shipped) + 1]]
+    names = [n for n in names if n != "lm_mixed"]
     steps = {"lm_open": a.open_steps, "lm_open2": a.open2_steps, "lm_open3": a.open3_steps}
-    return (f" Then {' + '.join(str(steps[n]) for n in names)} steps on that corpus and an "
+    line = (f" Then {' + '.join(str(steps[n]) for n in names)} steps on that corpus and an "
             "open-text corpus together, at falling learning rates ("
             + ", ".join(f"`configs/default/{n}.yaml`" for n in names)
             + "), so that it reads text beyond its 16 templates.")
+    if shipped == "lm_mixed":
+        line += (f" Last, {a.mixed_steps} steps of batch 32 on one GPU (bf16) on those two "
+                 "corpora and a third one of sentences no earlier phase heard "
+                 "(`configs/default/lm_mixed.yaml`).")
+    return line
 
 
 def _sampling_label() -> str:
@@ -688,6 +764,15 @@ def _more_data_line() -> list[str]:
                 f"(`llasa data sentences --style open`: statements, questions, commands, "
                 f"replies; 1 to {MAX_OPEN_WORDS} words; `runs/default/{OPEN}`), trained "
                 "together with the phase-2 corpus in phases 5 to 7."]
+    manifest = WORK / MIXED / "corpus" / "manifest.jsonl"
+    if _final_lm().parent.name == "lm_mixed" and manifest.is_file():
+        rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
+        hours = sum(r["seconds"] for r in rows) / 3600
+        out += ["", f"LM phase 8: {len(rows)} utterances ({hours:.1f} h) of the training voices "
+                f"speaking {len({r['text'] for r in rows})} distinct sentences that no earlier "
+                "corpus spoke (`llasa data sentences --style mixed`: templates and open text "
+                f"evenly; `runs/default/{MIXED}`), trained together with the corpora of "
+                "phases 5 to 7."]
     return out
 
 
@@ -728,7 +813,7 @@ def plot(a) -> None:
     for later, earlier in (("lm_more", "lm"), ("lm_more2", "lm_more"),
                            ("lm_phonemes", "lm_more"), ("lm_guided", "lm_phonemes"),
                            ("lm_open", "lm_guided"), ("lm_open2", "lm_open"),
-                           ("lm_open3", "lm_open2")):
+                           ("lm_open3", "lm_open2"), ("lm_mixed", "lm_open3")):
         if later in curves and earlier in curves:  # a phase starts where the last one ended
             curves[later].append(max(curves[earlier]))
     if curves:
@@ -739,7 +824,9 @@ def plot(a) -> None:
                   "lm_guided": "hidden 192, 6 layers, phase 4: + items without text",
                   "lm_open": "hidden 192, 6 layers, phase 5: + open text",
                   "lm_open2": "hidden 192, 6 layers, phase 6: open text, lower lr",
-                  "lm_open3": "hidden 192, 6 layers, phase 7: open text, lr / 4"}
+                  "lm_open3": "hidden 192, 6 layers, phase 7: open text, lr / 4",
+                  "lm_mixed": "hidden 192, 6 layers, phase 8: + 18 k new sentences (GPU)",
+                  "lm_big": "hidden 384, 10 layers, from scratch on phases 5-7's data (GPU)"}
         shipped = _final_lm().parent.name
         if shipped in labels:
             labels[shipped] += " (shipped)"
@@ -789,6 +876,11 @@ def main(argv=None) -> None:
     p.add_argument("--open-steps", type=int, default=3000, help="LM phase-5 steps")
     p.add_argument("--open2-steps", type=int, default=2000, help="LM phase-6 steps")
     p.add_argument("--open3-steps", type=int, default=2000, help="LM phase-7 steps")
+    p.add_argument("--mixed-sentences", type=int, default=60000,
+                   help="sentences generated for phase 8 (both styles)")
+    p.add_argument("--mixed-utterances", type=int, default=24000)
+    p.add_argument("--mixed-steps", type=int, default=3000, help="LM phase-8 steps (GPU)")
+    p.add_argument("--big-steps", type=int, default=1400, help="larger LM's steps (GPU)")
     p.add_argument("--phoneme-train-steps", default="1500",
                    help="earlier third-phase checkpoints evaluated for train-time scaling")
     p.add_argument("--eval-limit", type=int, default=24)

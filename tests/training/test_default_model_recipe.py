@@ -1,9 +1,10 @@
 """recipes/default_model.py, the later phases on a toy scale (stages corpus_more, prepare_more,
 lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, decoder_more, lm_open, lm_open2,
-lm_open3): more distinct sentences (none held out), their codes from the phase-1 codec, the
+lm_open3, corpus_mixed, prepare_mixed, lm_mixed, lm_big): more distinct sentences (none held out), their codes from the phase-1 codec, the
 phase-1 LM continued on them, then reading espeak-ng phonemes, then items without text, then
-open text beside the templates, and the decoder again on all three corpora — the wiring the
-shipped model was made with."""
+open text beside the templates, and the decoder again on all three corpora, then new sentences
+of both styles for phase 8 and a larger LM from scratch — the wiring the shipped model was made
+with."""
 
 import argparse
 import importlib.util
@@ -111,10 +112,43 @@ def test_second_phase_stages_continue_the_phase1_lm_on_new_text(speech, tmp_path
     settings = json.loads((work / "lm_open3" / "settings.json").read_text())
     assert settings["model"]["init"] == str(work / "lm_open2" / "model")
     assert settings["optim"]["lr"] == 2.5e-4 and len(settings["data"]["train"]) == 2
-    steps = argparse.Namespace(open_steps=3, open2_steps=4, open3_steps=5)  # the card's line
+    steps = argparse.Namespace(open_steps=3, open2_steps=4, open3_steps=5,
+                               mixed_steps=6)  # the card's line
     assert recipe._open_phases_line(steps).startswith(" Then 3 + 4 + 5 steps")
     held_rows = [r for r in rows if r["split"] == "eval_text"]
     listed = [json.loads(x) for x in recipe.open_list(4).read_text().splitlines()]
     assert [r["target_text"] for r in listed] == [r["text"] for r in held_rows][:4]
     assert all(r["target_text"] in held_open for r in listed)
     assert all((work / r["reference_wav"]).is_file() for r in listed)
+
+    # phase 8: only sentences no earlier corpus spoke and no held-out list holds
+    recipe.main(["--work", str(work), "--stages", "corpus_mixed,prepare_mixed,lm_mixed",
+                 "--mixed-sentences", "300", "--mixed-utterances", "12", "--mixed-steps", "2"])
+    mixed = work / "open2"
+    rows = [json.loads(x) for x in (mixed / "corpus" / "manifest.jsonl").read_text().splitlines()]
+    mixed_texts = {r["text"] for r in rows}
+    assert len(rows) == 12 and {r["split"] for r in rows} == {"train"}
+    assert not mixed_texts & (texts | train_texts)  # unheard by phases 1-7
+    assert not mixed_texts & (set(held) | held_open)
+    assert not mixed_texts & set((mixed / "sentences" / "heldout.txt").read_text().splitlines())
+    assert all(len(t.split()) <= recipe.MAX_OPEN_WORDS for t in mixed_texts)
+    settings = json.loads((work / "lm_mixed" / "settings.json").read_text())
+    assert settings["model"]["init"] == str(work / "lm_open3" / "model")
+    assert settings["data"]["train"] == [str(big / "prepared"), str(op / "prepared"),
+                                         str(mixed / "prepared")]
+    assert settings["batch_size"] == 32 and settings["optim"]["lr"] == 1e-3
+    assert recipe._final_lm() == work / "lm_mixed" / "model"  # phase 8 ships
+    line = recipe._open_phases_line(steps)
+    assert line.startswith(" Then 3 + 4 + 5 steps") and "Last, 6 steps" in line
+    cfg = json.loads((work / "lm_mixed" / "model" / "config.json").read_text())
+    assert cfg["llasa_text_frontend"] == "espeak:en-us"
+    assert (cfg["hidden_size"], cfg["num_hidden_layers"]) == (48, 1)  # phase 1's shape
+    # the larger LM: from scratch, its own shape, phonemes, never shipped
+    recipe.main(["--work", str(work), "--stages", "lm_big", "--big-steps", "1"])
+    cfg = json.loads((work / "lm_big" / "model" / "config.json").read_text())
+    assert (cfg["hidden_size"], cfg["num_hidden_layers"]) == (384, 10)
+    assert cfg["llasa_text_frontend"] == "espeak:en-us"
+    settings = json.loads((work / "lm_big" / "settings.json").read_text())
+    assert settings["model"]["init"] == "tiny" and settings["batch_size"] == 64
+    assert settings["data"]["train"] == [str(big / "prepared"), str(op / "prepared")]
+    assert recipe._final_lm() == work / "lm_mixed" / "model"
