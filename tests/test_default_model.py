@@ -125,19 +125,25 @@ def test_recipe_decoder_training_keeps_the_codes_fixed(speech):
     assert not torch.allclose(before, after), "decoder parameters left out of training"
 
 
-def test_shipped_model_speaks_words_whisper_recognises(tts):
-    """Not yet intelligible enough on new sentences (docs/default_model.md), but it speaks: on
-    a sentence frame it was trained on, Whisper tiny.en recovers words. Measured: mean WER
-    0.38 over these six seeded samples (0-0.71, two exactly right; 0.60 for the phase-2 LM,
-    0.67 for phase 1); a broken export, an untrained LM or a codec that does not match the
-    LM's codes gives no words (WER ≥ 1)."""
+@pytest.mark.parametrize("text, bound", [
+    # a template frame it was trained on. Measured: mean WER 0.05 over these six seeded
+    # samples (four exact); 0.38 for the phase-7 LM, 0.60 for phase 2, 0.67 for phase 1
+    ("Why is the mouse so quiet today?", 0.3),
+    # open text that no training corpus holds. Measured: 0.17 (six times "Can you open the
+    # window?"; 0.56 for the phase-7 LM); 0.22 for "Please wait here." and 0.07 for "We need
+    # twenty more chairs."
+    ("Can you open the window, please?", 0.4),
+])
+def test_shipped_model_speaks_words_whisper_recognises(tts, text, bound):
+    """The shipped LM meets issue 6's bar on held-out sentences (docs/default_model.md); here,
+    six seeded samples of one sentence must come back nearly word for word. A broken export,
+    an untrained LM, an earlier phase or a codec that does not match the LM's codes fails."""
     import jiwer
 
     from llasa.verifiers.asr import Transcriber
     from llasa.verifiers.text import normalize_text
 
-    text = "Why is the mouse so quiet today?"
     results = tts.synthesize_batch([text] * 6, seed=0, temperature=0.5)
     hyps = Transcriber().transcribe([r.audio for r in results])
     wers = [jiwer.wer(normalize_text(text), normalize_text(h) or "-") for h in hyps]
-    assert np.mean(wers) < 0.7, list(zip(wers, hyps))
+    assert np.mean(wers) < bound, list(zip(wers, hyps))
