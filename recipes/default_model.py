@@ -724,8 +724,8 @@ def write_card(a, metrics: dict) -> None:
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
         "the GPL). English only, robotic voices. "
         + ("Sentences like its template text come out best; other text of up to 12 words "
-           "is read less reliably (open-text rows above); longer text goes through "
-           "`--chunk`." if _final_lm().parent.name == "lm_mixed" else
+           "is read less reliably (open-text rows above); longer text is read in chunks, best "
+           "with `--no-carry`." if _final_lm().parent.name == "lm_mixed" else
            "Sentences like its template text (16 templates of at most 9 words) come out best; "
            "other text of up to 12 words is read by its sounds and is mostly unintelligible "
            "(open-text rows above)." if _final_lm().parent.name in OPEN_PHASES else
@@ -840,19 +840,23 @@ def plot(a) -> None:
         shipped = _final_lm().parent.name
         if shipped in labels:
             labels[shipped] += " (shipped)"
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-        for size, pts in curves.items():
+        fig, axes = plt.subplots(1, 2, figsize=(10, 6))
+        colors = plt.get_cmap("tab20").colors  # more curves than tab10 has colours
+        for i, (size, pts) in enumerate(curves.items()):
             pts.sort()
             for ax, k in ((axes[0], 1), (axes[1], 2)):
-                ax.plot([p[0] for p in pts], [p[k] for p in pts], "o-", label=labels[size])
+                ax.plot([p[0] for p in pts], [p[k] for p in pts], "os^D"[i % 4] + "-",
+                        color=colors[(2 * i) % 20 + (i // 10)], label=labels[size])
         for ax, title in ((axes[0], "WER (%) ↓, plain TTS, held-out sentences"),
                           (axes[1], "SIM-o ↑, cloning the held-out voice")):
             ax.set_xlabel("LM training compute (PFLOP = 6 · params · tokens)")
+            ax.set_xscale("log")  # 0.01 to several PFLOP
             ax.set_title(title, fontsize=9)
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=7)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncol=2, fontsize=7, frameon=False)
         fig.suptitle("default model: train-time scaling (LM checkpoints)")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.22, 1, 1))
         fig.savefig(REPORTS / "default_train_scaling.png", dpi=120)
 
 
