@@ -1,10 +1,10 @@
 """recipes/default_model.py, the later phases on a toy scale (stages corpus_more, prepare_more,
 lm_more, lm_phonemes, lm_guided, corpus_open, prepare_open, decoder_more, lm_open, lm_open2,
-lm_open3, corpus_mixed, prepare_mixed, lm_mixed, lm_big): more distinct sentences (none held out), their codes from the phase-1 codec, the
-phase-1 LM continued on them, then reading espeak-ng phonemes, then items without text, then
-open text beside the templates, and the decoder again on all three corpora, then new sentences
-of both styles for phase 8 and a larger LM from scratch — the wiring the shipped model was made
-with."""
+lm_open3, corpus_mixed, prepare_mixed, lm_mixed, lm_big): more distinct sentences (none held
+out), their codes from the phase-1 codec, the phase-1 LM continued on them, then reading
+espeak-ng phonemes, then items without text, then open text beside the templates, and the
+decoder again on all three corpora, then new sentences of both styles for phase 8 and a larger
+LM from scratch — the wiring the shipped model was made with."""
 
 import argparse
 import importlib.util
