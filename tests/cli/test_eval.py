@@ -108,3 +108,12 @@ def test_tts_sampling_options_reach_the_run_and_are_checked(tiny_dirs, tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     settings = json.loads((tmp_path / "ok" / "run.json").read_text())["settings"]
     assert (settings["min_p"], settings["top_k"]) == (0.1, 7)
+
+
+def test_tts_asr_fallback_reaches_the_judge(tiny_dirs, tmp_path):
+    r = llasa("eval", "tts", "--list", TINY / "meta.lst", "--limit", "1", "--sim", "none",
+              "--mos", "none", "--max-new-tokens", "10", "--seed", "0", "--asr-fallback",
+              "--out", tmp_path, *tiny_dirs)
+    assert r.returncode == 0, r.stderr[-2000:]
+    judges = json.loads((tmp_path / "summary.json").read_text())["judges"]
+    assert "fallback=True" in judges["asr"]

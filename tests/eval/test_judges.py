@@ -54,3 +54,14 @@ def test_english_only_asr_refuses_chinese_lists_up_front(judges):
     judges.check_languages({"en"})
     with pytest.raises(InputError, match=r"English-only .*\['zh'\].*whisper-large-v3"):
         judges.check_languages({"en", "zh"})
+
+
+def test_asr_fallback_judge_is_built_and_described():
+    from llasa._common.errors import InputError
+    from llasa.eval.judges import Judges
+
+    j = Judges.build(sim=None, mos=None, asr_fallback=True)
+    assert j.asr.fallback and "fallback=True" in j.describe()["asr"]
+    assert "fallback=False" in Judges.build(sim=None, mos=None).describe()["asr"]
+    with pytest.raises(InputError, match="asr-fallback"):
+        Judges.build(asr="hf-asr:openai/whisper-tiny", sim=None, mos=None, asr_fallback=True)

@@ -1,5 +1,7 @@
 """ASR verifiers on real espeak speech with the bundled Whisper tiny.en (faster-whisper)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,8 @@ from llasa._common.errors import InputError
 from llasa.verifiers import ASRVerifier, Transcriber, VerifyRequest, error_rate
 
 from .conftest import TEXT_A, TEXT_B, WRONG_TEXT
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def test_construction_loads_nothing():
@@ -58,3 +62,37 @@ def test_empty_and_long_clips(transcriber, clips, speech):
 def test_english_only_model_refuses_other_languages(transcriber, clips):
     with pytest.raises(InputError, match="English-only"):
         ASRVerifier("wer", transcriber).score([clips["a"]], VerifyRequest("你好世界", language="zh"))
+
+
+def test_compression_ratio_flags_loops_not_sentences():
+    from llasa.verifiers.asr import MAX_COMPRESSION_RATIO, compression_ratio
+
+    assert compression_ratio("") == 0.0
+    for fine in (TEXT_A, TEXT_B, "Uncle Joe will run in the kitchen."):
+        assert compression_ratio(fine) < MAX_COMPRESSION_RATIO
+    for loop in ("We'll see. " * 74, "9-12-0-1-0-1-0-1-0-1-0-0-0-0-0-0-0-0-0-0-0-0-0-0-0-0-0-0-0"):
+        assert compression_ratio(loop) > MAX_COMPRESSION_RATIO
+
+
+def test_fallback_retranscribes_a_looping_clip(transcriber, clips):
+    """tests/assets/whisper_loop.wav: 1.9 s of the shipped model saying "Uncle Joe will run in
+    the kitchen." (eval_open, seed 2), which the batched pipeline heard as
+    "9-12-0-1-0-1-0-…" (WER 414 %). The fallback samples at raised temperatures from a
+    generator seeded when the model loads ("9-12.Wimblended location.", then "I'm Kyle, don't
+    win blind in the kitchen." here); it does not loop, and it repeats itself for a freshly
+    loaded model. Clips that do not loop keep the batched transcript."""
+    import soundfile as sf
+
+    from llasa.verifiers.asr import MAX_COMPRESSION_RATIO, compression_ratio
+
+    loop, sr = sf.read(ASSETS / "whisper_loop.wav", dtype="float32")
+    assert sr == 16000
+    fixed = Transcriber(fallback=True)
+    for text in (fixed._transcribe_with_fallback(loop, None),
+                 fixed.transcribe([loop, clips["a"]])[0]):
+        assert text and compression_ratio(text) <= MAX_COMPRESSION_RATIO, text
+        assert len(text.split()) <= 10, text  # the loops ran to 29 "words" and more
+    assert fixed.transcribe([clips["a"]]) == transcriber.transcribe([clips["a"]])  # no loop
+    again = Transcriber(fallback=True)
+    first = Transcriber(fallback=True)._transcribe_with_fallback(loop, None)
+    assert again._transcribe_with_fallback(loop, None) == first  # seeded: reproducible

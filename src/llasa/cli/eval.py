@@ -30,6 +30,9 @@ def _judge_args(p) -> None:
     g.add_argument("--asr", default="default",
                    help="'default' (bundled Whisper tiny.en), a faster-whisper model dir, "
                         "'hf-asr:<id or dir>' (e.g. openai/whisper-large-v3), or 'none'")
+    g.add_argument("--asr-fallback", action="store_true",
+                   help="re-transcribe looping transcripts (zlib ratio > 2.4) with Whisper's "
+                        "temperature fallback, so one judge failure cannot swamp a mean WER")
     g.add_argument("--sim", default="sim",
                    help="'sim' (resemblyzer), 'wavlm-sim:<id or dir>' (e.g. a WavLM-large SV "
                         "checkpoint), or 'none'")
@@ -132,7 +135,8 @@ def _items(args):
 def _judges(args):
     from ..eval.judges import Judges
 
-    return Judges.build(asr=args.asr, sim=args.sim, mos=args.mos, device=args.judge_device)
+    return Judges.build(asr=args.asr, sim=args.sim, mos=args.mos, device=args.judge_device,
+                        asr_fallback=args.asr_fallback)
 
 
 def _settings(args, tts=None):

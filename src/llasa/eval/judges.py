@@ -41,7 +41,8 @@ def _describe(obj: Any) -> str:
     if obj is None:
         return "off"
     parts = [type(obj).__name__]
-    for attr in ("model", "model_id", "name", "compute_type", "beam_size", "device"):
+    for attr in ("model", "model_id", "name", "compute_type", "beam_size", "device",
+                 "fallback"):
         v = getattr(obj, attr, None)
         if v is not None and not callable(v):
             parts.append(f"{attr}={v}")
@@ -68,7 +69,8 @@ class Judges:
 
     @classmethod
     def build(cls, asr: str | None = "default", sim: str | None = "sim",
-              mos: str | None = "mos", device: str = "cpu") -> Judges:
+              mos: str | None = "mos", device: str = "cpu",
+              asr_fallback: bool = False) -> Judges:
         """Build judges from specs; ``None`` or ``"none"`` switches one off.
 
         Args:
@@ -77,6 +79,8 @@ class Judges:
             sim: a verifier spec: "sim" (resemblyzer) or "wavlm-sim:<id or dir>".
             mos: a verifier spec: "mos" (DNSMOS) or "distillmos".
             device: "cpu" or "cuda" for the models that take one.
+            asr_fallback: the faster-whisper judge re-transcribes looping transcripts with
+                temperature fallback (:class:`~llasa.verifiers.asr.Transcriber` ``fallback``).
         """
         from ..verifiers import build_verifier
 
@@ -89,6 +93,9 @@ class Judges:
                 from ..verifiers.hf_asr import HFWhisperTranscriber
 
                 model = str(asr).partition(":")[2]
+                if asr_fallback:
+                    raise InputError("--asr-fallback works with the faster-whisper judges; "
+                                     "use it without 'hf-asr:'")
                 if not model:
                     raise InputError("'hf-asr:' needs a model id or directory, e.g. "
                                      "hf-asr:openai/whisper-large-v3")
@@ -97,7 +104,8 @@ class Judges:
                 from ..verifiers.asr import Transcriber
 
                 asr_model = Transcriber(None if asr == "default" else asr, device=device,
-                                        compute_type="int8" if device == "cpu" else "float16")
+                                        compute_type="int8" if device == "cpu" else "float16",
+                                        fallback=asr_fallback)
         return cls(asr=asr_model,
                    sim=None if off(sim) else build_verifier(sim, device=device),
                    mos=None if off(mos) else build_verifier(mos, device=device),

