@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     a = ap.parse_args()
     tts = Llasa.from_pretrained(lm=a.lm, codec=a.codec,
-                                limits=TextLimits(chunk_chars=a.chunk_chars))
+                                limits=TextLimits(chunk_chars=a.chunk_chars, carry=True))
     if a.voice_audio is None:
         a.voice_audio = tempfile.mktemp(suffix=".wav")
         subprocess.run(["espeak-ng", "-v", "en-gb-scotland+f2", "-w", a.voice_audio, PROMPT],
@@ -60,7 +60,7 @@ def main() -> None:
     for seed in range(a.seeds):
         # the same long-text path, with and without carrying the previous chunk
         carried, alone = (_chunks(t.synthesize(TEXT, voice, seed=seed)) for t in (tts, plain))
-        for name, pieces in (("carried (default)", carried), ("voice only (--no-carry)", alone)):
+        for name, pieces in (("carried", carried), ("voice only (--no-carry)", alone)):
             s_prompt = sim.score(pieces, req)
             # the first chunk long enough to embed is the reference for the others
             ref = next((i for i, p in enumerate(pieces) if len(p) >= 8000), None)
@@ -73,7 +73,7 @@ def main() -> None:
     print("| method | chunks | mean chunk s | SIM to prompt: mean | first → last chunk "
           "| SIM to first embeddable chunk: mean |")
     print("|---|---|---|---|---|---|")
-    for name in ("carried (default)", "voice only (--no-carry)"):
+    for name in ("carried", "voice only (--no-carry)"):
         sel = [r for r in rows if r[0] == name]
         sp = np.concatenate([r[3] for r in sel])
         firsts = np.mean([r[3][0] for r in sel])

@@ -95,6 +95,10 @@ MAX_OPEN_WORDS = 12  # a cloning pair of two such utterances still fits data.max
 # The shipped LM's recommended sampling (config.json llasa_sampling; callers' options win),
 # chosen on the held-out sentences: see docs/default_model.md, "Sampling the shipped LM".
 SHIPPED_SAMPLING = {"temperature": 0.5}
+# Long text: each chunk prompted by the voice alone (config.json llasa_long_text). Trained on
+# one or two short sentences per sequence, the LM drifts off the voice when the previous chunk
+# is carried (docs/tts.md, "Long text").
+SHIPPED_LONG_TEXT = {"carry": False}
 
 
 def _env(threads: int = 1) -> dict:
@@ -401,6 +405,7 @@ def export_lm() -> None:
     lm = LlamaForCausalLM.from_pretrained(str(_final_lm()))
     lm.config.use_cache = True
     lm.config.llasa_sampling = dict(SHIPPED_SAMPLING)
+    lm.config.llasa_long_text = dict(SHIPPED_LONG_TEXT)
     lm.to(torch.float16).save_pretrained(str(SHIP / "lm"), safe_serialization=True)
     tok = PreTrainedTokenizerFast.from_pretrained(str(_final_lm()))
     tok.init_kwargs.pop("local_files_only", None)  # a loading flag, not part of the model
@@ -724,8 +729,8 @@ def write_card(a, metrics: dict) -> None:
         "Trained only on espeak-ng output (GPL-3.0 engine; its audio output is not covered by "
         "the GPL). English only, robotic voices. "
         + ("Sentences like its template text come out best; other text of up to 12 words "
-           "is read less reliably (open-text rows above); longer text is read in chunks, best "
-           "with `--no-carry`." if _final_lm().parent.name == "lm_mixed" else
+           "is read less reliably (open-text rows above); longer text is read in chunks, each "
+           "prompted by the voice alone (`llasa_long_text` in `lm/config.json`)." if _final_lm().parent.name == "lm_mixed" else
            "Sentences like its template text (16 templates of at most 9 words) come out best; "
            "other text of up to 12 words is read by its sounds and is mostly unintelligible "
            "(open-text rows above)." if _final_lm().parent.name in OPEN_PHASES else

@@ -55,6 +55,10 @@ def test_shipped_files_are_small_half_precision_transformers_layout():
 def test_from_pretrained_without_names_loads_the_shipped_model(tts):
     assert tts.lm.vocab.codebook_size == tts.codec.codebook_size
     assert tts.sample_rate == 16_000
+    # what its config.json recommends, as the recipe's export writes it: temperature 0.5, and
+    # long text prompted by the voice alone (carried, it drifts off the voice: docs/tts.md)
+    assert tts.default_settings.temperature == 0.5
+    assert tts.lm.long_text_defaults == {"carry": False} and tts.carry is False
 
 
 def test_shipped_model_synthesizes(tts):

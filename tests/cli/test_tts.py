@@ -154,7 +154,9 @@ def test_no_carry_flag_reaches_the_pipeline_limits(tmp_path):
     sub = argparse.ArgumentParser().add_subparsers()
     register(sub)
     parser = sub.choices["tts"]
-    for extra, carry in (([], True), (["--no-carry"], False)):
+    for extra, carry in (([], None), (["--no-carry"], False), (["--carry"], True)):
         args = parser.parse_args(["Two sentences. Here.", "-o", str(tmp_path / "x.wav"), *extra])
         _, limits, _ = check_args(args)
-        assert limits.carry is carry
+        assert limits.carry is carry  # None: what the model declares
+    with pytest.raises(SystemExit):  # one or the other
+        parser.parse_args(["x", "-o", str(tmp_path / "x.wav"), "--carry", "--no-carry"])

@@ -91,3 +91,36 @@ def test_no_carry_prompts_every_chunk_without_the_previous_one(chatty_tts):
     stream = plain.stream(LONG, seed=4, temperature=1.0)
     list(stream)
     np.testing.assert_array_equal(stream.codes, r.codes)  # streaming honours it too
+
+
+def test_model_declared_carry_is_the_default_and_callers_win(chatty_tts):
+    """config.json ``llasa_long_text: {"carry": false}`` turns carrying off unless the caller
+    asks for it (TextLimits(carry=True)); without the key, long text is carried."""
+    from llasa._common.errors import InputError, ModelLoadError
+    from llasa.lm.model import LlasaLM
+    from llasa.tts import Llasa
+    from llasa.tts.text import TextLimits
+
+    lm, lim = chatty_tts.lm, chatty_tts.limits
+    assert chatty_tts.carry is True and lm.long_text_defaults == {}
+    lm.model.config.llasa_long_text = {"carry": False}
+    try:
+        declared = LlasaLM(lm.model, lm.tokenizer)
+        assert declared.long_text_defaults == {"carry": False}
+        tts = Llasa(declared, chatty_tts.codec, limits=lim)
+        assert tts.carry is False
+        r = tts.synthesize(LONG, seed=4, temperature=1.0)
+        assert r.info["chunks"] > 2 and r.info["chunks_carried"] == 0
+        forced = Llasa(declared, chatty_tts.codec,
+                       limits=TextLimits(max_chars=lim.max_chars, chunk_chars=lim.chunk_chars,
+                                         carry=True))
+        assert forced.carry is True
+        assert forced.synthesize(LONG, seed=4, temperature=1.0).info["chunks_carried"] >= 1
+        for bad in ({"carry": "no"}, {"carry": False, "chunk": 3}, ["carry"]):
+            lm.model.config.llasa_long_text = bad
+            with pytest.raises(ModelLoadError, match="llasa_long_text"):
+                LlasaLM(lm.model, lm.tokenizer)
+    finally:
+        del lm.model.config.llasa_long_text
+    with pytest.raises(InputError, match="carry"):
+        TextLimits(carry="yes")

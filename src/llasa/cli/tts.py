@@ -70,9 +70,14 @@ def register(subparsers) -> None:
                    help="refuse text longer than this many characters (default 20000)")
     p.add_argument("--chunk-chars", type=int, default=200,
                    help="long text is synthesised in sentence chunks of at most this size")
-    p.add_argument("--no-carry", action="store_true",
-                   help="long text: prompt every chunk with the voice alone instead of also "
-                        "the previous chunk (for small models; docs/tts.md)")
+    carry = p.add_mutually_exclusive_group()
+    carry.add_argument("--no-carry", dest="carry", action="store_false", default=None,
+                       help="long text: prompt every chunk with the voice alone instead of "
+                            "also the previous chunk (for small models; docs/tts.md). "
+                            "Default: what the model declares, else carry")
+    carry.add_argument("--carry", dest="carry", action="store_true",
+                       help="long text: carry the previous chunk even if the model declares "
+                            "otherwise")
     q = p.add_argument_group("verifiers and search (docs/search.md)")
     q.add_argument("--search", metavar="SPEC",
                    help="best-of-n:N | beam:BxK[xT] | partial:BxK[xT]:SECONDS | "
@@ -143,7 +148,7 @@ def check_args(args):
         duration_to_tokens(args.duration)
         if args.stream:
             raise InputError("--duration cannot be combined with --stream")
-    limits = TextLimits(max_chars=args.max_chars, carry=not args.no_carry,
+    limits = TextLimits(max_chars=args.max_chars, carry=args.carry,
                         chunk_chars=min(args.chunk_chars, args.max_chars))
     text = check_text(read_text(args), limits)
     sampling = sampling_kwargs(args)

@@ -57,6 +57,9 @@ class LlasaLM:
         sampling_defaults: :class:`GenerationSettings` fields the model recommends, from
             ``config.json``'s ``llasa_sampling`` (empty for the official checkpoints: the
             model card's settings stay the defaults).
+        long_text_defaults: how the model wants long text chunked, from ``config.json``'s
+            ``llasa_long_text`` (``{"carry": false}``: prompt each chunk with the voice only;
+            empty for the official checkpoints).
         vocab: :class:`SpeechVocab` of the tokenizer, validated at construction.
         max_context: 2048, the training length; prompt + new tokens never exceed it.
         device, dtype: where the weights live.
@@ -75,6 +78,7 @@ class LlasaLM:
         self.tokenizer = tokenizer
         self.frontend = get_frontend(getattr(model.config, FRONTEND_KEY, None))
         self.sampling_defaults = _sampling_defaults(model.config)
+        self.long_text_defaults = _long_text_defaults(model.config)
         self.max_context = int(max_context)
         self._head: HeadRows | None = None
         self.optimized = False
@@ -286,6 +290,21 @@ def _sampling_defaults(config) -> dict:
         GenerationSettings(**d)
     except InputError as e:
         raise ModelLoadError(f"config.json {SAMPLING_KEY}: {e}") from None
+    return dict(d)
+
+
+LONG_TEXT_KEY = "llasa_long_text"
+
+
+def _long_text_defaults(config) -> dict:
+    """The ``llasa_long_text`` a model's config declares, checked now: ``{"carry": bool}``."""
+    d = getattr(config, LONG_TEXT_KEY, None) or {}
+    if not isinstance(d, dict) or set(d) - {"carry"}:
+        raise ModelLoadError(f"config.json {LONG_TEXT_KEY} must be an object with the only key "
+                             f"'carry', got {d!r}")
+    if "carry" in d and not isinstance(d["carry"], bool):
+        raise ModelLoadError(f"config.json {LONG_TEXT_KEY}.carry must be true or false, "
+                             f"got {d['carry']!r}")
     return dict(d)
 
 

@@ -125,7 +125,7 @@ def synthesize_long(tts: Llasa, chunks: list[str], voice: Voice | None,
         tokens += int(g.num_tokens)
         ended &= bool(g.ended)
         carried += plan.carried
-        if tts.limits.carry:
+        if tts.carry:
             carry = next_carry(chunk, g.codes, g.ended, carry)
     audio = crossfade(pieces, int(round(crossfade_seconds * tts.sample_rate)))
     info = {"tokens": tokens, "ended": ended, "seconds": len(audio) / tts.sample_rate,

@@ -65,6 +65,9 @@ class Llasa:
         self.decode_context = decode_context
         # what the model recommends (config.json llasa_sampling) over the card's defaults
         self.default_settings = GenerationSettings(**getattr(lm, "sampling_defaults", {}))
+        # long text: the caller's choice, else the model's (llasa_long_text), else carry
+        declared = getattr(lm, "long_text_defaults", {}).get("carry", True)
+        self.carry = declared if limits.carry is None else limits.carry
 
     @classmethod
     def from_pretrained(cls, lm: str | Path | None = None, codec: str | Path | None = None, *,

@@ -143,7 +143,7 @@ class AudioStream:
                 held = pending[len(pending) - keep:]
                 if len(pending) - keep:
                     yield self._emit(pending[:len(pending) - keep], t0)
-            if self._tts.limits.carry:
+            if self._tts.carry:
                 carry = next_carry(chunk, self._codes[-1], self._last[1], carry)
         if len(held):
             yield self._emit(held, t0)

@@ -47,18 +47,21 @@ class TextLimits:
         carry: long text: prompt each chunk with the previous chunk's text and codes (after
             the voice), so speaker and prosody continue. False: every chunk is prompted by the
             voice alone. Small models trained on short sequences lose the voice or stop
-            early when carried (measured on the shipped model: docs/default_model.md).
+            early when carried (measured on the shipped model: docs/default_model.md). None:
+            what the model's ``config.json`` declares (``llasa_long_text``), else True.
     """
 
     max_chars: int = 20_000
     chunk_chars: int = 200
-    carry: bool = True
+    carry: bool | None = None
 
     def __post_init__(self):
         if self.max_chars < 1:
             raise InputError("TextLimits.max_chars must be >= 1")
         if not (1 <= self.chunk_chars <= self.max_chars):
             raise InputError("TextLimits.chunk_chars must be in [1, max_chars]")
+        if self.carry is not None and not isinstance(self.carry, bool):
+            raise InputError(f"TextLimits.carry must be True, False or None, got {self.carry!r}")
 
 
 def normalize_text(text: str) -> str:
