@@ -19,8 +19,9 @@ def decoder(tiny_codec):
     return copy.deepcopy(tiny_codec.net.acoustic_decoder).float().eval()
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 2e-5), (torch.bfloat16, 6e-2)])
-def test_fused_layer_matches_transformers_layer(decoder, dtype, tol):
+def test_fused_layer_matches_transformers_layer(decoder, dtype, tol, packed):
     if not can_pack(torch.device("cpu"), dtype):
         pytest.skip("no bf16 oneDNN on this CPU")
     dec = copy.deepcopy(decoder).to(dtype)
@@ -32,14 +33,15 @@ def test_fused_layer_matches_transformers_layer(decoder, dtype, tol):
     pos = dec.rotary_emb(x, torch.arange(dec.num_attention_heads)[None])
     with torch.inference_mode():
         ref = layer(x, position_embeddings=pos).float()
-        got = FusedDecoderLayer(layer)(x, position_embeddings=pos).float()
+        got = FusedDecoderLayer(layer, packed=packed)(x, position_embeddings=pos).float()
     assert got.shape == ref.shape
     err = (got - ref).abs().max() / ref.abs().max()
     assert err < tol, err
     assert (ref - x.float()).abs().max() > 1e-2  # the block did change its input
 
 
-def test_fuse_unfuse_round_trip(decoder):
+@pytest.mark.parametrize("packed", [True, False])
+def test_fuse_unfuse_round_trip(decoder, packed):
     dec = copy.deepcopy(decoder)
     if is_fused(dec):
         unfuse_decoder(dec)
@@ -48,10 +50,11 @@ def test_fuse_unfuse_round_trip(decoder):
     x = torch.randn(1, 20, dec.fc.in_features)  # the decoder starts with fc (2d → d)
     with torch.inference_mode():
         ref = dec(x)
-        assert fuse_decoder(dec) == n_blocks + 2 and is_fused(dec)  # blocks + fc + head
-        assert fuse_decoder(dec) == 0  # idempotent
+        # blocks (+ fc + head when packed)
+        assert fuse_decoder(dec, packed=packed) == n_blocks + 2 * packed and is_fused(dec)
+        assert fuse_decoder(dec, packed=packed) == 0  # idempotent
         torch.testing.assert_close(dec(x), ref, atol=1e-5, rtol=1e-4)
-    assert unfuse_decoder(dec) == n_blocks + 2 and not is_fused(dec)
+    assert unfuse_decoder(dec) == n_blocks + 2 * packed and not is_fused(dec)
     after = dec.state_dict()
     assert sorted(after) == sorted(before)
     for k, v in before.items():

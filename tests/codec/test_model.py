@@ -145,7 +145,7 @@ def test_missing_and_unexpected_keys_are_named(tmp_path, tiny_dir):
 
 
 def test_optimize_packs_decoder_at_first_decode_with_same_output(tiny_dir, tmp_path):
-    from llasa._common.packing import PackedLinear, can_pack
+    from llasa._common.packing import PackedLinear, can_pack, should_pack
 
     if not can_pack(torch.device("cpu"), torch.float32):
         pytest.skip("oneDNN packing unavailable on this CPU build")
@@ -164,7 +164,9 @@ def test_optimize_packs_decoder_at_first_decode_with_same_output(tiny_dir, tmp_p
     assert not auto.optimized and packed(auto) == 0
     got = auto.decode(codes)
     n_layers = auto.config.num_hidden_layers
-    assert auto.optimized and packed(auto) == n_layers + 2  # fused blocks; fc; head
+    # fused blocks; fc and head packed only where oneDNN pays on this CPU (AVX-512)
+    extra = 2 if should_pack(torch.device("cpu"), torch.float32, "long") else 0
+    assert auto.optimized and packed(auto) == n_layers + extra
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g, r, atol=1e-5)
         assert np.abs(r).max() > 1e-3

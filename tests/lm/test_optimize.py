@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from llasa._common.cpu import cpu_info
 from llasa._common.errors import InputError
 from llasa._common.packing import PackedLinear, can_pack
 from llasa.lm import GenerationSettings, LlasaLM, tiny_lm
@@ -10,6 +11,9 @@ pytestmark = pytest.mark.skipif(not can_pack(torch.device("cpu"), torch.float32)
 
 
 def test_optimized_lm_samples_the_same(tmp_path):
+    # bf16 packing is offered only where the CPU computes bf16 natively (never emulated)
+    if not can_pack(torch.device("cpu"), torch.bfloat16):
+        pytest.skip("bf16 is not native on this CPU (no AVX512-BF16/AMX): nothing to pack")
     lm = tiny_lm(codebook_size=256, seed=4, dtype="bf16")
     ids = lm.build_prompt("Packed weights.")
     s = GenerationSettings(seed=1, max_new_tokens=30)
@@ -40,3 +44,9 @@ def test_optimized_fp32_greedy_matches():
     s = GenerationSettings(do_sample=False, max_new_tokens=30)
     ref = lm.generate([ids], s)[0][0].codes.tolist()
     assert lm.optimize().generate([ids], s)[0][0].codes.tolist() == ref
+
+
+def test_bf16_is_not_packed_where_emulated():
+    lm = tiny_lm(codebook_size=256, seed=4, dtype="bf16").optimize()
+    assert lm.optimized == can_pack(torch.device("cpu"), torch.bfloat16)
+    assert lm.optimized == cpu_info().native_bf16

@@ -15,16 +15,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .cpu import cpu_info, pack_pays
+
 
 def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
-    """True when oneDNN packing is available for this device/dtype (CPU, fp32 or bf16)."""
+    """True when oneDNN packing is available for this device/dtype (CPU, fp32 or bf16; bf16 only
+    where the CPU computes it natively: oneDNN would otherwise emulate it)."""
     if torch.device(device).type != "cpu" or not torch.backends.mkldnn.is_available():
         return False
     if not hasattr(torch.ops.mkldnn, "_reorder_linear_weight"):
         return False
     if dtype == torch.bfloat16:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and cpu_info().native_bf16
     return dtype == torch.float32
+
+
+def should_pack(device: torch.device, dtype: torch.dtype, rows: str = "decode") -> bool:
+    """:func:`can_pack` and packing is faster on this CPU for this workload
+    (:func:`llasa._common.cpu.pack_pays`)."""
+    return can_pack(device, dtype) and pack_pays(dtype, rows)
 
 
 def decode_batch_hint(dtype: torch.dtype) -> int:

@@ -1,4 +1,4 @@
-"""Fused, oneDNN-packed decoder transformer blocks for fast CPU decoding (inference only).
+"""Fused decoder transformer blocks for fast CPU decoding (inference only).
 
 The decoder's 12 transformer blocks hold ~80 % of a decode's FLOPs, all in linear layers over
 the whole sequence ([t, 1024] x [1024, 3072 | 1024 | 4096] and back). :class:`FusedDecoderLayer`
@@ -10,6 +10,10 @@ runs one block with:
 - no rotary embedding: X-codec2 rotates q and k of a head by the *same* angle (it indexes RoPE
   by head, not by time step, see the reference notes), an orthogonal map that leaves every
   q·k unchanged, so attention scores differ from the official ones only by rounding (~1e-7).
+
+The products run on oneDNN-packed weights where that pays (AVX-512), else on MKL with plain
+weights (``packed=False``; AVX2, where oneDNN's fp32 kernels lose to MKL's): there the residual
+adds are fused as ``addmm``'s accumulate instead of a oneDNN post-op.
 
 Outputs match the plain transformers layers to ~1e-5 in fp32 (tests/codec/test_fused.py,
 tests/parity). :func:`fuse_decoder` swaps the blocks in place and packs the remaining linears;
@@ -54,9 +58,10 @@ class FusedDecoderLayer(nn.Module):
 
     Args:
         layer: a transformers ``Xcodec2DecoderLayer`` (its linear layers have no bias).
+        packed: oneDNN-packed weights (True) or plain ones through MKL (False).
     """
 
-    def __init__(self, layer: nn.Module):
+    def __init__(self, layer: nn.Module, packed: bool = True):
         super().__init__()
         att, mlp = layer.self_attn, layer.mlp
         if any(m.bias is not None for m in (att.q_proj, att.k_proj, att.v_proj, att.o_proj,
@@ -67,30 +72,45 @@ class FusedDecoderLayer(nn.Module):
         self.head_dim = att.head_dim
         self.input_layernorm = layer.input_layernorm
         self.post_attention_layernorm = layer.post_attention_layernorm
-        # Packed weights are plain attributes (not parameters): inference only, like PackedLinear.
+        # Weights are plain attributes (not parameters): inference only, like PackedLinear.
+        self.packed = bool(packed)
+        prep = pack_weight if self.packed else (lambda w: w.detach().contiguous())
         qkv = torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight]).detach()
-        self.qkv = pack_weight(qkv)  # [3d, d]
-        self.o = pack_weight(att.o_proj.weight)
-        self.fc1 = pack_weight(mlp.fc1.weight)
-        self.fc2 = pack_weight(mlp.fc2.weight)
+        self.qkv = prep(qkv)  # [3d, d]
+        self.o = prep(att.o_proj.weight)
+        self.fc1 = prep(mlp.fc1.weight)
+        self.fc2 = prep(mlp.fc2.weight)
         self.activation = mlp.config.hidden_act
+
+    def _mm(self, x: torch.Tensor, w: torch.Tensor, post: str = "none") -> torch.Tensor:
+        if self.packed:
+            return _linear(x, w, post)
+        y = F.linear(x, w)
+        return F.silu(y, inplace=True) if post == "swish" else y
+
+    def _mm_add(self, x: torch.Tensor, w: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return _linear_add(x, w, residual)
+        d = residual.shape[-1]  # addmm accumulates into the residual: one pass, like the post-op
+        return torch.addmm(residual.reshape(-1, d), x.reshape(-1, x.shape[-1]), w.t()).view(
+            residual.shape)
 
     def forward(self, hidden_states: torch.Tensor, **_) -> torch.Tensor:
         """[b, t, d] → [b, t, d]; extra keyword arguments (position embeddings) are unused."""
         x = hidden_states
         b, t, d = x.shape
-        qkv = _linear(self.input_layernorm(x), self.qkv)  # [b, t, 3d]
+        qkv = self._mm(self.input_layernorm(x), self.qkv)  # [b, t, 3d]
         q, k, v = qkv.view(b, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         att = _attention(q, k, v)  # [b, h, t, e], bidirectional
-        x = _linear_add(att.transpose(1, 2).reshape(b, t, d), self.o, x)
+        x = self._mm_add(att.transpose(1, 2).reshape(b, t, d), self.o, x)
         h = self.post_attention_layernorm(x)
         if self.activation == "silu":
-            h = _linear(h, self.fc1, "swish")  # SiLU as a oneDNN post-op
+            h = self._mm(h, self.fc1, "swish")  # SiLU as a oneDNN post-op / in place
         else:
             from transformers.activations import ACT2FN
 
-            h = ACT2FN[self.activation](_linear(h, self.fc1))
-        return _linear_add(h, self.fc2, x)
+            h = ACT2FN[self.activation](self._mm(h, self.fc1))
+        return self._mm_add(h, self.fc2, x)
 
     def unfuse(self) -> nn.Module:
         """A transformers ``Xcodec2DecoderLayer`` with the same weights (dense, trainable)."""
@@ -113,11 +133,13 @@ class FusedDecoderLayer(nn.Module):
         return layer
 
     def extra_repr(self) -> str:
-        return f"heads={self.num_heads}, head_dim={self.head_dim}, fused qkv, packed"
+        kind = "packed" if self.packed else "plain (MKL)"
+        return f"heads={self.num_heads}, head_dim={self.head_dim}, fused qkv, {kind}"
 
 
-def fuse_decoder(decoder: nn.Module) -> int:
-    """Fuse the blocks of a transformers ``Xcodec2Decoder`` in place and pack its other linears.
+def fuse_decoder(decoder: nn.Module, packed: bool = True) -> int:
+    """Fuse the blocks of a transformers ``Xcodec2Decoder`` in place; with ``packed``, pack
+    them and its other linears for oneDNN.
 
     Returns:
         number of modules replaced (blocks + linear layers).
@@ -125,9 +147,9 @@ def fuse_decoder(decoder: nn.Module) -> int:
     n = 0
     for i, layer in enumerate(decoder.layers):
         if not isinstance(layer, FusedDecoderLayer):
-            decoder.layers[i] = FusedDecoderLayer(layer)
+            decoder.layers[i] = FusedDecoderLayer(layer, packed=packed)
             n += 1
-    return n + pack_linears(decoder)
+    return n + (pack_linears(decoder) if packed else 0)
 
 
 def unfuse_decoder(decoder: nn.Module) -> int:

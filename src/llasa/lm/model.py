@@ -18,7 +18,7 @@ from .._common.device import resolve_device, resolve_dtype
 from .._common.errors import Cancelled, InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
-from .._common.packing import can_pack, decode_batch_hint, pack_linears, unpack_linears
+from .._common.packing import decode_batch_hint, pack_linears, should_pack, unpack_linears
 from .frontend import FRONTEND_KEY, get_frontend
 from .prompt import build_tts_prompt, prompt_text_chars
 from .sampling import GenerationSettings
@@ -140,7 +140,7 @@ class LlasaLM:
         Decoding gets faster (see ``bench/lm.py``), outputs stay the same (bit-identical in
         bf16, ~1e-6 in fp32); the layers are no longer trainable until :meth:`unoptimize`.
         """
-        if not self.optimized and can_pack(self.device, self.dtype):
+        if not self.optimized and should_pack(self.device, self.dtype, "decode"):
             pack_linears(self.model.model.layers, decode_batch_hint(self.dtype))
             self.optimized = True
             self._head = None
