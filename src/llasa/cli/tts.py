@@ -46,7 +46,9 @@ def register(subparsers) -> None:
     m.add_argument("--lm", help="LM hub id or directory (default: the model shipped with llasa)")
     m.add_argument("--codec", help="codec hub id or directory (default: the shipped one)")
     m.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    m.add_argument("--dtype", help="LM dtype: fp32, bf16, fp16 (default fp32)")
+    m.add_argument("--dtype", help="LM dtype: auto (what the CPU/GPU computes natively), fp32, "
+                   "bf16, fp16 (default fp32)")
+    m.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
     m.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="do not pack the LM for fast CPU decoding (packing keeps outputs)")
     s = p.add_argument_group("sampling (defaults: the model card's, or what the model's "
@@ -126,7 +128,7 @@ def check_args(args):
     """Everything that can be checked before loading a model. Returns (text, limits, sampling):
     ``sampling`` holds only the options given, checked; the model's own defaults fill the rest
     (``Llasa.make_settings``)."""
-    from ..lm.sampling import GenerationSettings
+    from ..lm.settings import GenerationSettings
     from ..tts.text import TextLimits, check_text
     from ..tts.types import duration_to_tokens
 
@@ -202,7 +204,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     tts = Llasa.from_pretrained(args.lm, args.codec, device=args.device, dtype=args.dtype,
                                 decode_only=args.voice_audio is None,
-                                optimize=args.optimize, limits=limits)
+                                optimize=args.optimize, limits=limits, quant=args.quant)
     t_load = time.perf_counter() - t0
     settings = tts.make_settings(**sampling)
     registry = None

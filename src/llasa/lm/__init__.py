@@ -6,15 +6,26 @@ Public API::
     lm = LlasaLM.from_pretrained("HKUSTAudio/Llasa-1B", dtype="bf16")
     ids = lm.build_prompt("Hello there.")
     [[gen]] = lm.generate([ids], GenerationSettings(seed=0))
+
+Names load lazily: the torch-free modules (``tokens``, ``prompt``, ``frontend``, ``settings``,
+``onnx_lm``) stay importable without torch, which the ONNX engine's cold start needs.
 """
 
-from .decoding import DecodeState
-from .model import Generation, LlasaLM
-from .prompt import build_tts_prompt, parse_speech
-from .sampling import GenerationSettings, max_new_tokens_for_text
-from .tiny import TinyLMConfig, tiny_lm, tiny_tokenizer
-from .tokens import ADDED_TOKENS, SpeechVocab
+import importlib
 
-__all__ = ["ADDED_TOKENS", "DecodeState", "Generation", "GenerationSettings", "LlasaLM",
-           "SpeechVocab", "TinyLMConfig", "build_tts_prompt", "max_new_tokens_for_text",
-           "parse_speech", "tiny_lm", "tiny_tokenizer"]
+# public name -> submodule that defines it
+_WHERE = {
+    "DecodeState": "decoding", "Generation": "model", "LlasaLM": "model",
+    "build_tts_prompt": "prompt", "parse_speech": "prompt",
+    "GenerationSettings": "settings", "max_new_tokens_for_text": "settings",
+    "TinyLMConfig": "tiny", "tiny_lm": "tiny", "tiny_tokenizer": "tiny",
+    "ADDED_TOKENS": "tokens", "SpeechVocab": "tokens",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'llasa.lm' has no attribute {name!r}")

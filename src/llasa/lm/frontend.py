@@ -151,3 +151,18 @@ def get_frontend(spec: str | None, program: str | None = None) -> EspeakPhonemes
     if kind == "espeak":
         return EspeakPhonemes(arg or "en-us", program=program)
     raise ModelLoadError(f"unknown text frontend {spec!r} (known: 'espeak:VOICE', 'none')")
+
+
+def apply_frontend(frontend, text: str) -> str:
+    """``text`` as a model with ``frontend`` reads it: through it (trailing space kept), or as
+    is when there is none. Used by the ONNX engine (the rule of ``LlasaLM.prepare_text``).
+
+    Raises:
+        InputError: text with nothing the frontend can speak (e.g. only punctuation).
+    """
+    if frontend is None or not isinstance(text, str) or not text.strip():
+        return text
+    out = frontend(text)
+    if not out.strip():
+        raise InputError(f"nothing to speak in {text!r}")
+    return out + (" " if text[-1].isspace() else "")

@@ -20,7 +20,7 @@ def __getattr__(name):
 
         return Llasa
     if name == "GenerationSettings":
-        from ..lm.sampling import GenerationSettings
+        from ..lm.settings import GenerationSettings
 
         return GenerationSettings
     if name == "AudioStream":

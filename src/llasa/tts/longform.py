@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._common.log import progress
-from ..lm.sampling import GenerationSettings
+from ..lm.settings import GenerationSettings
 from .types import TOKENS_PER_SECOND, SynthesisResult
 from .voices import Voice
 

@@ -21,19 +21,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._common.errors import BudgetError, InputError, ModelLoadError
-from ..codec.model import Codec
-from ..lm.model import LlasaLM
 from ..lm.prompt import build_tts_prompt
-from ..lm.sampling import GenerationSettings, max_new_tokens_for_text
+from ..lm.settings import GenerationSettings, max_new_tokens_for_text
 from .defaults import default_model_dir
 from .text import TextLimits, check_text, chunk_text
 from .types import SearchStrategy, SynthesisResult, duration_to_tokens
 from .voices import Voice
+
+if TYPE_CHECKING:  # torch-backed; loaded in from_pretrained only, so an injected ONNX engine
+    from ..codec.model import Codec  # (llasa.tts.onnx) runs without importing torch
+    from ..lm.model import LlasaLM
 
 
 class Llasa:
@@ -49,6 +51,8 @@ class Llasa:
     Raises:
         ModelLoadError: the LM's speech vocabulary is larger than the codec's codebook.
     """
+
+    engine = "torch"  # "onnx" when built by from_onnx (llasa.tts.onnx)
 
     def __init__(self, lm: LlasaLM, codec: Codec, *, limits: TextLimits = TextLimits(),
                  decode_context: int = 50):
@@ -73,7 +77,8 @@ class Llasa:
     def from_pretrained(cls, lm: str | Path | None = None, codec: str | Path | None = None, *,
                         device: Any = None, dtype: Any = None, codec_dtype: Any = None,
                         decode_only: bool = False, revision: str | None = None,
-                        optimize: bool = True, limits: TextLimits = TextLimits()) -> Llasa:
+                        optimize: bool = True, limits: TextLimits = TextLimits(),
+                        quant: str | None = None) -> Llasa:
         """Load an LM and a codec by hub id or local directory.
 
         Args:
@@ -87,10 +92,15 @@ class Llasa:
             optimize: pack the LM's linear layers for fast CPU decoding
                 (:meth:`LlasaLM.optimize`; same outputs, a no-op on GPU). The pipeline only
                 runs inference, so this is on by default.
+            quant: ``"int8"`` / ``"int4"``: quantized LM weights for CPU decoding
+                (:mod:`llasa.lm.quant`); a checkpoint saved quantized loads so anyway.
 
         Raises:
             ModelLoadError: a name cannot be resolved, or no model is shipped and none is named.
         """
+        from ..codec.model import Codec
+        from ..lm.model import LlasaLM
+
         default = default_model_dir()
         if lm is None or codec is None:
             missing = [k for k, v in (("lm", lm), ("codec", codec))
@@ -102,11 +112,20 @@ class Llasa:
                     "--codec HKUSTAudio/xcodec2 (Python: Llasa.from_pretrained(lm=..., codec=...))")
         lm_model = LlasaLM.from_pretrained(lm if lm is not None else default / "lm",
                                            device=device, dtype=dtype, revision=revision,
-                                           optimize=optimize)
+                                           optimize=optimize, quant=quant)
         codec_model = Codec.from_pretrained(codec if codec is not None else default / "codec",
                                             device=device, dtype=codec_dtype,
                                             decode_only=decode_only, revision=revision)
         return cls(lm_model, codec_model, limits=limits)
+
+    @classmethod
+    def from_onnx(cls, directory: str | Path | None = None, *,
+                  limits: TextLimits = TextLimits()) -> Llasa:
+        """The torch-free ONNX engine on an export folder (default: the shipped model's);
+        see :mod:`llasa.tts.onnx`. Decode only: voices come from saved ``.npz`` files."""
+        from .onnx import load_onnx
+
+        return load_onnx(directory, limits=limits)
 
     # ----------------------------------------------------------------------------- prompts
     def voice_from_audio(self, audio: Any, text: str | None, **kw) -> Voice:
