@@ -47,7 +47,8 @@ def _model_args(p, lm: bool = True) -> None:
     g.add_argument("--codec", help="codec hub id or directory (default: the shipped one)")
     g.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     if lm:
-        g.add_argument("--dtype", help="LM dtype: fp32, bf16, fp16")
+        g.add_argument("--dtype", help="LM dtype: auto, fp32, bf16, fp16")
+        g.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
         s = p.add_argument_group("sampling (defaults: the model card's, or what the model's "
                                  "config.json recommends)")
         s.add_argument("--seed", type=int)
@@ -153,7 +154,8 @@ def _settings(args, tts=None):
 def _tts(args):
     from ..tts.pipeline import Llasa
 
-    return Llasa.from_pretrained(args.lm, args.codec, device=args.device, dtype=args.dtype)
+    return Llasa.from_pretrained(args.lm, args.codec, device=args.device, dtype=args.dtype,
+                                 quant=getattr(args, "quant", None))
 
 
 def _system(args, **extra) -> dict:

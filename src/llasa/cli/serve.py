@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--lm", default=None, help="LM hub id or directory (default: shipped model)")
     p.add_argument("--codec", default=None, help="codec hub id or directory (default: shipped)")
     p.add_argument("--device", default=None, help="cpu | cuda | auto")
-    p.add_argument("--dtype", default=None, help="LM dtype: fp32 | bf16 | fp16")
+    p.add_argument("--dtype", default=None, help="LM dtype: auto | fp32 | bf16 | fp16")
+    p.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
     p.add_argument("--api-key", default=None,
                    help="require 'Authorization: Bearer KEY' on /v1 routes")
     p.add_argument("--data-dir", default="llasa-data", help="where uploaded voices are stored")
@@ -53,7 +54,8 @@ def run(args) -> int:
         max_queue=args.max_queue, max_batch=args.max_batch, request_timeout_s=args.timeout,
         max_new_tokens=args.max_new_tokens, verifiers=_names(args.verifiers),
         default_verifiers=_names(args.default_verifiers))
-    engine = load_engine(args.lm, args.codec, settings, device=args.device, dtype=args.dtype)
+    engine = load_engine(args.lm, args.codec, settings, device=args.device, dtype=args.dtype,
+                         quant=args.quant)
     app = create_app(engine, settings)
     import uvicorn
 

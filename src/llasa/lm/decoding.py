@@ -33,7 +33,8 @@ class HeadRows:
     ``lm_head.weight[128261:193800]`` covers them; the 2 rows in between are masked.
     """
 
-    def __init__(self, lm_head_weight: torch.Tensor, vocab: SpeechVocab, packed: bool = False):
+    def __init__(self, lm_head_weight: torch.Tensor, vocab: SpeechVocab, packed: bool = False,
+                 quant: str | None = None):
         self.source_ptr = lm_head_weight.data_ptr()  # lets the owner notice moved weights
         lo = min(vocab.speech_end, vocab.speech_offset)
         hi = vocab.speech_offset + vocab.codebook_size
@@ -50,12 +51,19 @@ class HeadRows:
         self.speech_base = int((self.ids == vocab.speech_offset).nonzero()[0, 0])
         self.ids = self.ids.to(lm_head_weight.device)
         # packed: a oneDNN copy of the allowed rows (the tied embedding keeps the original)
-        self.packed = (pack_weight(self.weight, decode_batch_hint(self.weight.dtype)) if packed
-                       else None)
+        self.packed = (pack_weight(self.weight, decode_batch_hint(self.weight.dtype))
+                       if packed and not quant else None)
+        self.quantized = None
+        if quant:  # the allowed rows alone, quantized like the layers
+            from .quant import quantize_weight
+
+            self.quantized = quantize_weight(quant, self.weight)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[b, d] hidden states → [b, v] float32 logits with the non-speech rows at -inf."""
-        if self.packed is not None:
+        if self.quantized is not None:
+            out = self.quantized(hidden).float()
+        elif self.packed is not None:
             out = packed_linear(hidden, self.packed).float()
         else:
             out = torch.nn.functional.linear(hidden, self.weight).float()

@@ -14,13 +14,16 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .._common.device import resolve_device, resolve_dtype
+from .._common.device import resolve_device, resolve_dtype, warn_if_emulated
 from .._common.errors import Cancelled, InputError, ModelLoadError
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
 from .._common.packing import decode_batch_hint, pack_linears, should_pack, unpack_linears
 from .frontend import FRONTEND_KEY, get_frontend
 from .prompt import build_tts_prompt, prompt_text_chars
+from .quant import QUANT_KEY, check_quant, quant_config, quantize_model
+from .quant_io import (declared_quant as _declared_quant, load_quantized_model,
+                       save_quantized_model, stored_quant)
 from .sampling import GenerationSettings
 from .tokens import SpeechVocab
 
@@ -66,7 +69,8 @@ class LlasaLM:
     """
 
     def __init__(self, model, tokenizer, *, device=None, dtype=None,
-                 max_context: int = MAX_CONTEXT, optimize: bool = False):
+                 max_context: int = MAX_CONTEXT, optimize: bool = False,
+                 quant: str | None = None):
         self.vocab = SpeechVocab.from_tokenizer(tokenizer)
         emb = model.get_input_embeddings().weight.shape[0]
         if emb < self.vocab.vocab_size:
@@ -82,14 +86,17 @@ class LlasaLM:
         self.max_context = int(max_context)
         self._head: HeadRows | None = None
         self.optimized = False
+        self.quant = _declared_quant(model)  # a checkpoint stored quantized (load_quantized)
+        if quant is not None:
+            self.quantize(quant)
         if optimize:
             self.optimize()
 
     # ---- loading / saving -------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path_or_id: str | Path, *, device=None, dtype=None,
-                        revision: str | None = None, optimize: bool | str = "auto"
-                        ) -> "LlasaLM":
+                        revision: str | None = None, optimize: bool | str = "auto",
+                        quant: str | None = None) -> "LlasaLM":
         """Load an official checkpoint (e.g. ``HKUSTAudio/Llasa-1B``) or a saved directory.
 
         Args:
@@ -101,6 +108,9 @@ class LlasaLM:
                 (:meth:`optimize`; a no-op on GPU or in fp16): the loaded model is then
                 inference-only until :meth:`unoptimize`. False: plain trainable layers.
                 (The constructor defaults to False: it wraps a model the caller may train.)
+            quant: "int8" or "int4": quantize the decoder's weights for CPU decoding
+                (:mod:`llasa.lm.quant`). A checkpoint saved quantized (``llasa export
+                --quant``) loads quantized without it.
 
         Raises:
             ModelLoadError: not found, not a Llama checkpoint, or a tokenizer without the
@@ -113,18 +123,36 @@ class LlasaLM:
         path = resolve(path_or_id, revision=revision)
         if not (path / "config.json").is_file():
             raise ModelLoadError(f"{path} has no config.json: not a model directory")
-        dev, dt = resolve_device(device), resolve_dtype(dtype)
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        warn_if_emulated(dt, dev, "LM")
+        quant = check_quant(quant)
+        stored = stored_quant(path)
+        if (quant or stored) and dev.type != "cpu":
+            raise InputError("quantized weights (int8/int4) run on the CPU only; use --dtype "
+                             "bf16 on a GPU")
+        if stored and quant not in (None, stored["method"]):
+            raise InputError(f"{path} is stored as {stored['method']}; it cannot be "
+                             f"re-quantized to {quant}: start from the float model")
+        quant = None if stored else quant
         try:
             tok = AutoTokenizer.from_pretrained(str(path))
-            model = LlamaForCausalLM.from_pretrained(str(path), dtype=dt)
+            if stored:
+                model = load_quantized_model(path, dt)
+            else:
+                model = LlamaForCausalLM.from_pretrained(str(path), dtype=dt)
         except (OSError, ValueError, KeyError) as e:
             raise ModelLoadError(f"cannot load a Llama LM from {path}: {e}") from None
-        return cls(model, tok, device=dev, dtype=dt, optimize=bool(optimize))
+        return cls(model, tok, device=dev, dtype=dt, optimize=bool(optimize), quant=quant)
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json`` + ``model.safetensors`` + tokenizer files (HF layout)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
+        if self.quant:  # integers and scales, as llasa export --quant writes them
+            save_quantized_model(self.model, d, self.quant)
+            self.tokenizer.save_pretrained(str(d))
+            return
         was = self.optimized
         self.unoptimize()  # packed layers have no state_dict weights: save plain ones
         try:
@@ -140,10 +168,28 @@ class LlasaLM:
         Decoding gets faster (see ``bench/lm.py``), outputs stay the same (bit-identical in
         bf16, ~1e-6 in fp32); the layers are no longer trainable until :meth:`unoptimize`.
         """
-        if not self.optimized and should_pack(self.device, self.dtype, "decode"):
+        if not self.optimized and not self.quant and should_pack(self.device, self.dtype,
+                                                                 "decode"):
             pack_linears(self.model.model.layers, decode_batch_hint(self.dtype))
             self.optimized = True
             self._head = None
+        return self
+
+    def quantize(self, method: str) -> "LlasaLM":
+        """Quantize the decoder's linear layers to ``method`` ("int8" / "int4") in place, and
+        the allowed output rows with them (:mod:`llasa.lm.quant`). Inference only, CPU."""
+        method = check_quant(method)
+        if method is None or method == self.quant:
+            return self
+        if self.quant:
+            raise InputError(f"the LM is already {self.quant}; load the float model to "
+                             f"quantize it to {method}")
+        if self.device.type != "cpu":
+            raise InputError("quantized weights (int8/int4) run on the CPU only")
+        self.unoptimize()
+        quantize_model(self.model.model.layers, method)
+        self.quant, self._head = method, None
+        setattr(self.model.config, QUANT_KEY, quant_config(method))
         return self
 
     def unoptimize(self) -> "LlasaLM":
@@ -185,7 +231,7 @@ class LlasaLM:
         """The allowed rows of the output matrix (a view; rebuilt if the weights moved)."""
         w = self.model.get_output_embeddings().weight
         if self._head is None or self._head.source_ptr != w.data_ptr():
-            self._head = HeadRows(w, self.vocab, packed=self.optimized)
+            self._head = HeadRows(w, self.vocab, packed=self.optimized, quant=self.quant)
         return self._head
 
     # ---- generation -------------------------------------------------------------------------

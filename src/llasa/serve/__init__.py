@@ -11,12 +11,12 @@ __all__ = ["ServeSettings", "create_app", "LlasaEngine", "load_engine"]
 
 
 def load_engine(lm=None, codec=None, settings: ServeSettings | None = None, *, device=None,
-                dtype=None):
+                dtype=None, quant=None):
     """Load a :class:`llasa.tts.Llasa` pipeline and wrap it for serving."""
     from ..tts import Llasa
     from .engine import LlasaEngine
 
-    tts = Llasa.from_pretrained(lm=lm, codec=codec, device=device, dtype=dtype)
+    tts = Llasa.from_pretrained(lm=lm, codec=codec, device=device, dtype=dtype, quant=quant)
     return LlasaEngine(tts, settings or ServeSettings())
 
 
