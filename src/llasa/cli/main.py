@@ -13,7 +13,8 @@ import sys
 from .._common.errors import LlasaError
 
 # Subcommand modules, in help order. A module that is not present is skipped.
-_COMMANDS = ["tts", "codec", "voice", "data", "train", "asr", "eval", "serve"]
+_COMMANDS = ["tts", "codec", "voice", "data", "train", "asr", "eval", "serve", "export",
+             "quantize", "info"]
 
 
 def build_parser() -> argparse.ArgumentParser:

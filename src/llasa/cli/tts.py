@@ -51,6 +51,11 @@ def register(subparsers) -> None:
     m.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
     m.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="do not pack the LM for fast CPU decoding (packing keeps outputs)")
+    m.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
+                   help="onnx: the torch-free engine on an ONNX export (the shipped model has "
+                        "one; `llasa export onnx`); starts in a fraction of the time. auto "
+                        "(default): onnx when the models have an export and no option needs "
+                        "torch (voice audio, search, verifiers, streaming, cfg, a GPU)")
     s = p.add_argument_group("sampling (defaults: the model card's, or what the model's "
                              "config.json recommends)")
     s.add_argument("--seed", type=int, help="seed; the same seed gives the same audio")
@@ -193,18 +198,67 @@ def check_search_args(args) -> None:
         raise InputError("--scores-json needs --verifier or --search (what should be scored?)")
 
 
+def onnx_blockers(args) -> list[str]:
+    """The options given that only the torch engine serves."""
+    why = []
+    for flag, used in (("--voice-audio", args.voice_audio is not None),
+                       ("--search", bool(args.search)), ("--verifier", bool(args.verifier)),
+                       ("--scores-json", args.scores_json is not None),
+                       ("--stream", args.stream),
+                       ("--cfg-scale", args.cfg_scale not in (None, 1.0)),
+                       ("--device", args.device not in (None, "cpu")),
+                       ("--dtype", args.dtype not in (None, "fp32", "float32")),
+                       ("--quant", getattr(args, "quant", None) is not None)):
+        if used:
+            why.append(flag)
+    return why
+
+
+def pick_engine(args):
+    """("onnx", export folder) or ("torch", None), as --engine asks (see its help).
+
+    Raises:
+        InputError: --engine onnx where it cannot run.
+    """
+    if args.engine == "torch":
+        return "torch", None
+    from ..tts.onnx import find_export
+
+    blockers = onnx_blockers(args)
+    found = find_export(args.lm, args.codec)
+    if args.engine == "onnx":
+        if blockers:
+            raise InputError(f"--engine onnx cannot serve {', '.join(blockers)}; use "
+                             "--engine torch (or auto)")
+        if found is None:
+            where = args.lm or args.codec or "the shipped model"
+            raise InputError(f"--engine onnx needs an ONNX export, and {where} has none; make "
+                             "one with `llasa export onnx [--lm ...] [--codec ...] -o DIR` "
+                             "and pass --lm DIR")
+    if blockers or found is None:
+        return "torch", None
+    return "onnx", found
+
+
 def run(args) -> int:
     text, limits, sampling = check_args(args)
-    from ..tts import Llasa
     from ..tts.voices import VoiceRegistry, resolve_voice
 
+    engine, export_dir = pick_engine(args)
     voice = None
     if args.voice:  # before the models load: a bad name should fail fast
         voice = resolve_voice(args.voice, VoiceRegistry(args.voices_dir))
     t0 = time.perf_counter()
-    tts = Llasa.from_pretrained(args.lm, args.codec, device=args.device, dtype=args.dtype,
-                                decode_only=args.voice_audio is None,
-                                optimize=args.optimize, limits=limits, quant=args.quant)
+    if engine == "onnx":
+        from ..tts.onnx import load_onnx
+
+        tts = load_onnx(export_dir, limits=limits)
+    else:
+        from ..tts import Llasa
+
+        tts = Llasa.from_pretrained(args.lm, args.codec, device=args.device,
+                                    dtype=args.dtype, decode_only=args.voice_audio is None,
+                                    optimize=args.optimize, limits=limits, quant=args.quant)
     t_load = time.perf_counter() - t0
     settings = tts.make_settings(**sampling)
     registry = None
@@ -233,7 +287,7 @@ def run(args) -> int:
         seconds, info = res.duration, res.info
     ended = "ended on END" if info.get("ended") else "hit the token cap"
     print(f"wrote {args.output} ({seconds:.2f} s of audio, {info.get('tokens')} tokens, "
-          f"{ended}; models loaded in {t_load:.1f} s, synthesis "
+          f"{ended}; {engine} engine: models loaded in {t_load:.1f} s, synthesis "
           f"{time.perf_counter() - t0 - t_load:.1f} s)")
     if args.stream and info.get("first_audio_seconds") is not None:
         print(f"first audio after {info['first_audio_tokens']} tokens, "
