@@ -117,6 +117,19 @@ def register(subparsers) -> None:
     _judge_args(s)
     s.set_defaults(func=run_search)
 
+    g = sub.add_parser("gate", help="parity gate: a changed model (e.g. --quant) against its "
+                       "reference, paired by seed and utterance",
+                       description="Pair run i of --reference with run i of --candidate (one "
+                       "'llasa eval tts' folder per seed, same list) by utterance; a metric "
+                       "(WER, CER, SIM-o) passes when the candidate's mean lies inside the "
+                       "reference's 95%% interval or beyond it on the good side. Exit 1 when "
+                       "a metric fails.")
+    g.add_argument("--reference", type=Path, nargs="+", required=True, help="reference runs")
+    g.add_argument("--candidate", type=Path, nargs="+", required=True, help="candidate runs")
+    g.add_argument("--name", default="candidate", help="candidate's column name")
+    g.add_argument("--json", type=Path, help="also write the verdict here")
+    g.set_defaults(func=run_gate)
+
     m = sub.add_parser("compare", help="one markdown table from several summary.json runs")
     m.add_argument("runs", nargs="+", type=Path, help="run folders (or summary.json files)")
     m.add_argument("--names", help="comma-separated row names (default: folder names)")
@@ -262,6 +275,18 @@ def run_search(args) -> int:
     for key, path in result["plots"].items():
         print(f"plot {key}: {path}")
     return 0
+
+
+def run_gate(args) -> int:
+    from ..eval.gate import gate_runs, markdown, to_json
+
+    gates = gate_runs(args.reference, args.candidate)
+    print(markdown(gates, args.name), end="")
+    verdict = to_json(gates)
+    if args.json:
+        args.json.write_text(json.dumps(verdict, indent=1) + "\n")
+    print("gate: " + ("passed" if verdict["passed"] else "FAILED"))
+    return 0 if verdict["passed"] else 1
 
 
 def run_compare(args) -> int:
