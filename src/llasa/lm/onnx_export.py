@@ -14,6 +14,7 @@ computed. Needs torch and onnx (export time only).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -141,8 +142,9 @@ def _check(net: KVLlama, lm: LlasaLM) -> None:
         ref = lm.model(input_ids=ids).logits[:, :, net.head_ids].float()  # [1, 12, v]
         a, *cache = net(ids[:, :11], *empty)
         b, *_ = net(ids[:, 11:], *cache)
-    err = max(float((a - ref[:, 10]).abs().max()), float((b - ref[:, 11]).abs().max()))
-    if err > 1e-3:
+    scale = max(1.0, float(ref.abs().max()))
+    err = max(float((a - ref[:, 10]).abs().max()), float((b - ref[:, 11]).abs().max())) / scale
+    if err > 1e-4:
         raise ModelLoadError(f"the onnx LM graph disagrees with transformers (max {err:.2e})")
 
 
@@ -168,7 +170,9 @@ def export_lm(lm: LlasaLM, path: str | Path) -> dict:
     axes = {"ids": {1: "s"}, **{n: {2: "p"} for n in names_in},
             **{n: {2: "t"} for n in names_out}}
     path = Path(path)
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # shape checks traced as constants (GroupNorm's) are fine for these graphs
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             net, (ids, *past), str(path), dynamo=False, opset_version=OPSET,
             input_names=["ids", *names_in], output_names=["logits", *names_out],
