@@ -60,6 +60,7 @@ class DNSMOSVerifier(LazyVerifier):
         self.name = "mos" if field == "ovrl" else f"mos-{field}"
 
     def _load(self):
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before speechmos makes sessions
         try:
             import speechmos
             from speechmos.dnsmos import DNSMOS

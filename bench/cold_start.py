@@ -1,0 +1,126 @@
+"""Cold start: a whole `llasa tts` process, onnx engine vs torch engine, and first vs warm
+synthesis inside one process.
+
+Run:  python bench/cold_start.py                    (5 processes per engine, ~1 min on 2 cores)
+      python bench/cold_start.py --runs 9 --text "Please wait here."
+
+Each row of the first table is the median (and min/max) wall time of ``--runs`` fresh
+processes running ``llasa tts TEXT -o x.wav --seed 0 [--engine torch]`` with the shipped
+model, from process start to exit (imports, model load, phonemes, LM, codec, WAV write).
+The second table loads each engine's Python API once (``Llasa.from_onnx()`` /
+``Llasa.from_pretrained()``) and times its first ``synthesize`` and the median of
+``--warm`` later ones (same text and seed). Prints markdown; the header names the CPU and
+whether it has avx512f / avx512_bf16 / amx_bf16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEXT = "Please close the window before you leave."
+FLAGS = ("avx512f", "avx512_bf16", "amx_bf16")
+
+_IN_PROCESS = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from llasa import Llasa
+engine, text, warm = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tts = Llasa.from_onnx() if engine == "onnx" else Llasa.from_pretrained()
+load = time.perf_counter() - t0
+times = []
+for _ in range(1 + warm):
+    t = time.perf_counter()
+    r = tts.synthesize(text, seed=0)
+    times.append(time.perf_counter() - t)
+print(json.dumps({"load": load, "times": times, "tokens": r.info["tokens"]}))
+"""
+
+
+def cpu_line() -> str:
+    """``model name`` and which of :data:`FLAGS` /proc/cpuinfo lists."""
+    name, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k.strip() == "model name" and name == "unknown CPU":
+                    name = v.strip()
+                elif k.strip() == "flags" and not flags:
+                    flags = set(v.split())
+    except OSError:
+        pass
+    have = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in FLAGS)
+    return f"{name}, {os.cpu_count()} cores ({have})"
+
+
+def run_cli(engine: str, text: str, out: Path) -> tuple[float, str]:
+    cmd = [sys.executable, "-m", "llasa.cli", "tts", text, "-o", str(out), "--seed", "0",
+           "--engine", engine]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLASA_QUIET": "1"}
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    if r.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    return wall, r.stdout.strip().splitlines()[-1]
+
+
+def in_process(engine: str, text: str, warm: int) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLASA_QUIET": "1"}
+    r = subprocess.run([sys.executable, "-c", _IN_PROCESS, engine, text, str(warm)],
+                       capture_output=True, text=True, env=env)
+    if r.returncode:
+        sys.exit(f"in-process {engine} run failed:\n{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="processes per engine")
+    ap.add_argument("--warm", type=int, default=3, help="warm syntheses after the first")
+    ap.add_argument("--text", default=TEXT)
+    ap.add_argument("--engines", default="onnx,torch")
+    args = ap.parse_args(argv)
+    engines = args.engines.split(",")
+    walls: dict[str, list[float]] = {e: [] for e in engines}
+    summary = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.runs):  # interleaved: load drifts on a shared machine
+            for e in engines:
+                wall, summary[e] = run_cli(e, args.text, Path(tmp) / f"{e}.wav")
+                walls[e].append(wall)
+    print(f"### Cold start of `llasa tts` — {cpu_line()}\n")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Text: {args.text!r}, shipped model, `--seed 0`; {args.runs} processes per engine "
+          "(interleaved), wall seconds from process start to exit. Load average after the "
+          f"runs (1/5/15 min): {load}.\n")
+    print("| engine | median s | min s | max s | vs onnx |")
+    print("|---|---|---|---|---|")
+    base = statistics.median(walls[engines[0]])
+    for e in engines:
+        med = statistics.median(walls[e])
+        print(f"| {e} | {med:.2f} | {min(walls[e]):.2f} | {max(walls[e]):.2f} | "
+              f"{med / base:.1f}× |")
+    print()
+    for e in engines:
+        print(f"- {e}: `{summary[e]}`")
+    print("\n### First vs warm synthesis in one process (Python API)\n")
+    print("| engine | load s | first s | warm s (median) | first / warm | tokens |")
+    print("|---|---|---|---|---|---|")
+    for e in engines:
+        r = in_process(e, args.text, args.warm)
+        first, warm = r["times"][0], statistics.median(r["times"][1:])
+        print(f"| {e} | {r['load']:.2f} | {first:.3f} | {warm:.3f} | {first / warm:.2f} | "
+              f"{r['tokens']} |")
+
+
+if __name__ == "__main__":
+    main()
