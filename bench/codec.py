@@ -59,6 +59,9 @@ def _err(y: np.ndarray, ref: np.ndarray) -> str:
 
 
 def main() -> None:
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip-memory", action="store_true")

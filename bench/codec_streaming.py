@@ -30,6 +30,9 @@ SETTINGS = [  # (chunk, left_context, lookahead, crossfade)
 
 
 def main() -> None:
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tiny", action="store_true", help="use presets.tiny() instead of full size")
     ap.add_argument("--codec", default=None, metavar="PATH_OR_ID",

@@ -25,6 +25,9 @@ SENTENCES = ["The quick brown fox jumps over the lazy dog.",
 
 
 def main() -> None:
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--steps", type=int, default=10)

@@ -171,6 +171,9 @@ def run_dtype(name: str, args, bw: float) -> list[list[str]]:
 
 
 def main(argv=None):
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", choices=sorted(PRESETS), default="eighth")
     ap.add_argument("--dtypes", default="bf16,fp32")

@@ -38,6 +38,9 @@ def _chunks(res) -> list[np.ndarray]:
 
 
 def main() -> None:
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lm"), ap.add_argument("--codec")
     ap.add_argument("--voice-audio"), ap.add_argument("--voice-text", default=PROMPT)

@@ -83,6 +83,9 @@ def run(preset: str, dtype_name: str, args) -> list[str]:
 
 
 def main(argv=None):
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="eighth", help="bench/lm.py preset: tiny, eighth, 1b")
     ap.add_argument("--dtypes", default="bf16,fp32")

@@ -48,6 +48,9 @@ def espeak_voice(codec_size: int, seconds: float = 3.0):
 
 
 def main(argv=None):
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", choices=sorted(PRESETS), default="eighth")
     ap.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16")

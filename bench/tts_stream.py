@@ -79,6 +79,9 @@ def ours_stream(tts, text: str, n: int, seed: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lm"), p.add_argument("--codec")

@@ -90,6 +90,9 @@ def library_fn(name: str, verifier, clips, request):
 
 
 def main() -> None:
+    from llasa._common.cpu import cpu_info  # every benchmark names its CPU
+
+    print(f"CPU: {cpu_info(with_torch=False).summary()}", flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--verifiers", default="sim,wer,mos,distillmos")
