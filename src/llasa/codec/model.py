@@ -28,6 +28,7 @@ from . import convert
 from .config import HOP_LENGTH, SAMPLE_RATE, check_config, codebook_size
 from .features import feature_extractor, num_tokens, pad_waveform, semantic_features
 from .fused import fuse_decoder, unfuse_decoder
+from .windows import ENCODE_CONTEXT, ENCODE_WINDOW, encode_windowed
 
 # Modules a decoder needs (llasa.md §1.7); decode_only builds nothing else.
 _DECODER_PREFIXES = ("acoustic_decoder.", "quantizer.project_out.")
@@ -249,13 +250,17 @@ class Codec:
         return out
 
     # ---- encode --------------------------------------------------------------------------
-    def encode(self, waveforms: np.ndarray | list[np.ndarray], batch_size: int = 8
-               ) -> list[np.ndarray]:
+    def encode(self, waveforms: np.ndarray | list[np.ndarray], batch_size: int = 8, *,
+               window: int = ENCODE_WINDOW, context: int = ENCODE_CONTEXT) -> list[np.ndarray]:
         """Encode 16 kHz mono waveforms into codes, batched with padding masks.
 
         Args:
             waveforms: one float waveform [n] or a list of them (lengths may differ).
             batch_size: waveforms per forward pass (sorted by length to limit padding).
+            window, context: a waveform of more than ``window`` tokens (30 s) is encoded
+                alone in overlapping windows with ``context`` tokens on each side, so memory
+                stays bounded for any length (:mod:`llasa.codec.windows`); shorter ones are
+                encoded in one pass.
 
         Returns:
             list of int64 code arrays, one per input, each of length ``n // 320 + 1`` (the
@@ -269,8 +274,16 @@ class Codec:
         wavs = [validate_waveform(np.asarray(w, dtype=np.float32)
                                   if np.issubdtype(np.asarray(w).dtype, np.floating) else w,
                                   name=f"waveform {i}") for i, w in enumerate(wavs)]
-        order = sorted(range(len(wavs)), key=lambda i: len(wavs[i]))
+        if window <= 2 * context or context < 0:
+            raise InputError(f"window ({window}) must exceed twice the context ({context}) "
+                             "and the context must be >= 0")
         out: list[np.ndarray | None] = [None] * len(wavs)
+        order = []
+        for i in sorted(range(len(wavs)), key=lambda i: len(wavs[i])):
+            if num_tokens(len(wavs[i])) > window:  # one at a time, windowed: bounded memory
+                out[i] = encode_windowed(self, pad_waveform(wavs[i]), window, context)
+            else:
+                order.append(i)
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             for i, codes in zip(idx, self._encode_batch([pad_waveform(wavs[i]) for i in idx])):
