@@ -168,6 +168,7 @@ def check_args(args):
 def check_search_args(args) -> None:
     """Parse --search and the verifier specs (nothing loads) so mistakes fail early."""
     from ..search import parse_search
+    from ..search.limits import check_search_rows
     from ..verifiers import build_verifier
 
     if args.search:
@@ -177,6 +178,7 @@ def check_search_args(args) -> None:
         if args.duration is not None:
             raise InputError("--duration cannot be combined with --search")
         args.search_config = parse_search(args.search, tuple(args.verifier))
+        check_search_rows(args.search_config)  # before any model loads (the server's rule)
     specs = list(args.verifier)
     if args.search:
         cfg = args.search_config

@@ -14,6 +14,7 @@ from .._common.errors import InputError
 from ..verifiers import VerifierRegistry
 from .config import Beam, BestOfN, Hybrid, PartialPRM, SearchConfig, Threshold, parse_search
 from .engine import SearchRun
+from .limits import available_bytes, check_search_memory, check_search_rows
 from .result import SearchResult
 from .strategies import STRATEGIES
 
@@ -47,9 +48,14 @@ def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | 
     if fn is None:
         raise InputError(f"search config must be BestOfN, Beam, PartialPRM, Hybrid or "
                          f"Threshold (or a spec string), got {type(config).__name__}")
+    check_search_rows(config)
     settings = tts.make_settings(settings, **sampling)
     run = SearchRun(tts, text, voice, settings, registry or VerifierRegistry(),
                     language=language, budget=config.budget, should_stop=should_stop)
+    lm = getattr(tts.lm, "model", None)
+    if lm is not None and hasattr(lm, "config"):  # torch LMs: refuse before the cache exists
+        check_search_memory(config, lm.config, len(run.prompt) + run.cap,
+                            lm.dtype.itemsize, available_bytes(lm.device))
     return fn(run, config)
 
 

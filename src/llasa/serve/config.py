@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._common.errors import InputError
+from ..search.limits import MAX_SEARCH_ROWS
 
 # Verifiers a client may ask for by name. Specs that load arbitrary hub models ("hf-asr:<id>")
 # are server-side choices only: a request must not make the server fetch or build new models.
@@ -61,6 +62,8 @@ class ServeSettings:
                          ("max_search_candidates", 1)]:
             if int(getattr(self, name)) < lo:
                 raise InputError(f"ServeSettings.{name} must be >= {lo}")
+        if int(self.max_search_candidates) > MAX_SEARCH_ROWS:
+            raise InputError(f"ServeSettings.max_search_candidates must be <= {MAX_SEARCH_ROWS}")
         if self.request_timeout_s <= 0 or self.batch_wait_s < 0:
             raise InputError("ServeSettings: request_timeout_s must be > 0 and batch_wait_s >= 0")
         if not 0 < self.min_voice_seconds < self.max_voice_seconds:

@@ -18,6 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
+from .._common.errors import InputError
+from ..search.api import config_for_budget
+from ..search.limits import check_search_rows
 from .engine import DEFAULT_VOICE, SpeechJob
 from .formats import MEDIA_TYPES_STREAM, encode_audio, pcm16, sse_audio_delta, sse_event
 from .formats import wav_stream_header
@@ -87,9 +90,11 @@ def parse_speech(data: dict, app_state) -> tuple[SpeechRequest, SpeechJob]:
     search = None
     if req.search is not None:
         s = req.search
-        if s.budget > settings.max_search_candidates:
-            raise ApiError(400, f"search budget {s.budget} is over this server's limit of "
-                           f"{settings.max_search_candidates}", param="search.budget")
+        try:  # the library's rule, as the CLI applies it (rows = budget here)
+            check_search_rows(config_for_budget(s.strategy, s.budget, ("wer",)),
+                              settings.max_search_candidates)
+        except InputError as e:
+            raise ApiError(400, str(e), param="search.budget") from None
         sv = tuple(s.verifiers) if s.verifiers else verifiers
         if not sv:
             raise ApiError(400, "search needs at least one verifier (search.verifiers)",
