@@ -19,10 +19,10 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from .._common.device import resolve_device, resolve_dtype
+from .._common.device import resolve_device, resolve_dtype, warn_if_emulated
 from .._common.errors import InputError, ModelLoadError
 from .._common.hub import resolve
-from .._common.packing import can_pack
+from .._common.packing import should_pack
 from ..audio import validate_waveform
 from . import convert
 from .config import HOP_LENGTH, SAMPLE_RATE, check_config, codebook_size
@@ -141,7 +141,8 @@ class Codec:
         self.config = net.config
         self.decode_only = decode_only
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype)
+        self.dtype = resolve_dtype(dtype, self.device)
+        warn_if_emulated(self.dtype, self.device, "codec")
         self.codebook_size = codebook_size(self.config)
         self.net.to(device=self.device, dtype=self.dtype)
         self._extractor = None if decode_only else feature_extractor()
@@ -154,17 +155,20 @@ class Codec:
             self.optimize()
 
     def optimize(self) -> "Codec":
-        """Fuse and pack the decoder for oneDNN (CPU, fp32/bf16; no-op elsewhere).
+        """Fuse the decoder for fast CPU decoding (fp32/bf16; no-op elsewhere).
 
-        The transformer blocks become :class:`~llasa.codec.fused.FusedDecoderLayer` and ``fc``
-        and the ISTFT head's projection are packed: a decode takes about half the CPU time in
-        fp32 (``bench/codec.py``), with outputs within ~1e-5 of the plain layers. The decoder
-        is inference-only until :meth:`unoptimize`. ``optimize="auto"`` (the default) does
-        this at the first decode.
+        The transformer blocks become :class:`~llasa.codec.fused.FusedDecoderLayer`; where
+        oneDNN's kernels pay on this CPU (AVX-512, :func:`llasa._common.cpu.pack_pays`) they and
+        ``fc`` and the ISTFT head's projection are packed: a decode then takes about half the
+        CPU time in fp32 (``bench/codec.py``). On AVX2 the fused blocks keep plain weights on
+        MKL. Outputs stay within ~1e-5 of the plain layers. The decoder is inference-only until
+        :meth:`unoptimize`. ``optimize="auto"`` (the default) does this at the first decode.
         """
         with self._optimize_lock:
-            if not self.optimized and can_pack(self.device, self.dtype):
-                fuse_decoder(self.net.acoustic_decoder)
+            if (not self.optimized and self.device.type == "cpu"
+                    and self.dtype in (torch.float32, torch.bfloat16)):
+                fuse_decoder(self.net.acoustic_decoder,
+                             packed=should_pack(self.device, self.dtype, "long"))
                 self.optimized = True
             self._auto_optimize = False
         return self
