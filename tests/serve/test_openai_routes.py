@@ -131,6 +131,13 @@ def test_bad_requests_get_4xx_json(cli_server, body, status, param):
     (b"", "application/json", 400),
     (b"\xff\xfe\x00", "application/json", 400),
     (b'{"model": "llasa", "input": "' + b"a" * (2 << 20) + b'"}', "application/json", 413),
+    # issue 19: these reached json.loads' recursion limit or int parser and answered 500
+    (b"[" * 100_000, "application/json", 400),
+    (b'{"a":' * 100_000, "application/json", 400),
+    (b'{"model": "llasa", "input": "hi", "x": ' + b"[" * 17 + b"]" * 17 + b"}",
+     "application/json", 400),
+    (b'{"model": "llasa", "input": "hi", "seed": ' + b"9" * 5000 + b"}", "application/json",
+     400),
 ])
 def test_malformed_bodies(cli_server, content, ctype, status):
     r = httpx.post(cli_server + "/v1/audio/speech", content=content,

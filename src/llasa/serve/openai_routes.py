@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,32 @@ from .schemas import MEDIA_TYPES, STREAM_FORMATS, SpeechRequest
 from .worker import ClientGone, RequestTimeout
 
 MAX_JSON_BYTES = 1 << 20  # a speech request is text plus a few numbers
+MAX_JSON_DEPTH = 16  # our bodies nest 3 levels; pydantic and json both recurse per level
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest ``[``/``{`` nesting of a JSON text, without recursion (strings skipped)."""
+    import numpy as np
+
+    brackets = np.frombuffer(_JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS),
+                             dtype=np.uint8)
+    if not brackets.size:
+        return 0
+    opens = (brackets == ord("[")) | (brackets == ord("{"))
+    return int(np.cumsum(np.where(opens, 1, -1)).max())
+
+
+def _parse_json(body: bytes):
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:  # json.loads recurses per level: refuse before it runs
+        raise ApiError(400, f"request body nests {depth} levels deep; at most "
+                       f"{MAX_JSON_DEPTH} are accepted", code="invalid_json")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, int limit
+        raise ApiError(400, f"request body is not valid JSON: {e}", code="invalid_json") from None
 
 
 async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> dict:
@@ -38,10 +65,7 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> dict:
         raise ApiError(415, f"Content-Type must be application/json, got {ctype or 'none'!r}",
                        code="unsupported_media_type")
     body = await read_body_limited(request, limit, "request body", "body_too_large")
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ApiError(400, f"request body is not valid JSON: {e}", code="invalid_json") from None
+    data = await asyncio.to_thread(_parse_json, body)  # up to 1 MiB: keep the loop free
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object", code="invalid_json")
     return data
