@@ -6,7 +6,9 @@ Run:  python bench/cold_start.py                    (5 processes per engine, ~1 
 
 Each row of the first table is the median (and min/max) wall time of ``--runs`` fresh
 processes running ``llasa tts TEXT -o x.wav --seed 0 [--engine torch]`` with the shipped
-model, from process start to exit (imports, model load, phonemes, LM, codec, WAV write).
+model, from process start to exit (imports, model load, phonemes, LM, codec, WAV write), and
+the CPU time (user + system) the process used: on a shared machine the wall time also counts
+waiting for a core.
 The second table loads each engine's Python API once (``Llasa.from_onnx()`` /
 ``Llasa.from_pretrained()``) and times its first ``synthesize`` and the median of
 ``--warm`` later ones (same text and seed). Prints markdown; the header names the CPU and
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,16 +64,22 @@ def cpu_line() -> str:
     return f"{name}, {os.cpu_count()} cores ({have})"
 
 
-def run_cli(engine: str, text: str, out: Path) -> tuple[float, str]:
+def _child_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def run_cli(engine: str, text: str, out: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the process, its summary line)."""
     cmd = [sys.executable, "-m", "llasa.cli", "tts", text, "-o", str(out), "--seed", "0",
            "--engine", engine]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLASA_QUIET": "1"}
-    t = time.perf_counter()
+    cpu, t = _child_cpu(), time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _child_cpu() - cpu
     if r.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-    return wall, r.stdout.strip().splitlines()[-1]
+    return wall, cpu, r.stdout.strip().splitlines()[-1]
 
 
 def in_process(engine: str, text: str, warm: int) -> dict:
@@ -91,24 +100,27 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     engines = args.engines.split(",")
     walls: dict[str, list[float]] = {e: [] for e in engines}
+    cpus: dict[str, list[float]] = {e: [] for e in engines}
     summary = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):  # interleaved: load drifts on a shared machine
             for e in engines:
-                wall, summary[e] = run_cli(e, args.text, Path(tmp) / f"{e}.wav")
+                wall, cpu, summary[e] = run_cli(e, args.text, Path(tmp) / f"{e}.wav")
                 walls[e].append(wall)
+                cpus[e].append(cpu)
     print(f"### Cold start of `llasa tts` — {cpu_line()}\n")
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Text: {args.text!r}, shipped model, `--seed 0`; {args.runs} processes per engine "
           "(interleaved), wall seconds from process start to exit. Load average after the "
           f"runs (1/5/15 min): {load}.\n")
-    print("| engine | median s | min s | max s | vs onnx |")
-    print("|---|---|---|---|---|")
+    print("| engine | wall median s | min s | max s | CPU median s | wall / onnx | CPU / onnx |")
+    print("|---|---|---|---|---|---|---|")
     base = statistics.median(walls[engines[0]])
+    base_cpu = statistics.median(cpus[engines[0]])
     for e in engines:
-        med = statistics.median(walls[e])
-        print(f"| {e} | {med:.2f} | {min(walls[e]):.2f} | {max(walls[e]):.2f} | "
-              f"{med / base:.1f}× |")
+        med, cpu = statistics.median(walls[e]), statistics.median(cpus[e])
+        print(f"| {e} | {med:.2f} | {min(walls[e]):.2f} | {max(walls[e]):.2f} | {cpu:.2f} | "
+              f"{med / base:.1f}× | {cpu / base_cpu:.1f}× |")
     print()
     for e in engines:
         print(f"- {e}: `{summary[e]}`")

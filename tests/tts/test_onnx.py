@@ -94,6 +94,22 @@ def test_sampling_options_and_errors(onnx_tts):
         onnx_tts.synthesize(TEXTS[2], cfg_scale=2.0)
     with pytest.raises(InputError, match="decode"):
         onnx_tts.voice_from_audio(np.zeros(16000, np.float32), "Hi.")
+    with pytest.raises(InputError, match="stream"):
+        list(onnx_tts.stream(TEXTS[2]))
+
+
+def test_batch_and_long_text_run_without_torch(onnx_tts):
+    import subprocess
+    import sys
+
+    batch = onnx_tts.synthesize_batch(TEXTS[:2], do_sample=False)
+    for text, r in zip(TEXTS, batch):
+        np.testing.assert_array_equal(r.codes, onnx_tts.synthesize(text, do_sample=False).codes)
+    code = ("import sys; from llasa import Llasa; t = Llasa.from_onnx(); "
+            "r = t.synthesize(' '.join(['My brother works as a pilot in Toronto.'] * 6), "
+            "seed=1); assert r.info['chunks'] == 2 and r.duration > 4, r.info; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_export_round_trip_of_another_model(tmp_path, tiny_codec):

@@ -30,6 +30,8 @@ def session(path: str | Path, threads: int = 1):
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3  # warnings about unused initializers are noise here
+    # no busy-waiting between runs: on a shared CPU a spinning pool steals from everyone
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=opts,
                                     providers=["CPUExecutionProvider"])

@@ -81,6 +81,10 @@ class OnnxCodecDecoder:
         raise InputError("the onnx engine decodes only; build voices with the torch engine "
                          "(--engine torch, or Llasa.from_pretrained)")
 
+    def decode_stream(self, *_args, **_kw):
+        raise InputError("the onnx engine does not stream; use the torch engine "
+                         "(--engine torch, or Llasa.from_pretrained)")
+
     def decode(self, codes: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
         """Code arrays [t_i] → float32 waveforms [320 · t_i] (equal lengths run as a batch)."""
         if isinstance(codes, np.ndarray) and codes.ndim == 1:

@@ -168,6 +168,14 @@ class OnnxLM:
             raise Cancelled("generation cancelled")
         return out
 
+    def start(self, *_args, **_kw):
+        raise InputError("the onnx engine has no forkable decoding state (beam search); use "
+                         "the torch engine")
+
+    def stream(self, *_args, **_kw):
+        raise InputError("the onnx engine does not stream; use the torch engine "
+                         "(--engine torch, or Llasa.from_pretrained)")
+
     def _run(self, ids: np.ndarray, cache: list[np.ndarray]):
         """ids [1, s] after ``cache`` (2L arrays [1, h, p, e]) → (logits [1, v], new cache)."""
         feed = dict(zip(self._names, cache))
