@@ -3,6 +3,7 @@
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +128,8 @@ def test_voice_add_list_show_remove_and_use(models, tmp_path, capsys, speech):
     assert "no voices" in so
     rc, _, se = _run(capsys, "voice", "add", "x", "--audio", str(wav), "--text", " ", *reg)
     assert rc == 2 and "--text is empty" in se
+    rc, _, se = _run(capsys, "voice", "add", "abc\n", "--audio", str(wav), "--text", "x", *reg)
+    assert rc == 2 and "bad voice name" in se and not list(Path(reg[-1]).glob("abc*"))
 
 
 def test_tts_stream_writes_the_same_length_as_full(models, tmp_path, capsys):

@@ -91,3 +91,10 @@ def test_guess_language_and_item_validation():
     assert guess_language("Hello") == "en" and guess_language("今天 ok") == "zh"
     with pytest.raises(InputError, match="target text is empty"):
         EvalItem(utt="a", target_text=" ")
+
+
+@pytest.mark.parametrize("utt", ["x\n", "a\nb", "../x"])
+def test_utterance_ids_are_matched_whole(utt):
+    """The id is an output file stem: a final newline ("$" allowed it) is refused too."""
+    with pytest.raises(InputError, match="bad utterance id"):
+        EvalItem(utt=utt, target_text="t")

@@ -69,3 +69,9 @@ def test_config_validation():
         Threshold("wer", 0.1, op="<")
     assert Hybrid(prm_chunks=2).prm_seconds is None  # chunks replace the default seconds
     assert Beam(3, 5).rows == 15 and Beam(3, 5).budget == 15
+
+
+@pytest.mark.parametrize("spec", ["beam:4x4\nx", "threshold:wer<=0.1\n5,max=4"])
+def test_specs_are_matched_whole(spec):
+    with pytest.raises(InputError):
+        parse_search(spec)

@@ -65,7 +65,8 @@ def test_upload_without_transcript_is_transcribed(cli_server, speech):
     httpx.delete(cli_server + "/v1/voices/auto")
 
 
-@pytest.mark.parametrize("name", ["../evil", "a/b", ".hidden", "x" * 65, "default", "sp ace", ""])
+@pytest.mark.parametrize("name", ["../evil", "a/b", ".hidden", "x" * 65, "default", "sp ace", "",
+                                  "abc\n"])
 def test_bad_names_are_refused(cli_server, speech, name):
     r = upload(cli_server, name, wav_bytes(speech(PROMPT)))
     assert r.status_code == 400, r.text

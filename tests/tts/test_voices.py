@@ -55,7 +55,8 @@ def test_voice_load_refuses_other_files_and_newer_versions(tmp_path):
         Voice.load(newer)
 
 
-@pytest.mark.parametrize("name", ["", "../x", "a/b", ".hidden", "-x", "a b", "x" * 65, "é"])
+@pytest.mark.parametrize("name", ["", "../x", "a/b", ".hidden", "-x", "a b", "x" * 65, "é",
+                                  "abc\n", "abc\r\n", "a\nb"])  # "$" matched before "\n"
 def test_bad_voice_names(name):
     with pytest.raises(InputError, match="bad voice name"):
         check_voice_name(name)

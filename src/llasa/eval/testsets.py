@@ -20,7 +20,7 @@ LANGUAGES = ("en", "zh")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _JSONL_KEYS = {"utt", "target_text", "prompt_text", "prompt_wav", "reference_wav", "language"}
 # utt ids become file names: keep them to a safe character set.
-_UTT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_UTT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # fullmatch: "$" allows a final "\n"
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class EvalItem:
     reference_wav: Path | None = None
 
     def __post_init__(self):
-        if not _UTT_RE.match(self.utt or ""):
+        if not _UTT_RE.fullmatch(self.utt or ""):
             raise InputError(f"bad utterance id {self.utt!r}: use letters, digits, '_', '-', '.'")
         if not self.target_text.strip():
             raise InputError(f"utterance {self.utt}: target text is empty")

@@ -251,12 +251,12 @@ def _guided(cfg) -> int:
 
 
 # ------------------------------------------------------------------------------- parsing
-_BEAM = re.compile(r"^(\d+)x(\d+)(?:x(\d+))?$")
-_THRESH = re.compile(r"^\s*(\S+?)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+_BEAM = re.compile(r"(\d+)x(\d+)(?:x(\d+))?")
+_THRESH = re.compile(r"\s*(\S+?)\s*(<=|>=)\s*([-+0-9.eE]+)\s*")
 
 
 def _parse_beam(text: str, verifiers: tuple) -> Beam:
-    m = _BEAM.match(text.strip())
+    m = _BEAM.fullmatch(text.strip())
     if not m:
         raise InputError(f"beam shape {text!r} must read BxK or BxKxT (e.g. 4x4x25)")
     b, k, t = int(m.group(1)), int(m.group(2)), m.group(3)
@@ -325,7 +325,7 @@ def _parse_threshold(rest: str) -> Threshold:
     items = [x for x in rest.split(",") if x.strip()]
     if not items:
         raise InputError("write threshold:VERIFIER<=X,max=N, e.g. threshold:wer<=0.1,max=16")
-    m = _THRESH.match(items[0])
+    m = _THRESH.fullmatch(items[0])
     if not m:
         raise InputError(f"threshold {items[0]!r} must read VERIFIER<=X or VERIFIER>=X")
     kw = {"verifier": m.group(1), "target": float(m.group(3)), "op": m.group(2)}

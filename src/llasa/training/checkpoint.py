@@ -32,7 +32,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from .._common.errors import ModelLoadError
 
-_STEP_RE = re.compile(r"^step_(\d+)$")
+_STEP_RE = re.compile(r"step_(\d+)")  # fullmatch: "$" would allow a final "\n"
 _TRAINER_JSON, _TRAINER_TENSORS, _LATEST = "trainer.json", "trainer.safetensors", "latest"
 FORMAT_VERSION = 1
 
@@ -127,7 +127,7 @@ class CheckpointManager:
         if not self.root.is_dir():
             return []
         found = [(int(m.group(1)), p) for p in self.root.iterdir()
-                 if (m := _STEP_RE.match(p.name)) and (p / _TRAINER_JSON).is_file()]
+                 if (m := _STEP_RE.fullmatch(p.name)) and (p / _TRAINER_JSON).is_file()]
         return [p for _, p in sorted(found)]
 
     def latest(self) -> Path | None:

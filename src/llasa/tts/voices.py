@@ -35,7 +35,7 @@ from .text import normalize_text
 FORMAT = "llasa-voice"
 VERSION = 1
 MAX_PROMPT_SECONDS = 15.0  # community Llasa apps trim prompts here; longer eats the context
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch: "$" would allow a final "\n"
 _log = get_logger(__name__)
 
 
@@ -175,7 +175,7 @@ def default_voices_dir() -> Path:
 def check_voice_name(name: str) -> str:
     """A voice name is 1-64 letters, digits, '_' or '-', starting with a letter or digit
     (so it can never escape the registry directory)."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InputError(f"bad voice name {name!r}: use 1-64 letters, digits, '_' or '-', "
                          "starting with a letter or digit")
     return name
@@ -209,7 +209,7 @@ class VoiceRegistry:
         """Sorted names of the stored voices."""
         if not self.root.is_dir():
             return []
-        return sorted(p.stem for p in self.root.glob("*.npz") if _NAME.match(p.stem))
+        return sorted(p.stem for p in self.root.glob("*.npz") if _NAME.fullmatch(p.stem))
 
     def delete(self, name: str) -> None:
         p = self.path(name)

@@ -31,7 +31,7 @@ from .speaker import SpeakerSimilarity, WavLMSimilarity
 #: The single-verifier specs (``hf-asr:`` and ``wavlm-sim:`` take a model after the colon).
 KNOWN_SPECS = ("sim", "wer", "cer", "mos", "mos-sig", "mos-bak", "mos-p808", "distillmos",
                "hf-asr:<id>", "wavlm-sim:<id>")
-_TERM = re.compile(r"^\s*(?:([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*\*\s*)?(\S+?)\s*$")
+_TERM = re.compile(r"\s*(?:([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*\*\s*)?(\S+?)\s*")
 
 
 def _build_one(spec: str, transcriber=None, **kw) -> Verifier:
@@ -62,7 +62,7 @@ def parse_weighted(spec: str) -> list[tuple[str, float]]:
     """``"0.7*wer+0.3*sim"`` → ``[("wer", 0.7), ("sim", 0.3)]`` (weight 1 when omitted)."""
     terms = []
     for part in spec.split("+"):
-        m = _TERM.match(part)
+        m = _TERM.fullmatch(part)
         if not m or not m.group(2):
             raise InputError(f"cannot read the verifier term {part!r} in {spec!r}; "
                              "write e.g. '0.7*wer+0.3*sim'")
