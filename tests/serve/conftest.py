@@ -121,3 +121,9 @@ def cli_server(tiny_model_dir, tmp_path_factory):
     log.close()
     # The server must never have died on bad input during the tests.
     assert proc.returncode in (0, -15), (data / "server.log").read_text()
+
+
+@pytest.fixture
+def serve_app():
+    """Factory: ``serve_app(app)`` → a ThreadServer (context) for an app the test built."""
+    return ThreadServer

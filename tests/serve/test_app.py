@@ -199,3 +199,24 @@ def test_client_leaving_a_batch_drops_only_its_rows(thread_server):
         assert len(r.content) == 44 + 2 * 16000 * 30
         w = httpx.get(srv.url + "/health").json()["worker"]
         assert w["cancelled"] == 1 and w["completed"] == 1 and w["largest_batch"] == 2, w
+
+
+def test_serves_a_quantized_lm(tiny_model_dir, tmp_path, serve_app):
+    """`llasa serve --quant int8` path: the engine loads quantized weights and answers."""
+    import io
+
+    import httpx
+    import soundfile as sf
+
+    from llasa.serve import ServeSettings, create_app, load_engine
+
+    settings = ServeSettings(data_dir=tmp_path / "data", max_new_tokens=60)
+    engine = load_engine(tiny_model_dir / "lm", tiny_model_dir / "codec", settings,
+                         device="cpu", quant="int8")
+    assert engine.tts.lm.quant == "int8"
+    with serve_app(create_app(engine, settings)) as srv:
+        r = httpx.post(srv.url + "/v1/audio/speech", timeout=120, json={
+            "model": "llasa", "input": "Hello there.", "response_format": "wav", "seed": 1})
+    assert r.status_code == 200, r.text
+    audio, sr = sf.read(io.BytesIO(r.content))
+    assert sr == 16000 and len(audio) > 0
