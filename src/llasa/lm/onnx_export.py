@@ -1,8 +1,8 @@
 """Export a Llasa LM to the ONNX engine's graph (run by :mod:`llasa.lm.onnx_lm`).
 
-The graph (:mod:`llasa.lm.onnx_graph`) maps ``(ids [1, s], past_k*, past_v* [1, G, p, e])``
-to ``(logits [1, v], present_k*, present_v* [1, G, p + s, e])``: the prefill (``p = 0``) and
-each decoding step (``s = 1``). Only the logits that may be sampled leave it (END and the
+The graph (:mod:`llasa.lm.onnx_graph`) maps ``(ids [1, s], past_len p, past_k*, past_v*)``
+to ``(logits [1, v], present_k*, present_v*)``: the prefill (``p = 0``) and each decoding
+step (``s = 1``). Only the logits that may be sampled leave it (END and the
 speech tokens), so the rest of the 4 376 (officially 193 800) rows are never computed.
 :func:`export_lm` runs the graph on ONNX Runtime against transformers' logits before writing
 it. Needs torch and onnx (export time only).
@@ -44,8 +44,9 @@ def _check(model, lm: LlasaLM, head_ids, layers: int, kv_heads: int, head_dim: i
         ref = lm.model(input_ids=ids).logits[0, :, torch.as_tensor(head_ids)].float().numpy()
     names = [f"past_{kv}{i}" for kv in "kv" for i in range(layers)]
     feed = {n: np.zeros((1, kv_heads, 0, head_dim), np.float32) for n in names}
-    a, *cache = sess.run(None, {"ids": ids[:, :11].numpy(), **feed})
-    b, *_ = sess.run(None, {"ids": ids[:, 11:].numpy(), **dict(zip(names, cache))})
+    a, *cache = sess.run(None, {"ids": ids[:, :11].numpy(), "past_len": np.array(0), **feed})
+    b, *_ = sess.run(None, {"ids": ids[:, 11:].numpy(), "past_len": np.array(11),
+                            **dict(zip(names, cache))})
     scale = max(1.0, float(np.abs(ref).max()))
     err = max(float(np.abs(a[0] - ref[10]).max()), float(np.abs(b[0] - ref[11]).max())) / scale
     if err > 1e-4:

@@ -91,9 +91,8 @@ class OnnxLM:
         self.long_text_defaults = dict(config.long_text)
         self.max_context = int(config.max_context)
         self.session = session(d / config.file, threads=threads)
-        self._names = [f"past_{kv}{i}" for kv in "kv" for i in range(config.layers)]
-        empty = np.zeros((1, config.kv_heads, 0, config.head_dim), np.float32)  # [1, h, 0, e]
-        self._empty = [empty] * (2 * config.layers)
+        self._cache_names = [(f"past_{kv}{i}", f"present_{kv}{i}")
+                             for kv in "kv" for i in range(config.layers)]
         v = self.vocab
         self._head_ids = np.concatenate([[v.speech_end], v.speech_offset
                                          + np.arange(v.codebook_size)]).astype(np.int64)
@@ -176,12 +175,27 @@ class OnnxLM:
         raise InputError("the onnx engine does not stream; use the torch engine "
                          "(--engine torch, or Llasa.from_pretrained)")
 
-    def _run(self, ids: np.ndarray, cache: list[np.ndarray]):
-        """ids [1, s] after ``cache`` (2L arrays [1, h, p, e]) → (logits [1, v], new cache)."""
-        feed = dict(zip(self._names, cache))
-        feed["ids"] = ids
-        logits, *cache = self.session.run(None, feed)
-        return logits, cache
+    def _bind(self, length: int):
+        """An IO binding whose pasts and presents share preallocated [1, h, length, e] buffers
+        (one per layer and side): the graph then appends in place (``onnx_graph``)."""
+        import onnxruntime as ort
+
+        c = self.config
+        b = self.session.io_binding()
+        b.bind_output("logits")
+        for past, present in self._cache_names:
+            buf = ort.OrtValue.ortvalue_from_numpy(
+                np.zeros((1, c.kv_heads, length, c.head_dim), np.float32))
+            b.bind_ortvalue_input(past, buf)
+            b.bind_ortvalue_output(present, buf)
+        return b
+
+    def _run(self, binding, ids: np.ndarray, past_len: int) -> np.ndarray:
+        """ids [1, s] after ``past_len`` cached positions → logits [v] of the last one."""
+        binding.bind_cpu_input("ids", ids)
+        binding.bind_cpu_input("past_len", np.array(past_len, np.int64))
+        self.session.run_with_iobinding(binding)
+        return binding.get_outputs()[0].numpy()[0]
 
     def _sample(self, prompt: Sequence[int], s: GenerationSettings, rng: np.random.Generator,
                 should_stop: Callable[[], bool] | None) -> Generation:
@@ -190,15 +204,14 @@ class OnnxLM:
         arr = np.asarray(prompt, dtype=np.int64)
         spoken = (arr[vocab.is_speech(arr)] - vocab.speech_offset + 1).tolist()  # into v
         hist = spoken[-s.repetition_window:] if s.repetition_window else spoken
-        logits, cache = self._run(arr[None], self._empty)
+        binding = self._bind(len(arr) + cap)  # the cap keeps this within the context
+        row = self._run(binding, arr[None], 0)
         picks: list[int] = []
         ended = False
         while True:
             if should_stop is not None and should_stop():
                 raise Cancelled("generation cancelled")
-            row = logits[0]
             if not picks:  # never END at step 0
-                row = row.copy()
                 row[0] = -math.inf
             window = hist[-s.repetition_window:] if s.repetition_window else hist
             pick = choose(row, s, np.asarray(window, np.int64), rng)
@@ -209,14 +222,16 @@ class OnnxLM:
             if len(picks) >= cap:
                 break
             hist.append(pick)
-            logits, cache = self._run(self._head_ids[pick].reshape(1, 1), cache)
+            row = self._run(binding, self._head_ids[pick].reshape(1, 1),
+                            len(arr) + len(picks) - 1)
         codes = np.asarray([t - 1 for t in picks if t != 0], dtype=np.int64)
         return Generation(codes, ended, len(picks))
 
     def warm_up(self) -> None:
         """A 2-token prefill and one step: ORT's first runs plan and allocate."""
-        _, cache = self._run(np.array([[0, 1]], np.int64), self._empty)
-        self._run(np.array([[2]], np.int64), cache)
+        binding = self._bind(4)
+        self._run(binding, np.array([[0, 1]], np.int64), 0)
+        self._run(binding, np.array([[2]], np.int64), 2)
 
 
 def _check_prompt(p, vocab: SpeechVocab) -> None:
