@@ -48,7 +48,8 @@ def _model_args(p, lm: bool = True) -> None:
     g.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     if lm:
         g.add_argument("--dtype", help="LM dtype: auto, fp32, bf16, fp16")
-        g.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
+        g.add_argument("--quant", choices=["int8", "int4"],
+                       help="LM weights quantized for CPU decoding (see llasa quantize)")
         s = p.add_argument_group("sampling (defaults: the model card's, or what the model's "
                                  "config.json recommends)")
         s.add_argument("--seed", type=int)
