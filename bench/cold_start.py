@@ -12,7 +12,9 @@ waiting for a core.
 The second table loads each engine's Python API once (``Llasa.from_onnx()`` /
 ``Llasa.from_pretrained()``) and times its first ``synthesize`` and the median of
 ``--warm`` later ones (same text and seed). Prints markdown; the header names the CPU and
-whether it has avx512f / avx512_bf16 / amx_bf16.
+whether it has avx512f / avx512_bf16 / amx_bf16. ``torch@1`` is the torch engine with one
+OpenMP thread: on a busy shared machine a two-thread pool can spin and wait far longer than
+one thread computes.
 """
 
 from __future__ import annotations
@@ -69,11 +71,20 @@ def _child_cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def run_cli(engine: str, text: str, out: Path) -> tuple[float, float, str]:
+def _engine_env(spec: str) -> tuple[str, dict]:
+    """``torch@1`` → ("torch", env with one OpenMP thread); ``onnx`` → ("onnx", env)."""
+    engine, _, threads = spec.partition("@")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLASA_QUIET": "1"}
+    if threads:
+        env["OMP_NUM_THREADS"] = threads
+    return engine, env
+
+
+def run_cli(spec: str, text: str, out: Path) -> tuple[float, float, str]:
     """(wall s, CPU s of the process, its summary line)."""
+    engine, env = _engine_env(spec)
     cmd = [sys.executable, "-m", "llasa.cli", "tts", text, "-o", str(out), "--seed", "0",
            "--engine", engine]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLASA_QUIET": "1"}
     cpu, t = _child_cpu(), time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall, cpu = time.perf_counter() - t, _child_cpu() - cpu
@@ -82,8 +93,8 @@ def run_cli(engine: str, text: str, out: Path) -> tuple[float, float, str]:
     return wall, cpu, r.stdout.strip().splitlines()[-1]
 
 
-def in_process(engine: str, text: str, warm: int) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLASA_QUIET": "1"}
+def in_process(spec: str, text: str, warm: int) -> dict:
+    engine, env = _engine_env(spec)
     r = subprocess.run([sys.executable, "-c", _IN_PROCESS, engine, text, str(warm)],
                        capture_output=True, text=True, env=env)
     if r.returncode:
@@ -96,7 +107,8 @@ def main(argv=None) -> None:
     ap.add_argument("--runs", type=int, default=5, help="processes per engine")
     ap.add_argument("--warm", type=int, default=3, help="warm syntheses after the first")
     ap.add_argument("--text", default=TEXT)
-    ap.add_argument("--engines", default="onnx,torch")
+    ap.add_argument("--engines", default="onnx,torch,torch@1",
+                    help="comma list; torch@N runs torch with N OpenMP threads")
     args = ap.parse_args(argv)
     engines = args.engines.split(",")
     walls: dict[str, list[float]] = {e: [] for e in engines}
@@ -105,7 +117,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):  # interleaved: load drifts on a shared machine
             for e in engines:
-                wall, cpu, summary[e] = run_cli(e, args.text, Path(tmp) / f"{e}.wav")
+                wall, cpu, summary[e] = run_cli(e, args.text, Path(tmp) / "x.wav")
                 walls[e].append(wall)
                 cpus[e].append(cpu)
     print(f"### Cold start of `llasa tts` — {cpu_line()}\n")

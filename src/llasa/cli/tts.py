@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .._common.errors import InputError
+from .._common.paths import check_output_file
 
 EXAMPLES = """examples:
   llasa tts "Hello there." -o hello.wav --lm HKUSTAudio/Llasa-1B --codec HKUSTAudio/xcodec2
@@ -113,8 +114,14 @@ def read_text(args) -> str:
             return args.text_file.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise InputError(f"{args.text_file} is not UTF-8 text") from None
-    if args.text == "-":
-        return sys.stdin.read()
+    if args.text == "-":  # bytes, decoded strictly: the locale may let bad bytes through
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        if isinstance(data, str):
+            return data
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("stdin is not UTF-8 text") from None
     return args.text
 
 
@@ -145,6 +152,10 @@ def check_args(args):
         if not args.voice_audio.is_file():
             raise InputError(f"voice audio not found: {args.voice_audio}")
         if args.voice_text is not None and not args.voice_text.strip():
+        from ..audio import load_audio
+        from ..tts.voices import check_voice_audio
+
+        check_voice_audio(load_audio(args.voice_audio))  # before any model loads
             raise InputError("--voice-text is empty: give the exact words spoken in "
                              "--voice-audio, or leave it out to transcribe the audio")
     if args.output.suffix.lower() not in (".wav", ".flac", ".ogg"):
@@ -152,6 +163,9 @@ def check_args(args):
     if args.stream and args.output.suffix.lower() != ".wav":
         raise InputError("--stream writes WAV only")
     if args.duration is not None:
+    check_output_file(args.output)  # a directory or a file as parent: fail before synthesis
+    if args.scores_json is not None:
+        check_output_file(args.scores_json, "--scores-json")
         duration_to_tokens(args.duration)
         if args.stream:
             raise InputError("--duration cannot be combined with --stream")

@@ -49,8 +49,13 @@ def find_export(lm=None, codec=None) -> Path | None:
     """The export that serves ``--lm lm --codec codec``, or None.
 
     Both None: the shipped model's export (if present). ``lm`` an export folder and ``codec``
-    None or the same folder: that folder. Anything else (hub ids, checkpoint folders) has none.
+    None or the same folder: that folder. Anything else (hub ids, checkpoint folders) has none,
+    and so has everything when onnxruntime is not installed.
     """
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
     if lm is None and codec is None:
         d = default_onnx_dir()
         return d if is_export(d) else None
