@@ -55,3 +55,45 @@ def test_bad_inputs_raise_one_error_type(tmp_path):
         load_audio(tmp_path / "nan.wav")
     with pytest.raises(LlasaError, match="extension"):
         save_audio(tmp_path / "x.mp9", np.zeros(100, np.float32))
+
+
+def test_wav_appender_header_valid_after_every_chunk(tmp_path):
+    """Issue 19: a killed --stream run left a header saying 0 samples (libsndfile writes
+    sizes on close only). Each write now leaves a complete, readable file."""
+    import soundfile as sf
+
+    from llasa.audio.io import WavAppender, save_audio
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.uniform(-1.2, 1.2, n).astype(np.float32) for n in (640, 1, 3200)]
+    w = WavAppender(tmp_path / "s.wav")
+    for i in range(len(chunks)):
+        w.write(chunks[i])
+        data, sr = sf.read(tmp_path / "s.wav", dtype="int16")  # still open: never closed
+        assert sr == 16000 and len(data) == sum(len(c) for c in chunks[:i + 1])
+    w.close()
+    save_audio(tmp_path / "ref.wav", np.concatenate(chunks))
+    assert (tmp_path / "s.wav").read_bytes() == (tmp_path / "ref.wav").read_bytes()
+
+
+def test_wav_appender_survives_kill_9(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    out = tmp_path / "k.wav"
+    code = ("import sys, time, numpy as np\n"
+            "from llasa.audio.io import WavAppender\n"
+            f"w = WavAppender({str(out)!r})\n"
+            "for i in range(1000):\n"
+            "    w.write(np.full(1600, 0.25, np.float32)); print(i, flush=True); time.sleep(0.05)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):
+        p.stdout.readline()
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    data, sr = sf.read(out)
+    assert len(data) >= 3 * 1600 and len(data) % 1600 == 0
+    assert np.allclose(data, 0.25, atol=1e-4)

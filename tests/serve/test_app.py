@@ -110,6 +110,9 @@ def test_api_key(thread_server):
         assert httpx.get(srv.url + "/v1/voices", headers={"X-API-Key": "wrong"}
                          ).status_code == 401
         assert httpx.get(srv.url + "/v1/voices", headers={"X-API-Key": key}).status_code == 200
+        for doc in ("/docs", "/openapi.json", "/redoc"):  # issue 19: these were open
+            assert httpx.get(srv.url + doc).status_code == 401, doc
+        assert httpx.get(srv.url + "/openapi.json", headers={"X-API-Key": key}).status_code == 200
         with pytest.raises(AuthenticationError):
             OpenAI(base_url=srv.url + "/v1", api_key="nope", max_retries=0).models.list()
         client = OpenAI(base_url=srv.url + "/v1", api_key=key, max_retries=0)

@@ -145,6 +145,15 @@ def test_malformed_bodies(cli_server, content, ctype, status):
     assert r.status_code == status and "error" in r.json()
 
 
+@pytest.mark.parametrize("field", ["temperature", "top_p", "cfg_scale", "speed"])
+def test_nan_sampling_values_say_finite(cli_server, field):
+    """Issue 19: NaN fails every range check, so the message used to read "<= 4"."""
+    r = httpx.post(cli_server + "/v1/audio/speech", headers={"Content-Type": "application/json"},
+                   content=b'{"model": "llasa", "input": "hi", "%s": NaN}' % field.encode(),
+                   timeout=30)
+    assert r.status_code == 400 and "finite" in r.json()["error"]["message"], r.text
+
+
 def test_unknown_route_and_method_are_json(cli_server):
     assert httpx.get(cli_server + "/v1/nothing").json()["error"]["code"] == "not_found"
     r = httpx.get(cli_server + "/v1/audio/speech")

@@ -87,8 +87,11 @@ def test_bad_uploads(cli_server, speech):
         (httpx.post(url + "/v1/voices", files={"file": ("a.wav", ok)}), 400, "name"),
         (httpx.post(url + "/v1/voices", content=b"--x\r\ngarbage",
                     headers={"Content-Type": "multipart/form-data; boundary=x"}), 400, ""),
+        # issue 19: a silent prompt is refused like a short one (one rule, in the library)
+        (upload(url, "quiet", wav_bytes(np.zeros(16000, np.float32))), 400, "silent"),
     ]
     for r, status, words in cases:
         assert r.status_code == status, r.text
         assert words in r.json()["error"]["message"]
+        assert " at 0x" not in r.text  # no Python object addresses in messages
     assert [v["name"] for v in httpx.get(url + "/v1/voices").json()["data"]] == ["default"]

@@ -124,3 +124,22 @@ def test_disconnect_cancels():
         w.stop()
 
     run(main())
+
+
+def test_withdrawing_a_finished_job_does_not_count_it_cancelled():
+    """Issue 19: the streaming route withdraws its job when the response ends; that used to
+    set the cancel flag of a finished job, and the worker could then count it `cancelled`
+    although the client had received everything."""
+    async def main():
+        w = ModelWorker(max_queue=4, max_batch=1, batch_wait_s=0.0)
+        w.start()
+        for i in range(50):
+            j = w.submit(lambda jobs: [jobs[0].payload], i)
+            assert await w.result(j, 5) == i
+            w.withdraw(j)  # what _stream's finally does
+            assert not j.cancelled()
+        await asyncio.sleep(0.05)
+        assert w.stats["completed"] == 50 and w.stats["cancelled"] == 0
+        w.stop()
+
+    run(main())

@@ -175,7 +175,8 @@ def test_vad_trims_silence(codec, speech, tmp_path):
     assert n_vad >= len(wav) // 320 - 40
 
 
-def test_kill9_then_resume_matches_uninterrupted_run(reference, codec, corpus, tmp_path):
+def test_kill9_then_resume_matches_uninterrupted_run(reference, codec, corpus, tmp_path,
+                                                     capsys):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "llasa.cli.main", "data", "prepare",
            str(corpus / "manifest.jsonl"), str(out), "--codec", str(codec.saved_dir),
@@ -199,6 +200,10 @@ def test_kill9_then_resume_matches_uninterrupted_run(reference, codec, corpus, t
             CodeShards(out)
         else:  # killed before any index: still refused as incomplete by the rerun below
             raise InputError("has not finished")
+    from llasa.cli.main import main
+
+    assert main(["data", "info", str(out)]) == 0  # issue 19: it must say the run is unfinished
+    assert "INCOMPLETE" in capsys.readouterr().out
     mtimes = {p: os.stat(out / p / "meta.json").st_mtime_ns for p in done}
     res = prepare_dataset(corpus / "manifest.jsonl", out, codec,
                           PrepareConfig(shard_size=1, max_seconds=6.0))

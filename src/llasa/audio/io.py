@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -83,7 +84,8 @@ def load_audio(source: str | Path | bytes | BinaryIO, sr: int = SAMPLE_RATE,
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - libsndfile reports many kinds of corruption
-        raise InputError(f"cannot read audio from {name}: {e} "
+        why = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "it", str(e))  # no object addresses
+        raise InputError(f"cannot read audio from {name}: {why} "
                          "(supported: WAV, FLAC, OGG/Vorbis)") from None
     wav = to_mono(wav)
     wav = validate_waveform(wav, file_sr, limits, name)
@@ -118,3 +120,48 @@ def encode_audio_bytes(wav: np.ndarray, sr: int = SAMPLE_RATE, fmt: str = "wav")
     sf.write(buf, np.clip(np.asarray(wav, dtype=np.float32), -1, 1), sr, format=kind,
              subtype="PCM_16" if kind in ("WAV", "FLAC") else None)
     return buf.getvalue()
+
+
+class WavAppender:
+    """A 16-bit mono WAV written chunk by chunk whose header is valid after every ``write``.
+
+    libsndfile writes the sizes only on close, so a killed ``--stream`` run used to leave a
+    header saying zero samples. Here both RIFF sizes are patched after each chunk: a process
+    killed at any point leaves a file whose header matches the samples written so far.
+    Samples are scaled as ``save_audio`` (libsndfile) does: ``floor(x · 32768)`` clipped to
+    int16, so a finished stream is byte-identical to saving the whole waveform.
+    """
+
+    def __init__(self, path: str | Path, sr: int = SAMPLE_RATE):
+        import struct
+
+        self._struct = struct
+        self.path = Path(path)
+        self.samples = 0
+        self._f = open(self.path, "wb")
+        self._f.write(b"RIFF" + struct.pack("<I", 36) + b"WAVE"
+                      + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, sr * 2, 2, 16)
+                      + b"data" + struct.pack("<I", 0))
+        self._f.flush()
+
+    def write(self, chunk: np.ndarray) -> None:
+        x = np.clip(np.asarray(chunk, np.float32).reshape(-1), -1.0, 1.0)
+        pcm = np.clip(np.floor(x * 32768.0), -32768, 32767)
+        self._f.write(pcm.astype("<i2").tobytes())
+        self.samples += pcm.size
+        data = 2 * self.samples
+        self._f.seek(4)
+        self._f.write(self._struct.pack("<I", 36 + data))
+        self._f.seek(40)
+        self._f.write(self._struct.pack("<I", data))
+        self._f.seek(0, 2)
+        self._f.flush()  # into the OS page cache: survives the process being killed
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "WavAppender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

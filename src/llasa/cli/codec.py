@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_CODEC = "HKUSTAudio/xcodec2"
+from .._common.paths import check_output_dir, check_output_file
+
 
 _EPILOG = """examples:
   llasa codec encode speech.wav -o speech.npy --codec HKUSTAudio/xcodec2
@@ -21,9 +22,9 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="codec_command", metavar="ACTION", required=True)
 
     def common(q):
-        q.add_argument("--codec", default=DEFAULT_CODEC, metavar="PATH_OR_ID",
-                       help="codec directory/file (original or transformers format) or hub id "
-                            f"(default: {DEFAULT_CODEC})")
+        q.add_argument("--codec", default=None, metavar="PATH_OR_ID",
+                       help="codec directory/file (original or transformers format) or hub id, "
+                            "e.g. HKUSTAudio/xcodec2 (default: the shipped codec, as llasa tts)")
         q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
         q.add_argument("--dtype", default=None, help="fp32 (default) or bf16")
 
@@ -52,21 +53,28 @@ def register(subparsers) -> None:
     conv.set_defaults(func=_convert)
 
 
+def _codec(args) -> str:
+    """--codec, else the shipped codec (the default of ``llasa tts`` too)."""
+    from ..tts.defaults import default_model_dir
+
+    return args.codec or str(default_model_dir() / "codec")
+
+
 def _encode(args) -> int:
     import numpy as np
 
     from ..audio import load_audio
     from ..codec import Codec
 
-    wavs = [load_audio(p) for p in args.inputs]  # fail on bad audio before loading the model
-    codec = Codec.from_pretrained(args.codec, device=args.device, dtype=args.dtype)
-    codes = codec.encode(wavs)
     out = Path(args.output)
     if len(args.inputs) == 1 and out.suffix == ".npy":
-        targets = [out]
+        targets = [check_output_file(out)]
     else:
-        out.mkdir(parents=True, exist_ok=True)
+        check_output_dir(out)
         targets = [out / (Path(p).stem + ".npy") for p in args.inputs]
+    wavs = [load_audio(p) for p in args.inputs]  # fail on bad audio before loading the model
+    codec = Codec.from_pretrained(_codec(args), device=args.device, dtype=args.dtype)
+    codes = codec.encode(wavs)
     for src, dst, c in zip(args.inputs, targets, codes):
         dst.parent.mkdir(parents=True, exist_ok=True)
         np.save(dst, c)
@@ -88,7 +96,8 @@ def _decode(args) -> int:
         codes = np.load(src, allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - numpy raises several types for bad files
         raise InputError(f"cannot read codes from {src}: {e} (expected a .npy int array)") from None
-    codec = Codec.from_pretrained(args.codec, device=args.device, dtype=args.dtype,
+    check_output_file(args.output)
+    codec = Codec.from_pretrained(_codec(args), device=args.device, dtype=args.dtype,
                                   decode_only=True)
     wav = codec.decode(codec.check_codes(codes, str(src)))[0]
     save_audio(args.output, wav, codec.sample_rate)

@@ -149,8 +149,13 @@ def run_synth(args) -> int:
 
 
 def run_prepare(args) -> int:
+    from .._common.paths import check_output_dir
     from ..codec import Codec
+    from ..training.data.manifest import read_manifest
     from ..training.data.prepare import PrepareConfig, prepare_dataset
+
+    check_output_dir(args.out_dir)  # bad input fails before the codec loads
+    entries = read_manifest(args.manifest)
 
     cfg = PrepareConfig(shard_size=args.shard_size, batch_size=args.batch_size,
                         min_seconds=args.min_seconds, max_seconds=args.max_seconds,
@@ -165,7 +170,7 @@ def run_prepare(args) -> int:
         if torch.cuda.is_available():
             device = f"cuda:{int(os.environ['LOCAL_RANK']) % torch.cuda.device_count()}"
     codec = Codec.from_pretrained(args.codec, device=device)
-    res = prepare_dataset(args.manifest, args.out_dir, codec, cfg, tokenizer=tok,
+    res = prepare_dataset(entries, args.out_dir, codec, cfg, tokenizer=tok,
                           overwrite=args.overwrite)
     idx = res.index
     print(f"{res.out_dir}: {res.shards_written} shard(s) written, {res.shards_reused} already "
@@ -202,5 +207,14 @@ def run_info(args) -> int:
     skipped = ds.index.get("num_skipped")
     if skipped:
         print(f"{skipped} input(s) skipped: see {args.dir / 'report.json'}")
+    plan = args.dir / "plan.json"
+    expected = ds.index.get("expected_shards") or (
+        json.loads(plan.read_text()).get("expected_shards") if plan.is_file() else None)
+    if expected and ds.num_shards < expected:  # killed or still running (other ranks)
+        print(f"INCOMPLETE: {ds.num_shards} of {expected} shards; preparation did not finish: "
+              "run the same `llasa data prepare` again to complete it")
+    elif not (args.dir / "index.json").is_file():
+        print("INCOMPLETE: no index.json (preparation did not finish); run the same "
+              "`llasa data prepare` again to complete it")
     return 0
 

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except LlasaError as e:
         print(f"llasa: error: {e}", file=sys.stderr)
         return 2
+    except (OSError, UnicodeError) as e:  # a file problem no early check caught: one line too
+        print(f"llasa: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("llasa: interrupted", file=sys.stderr)
         return 130

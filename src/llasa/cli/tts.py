@@ -357,13 +357,11 @@ def _run_search(args, tts, text, voice, settings, registry, t0, t_load) -> int:
 
 def _stream_to_wav(tts, text, voice, settings, path: Path):
     """Append chunks to a WAV file as they come (readable while it grows)."""
-    import numpy as np
-    import soundfile as sf
+    from ..audio.io import WavAppender
 
     path.parent.mkdir(parents=True, exist_ok=True)
     stream = tts.stream(text, voice, settings=settings)
-    with sf.SoundFile(str(path), "w", samplerate=tts.sample_rate, channels=1,
-                      subtype="PCM_16") as f:
+    with WavAppender(path, tts.sample_rate) as f:  # header valid after every chunk
         for chunk in stream:
             f.write(np.clip(chunk, -1.0, 1.0))
             f.flush()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .._common.errors import ModelLoadError
+from .._common.errors import ModelLoadError, no_safetensors_message
 from .config import SEMANTIC_LAYER
 
 # Lightning-checkpoint modules used only in training (llasa.md §1.9): dropped on purpose.
@@ -221,17 +221,25 @@ def read_original(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if path.is_dir():
         cands = [path / "model.safetensors", *sorted((path / "ckpt").glob("*.ckpt"))]
-        path = next((p for p in cands if p.exists()), None)
-        if path is None:
-            raise ModelLoadError(f"no model.safetensors or ckpt/*.ckpt in {path}")
+        found = next((p for p in cands if p.exists()), None)
+        if found is None:
+            raise ModelLoadError(f"no model.safetensors or ckpt/*.ckpt in {path}"
+                                 + ("; " + no_safetensors_message(path)
+                                    if any(path.glob("*.bin")) else ""))
+        path = found
     if path.suffix == ".safetensors":
         return load_file(str(path))
     if path.suffix == ".ckpt":
         try:  # legacy Lightning pickle: weights only, never arbitrary objects
             ckpt = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         except Exception as e:  # noqa: BLE001 - unpickling failures come in many types
-            raise ModelLoadError(f"cannot read Lightning checkpoint {path} with weights_only "
-                                 f"loading ({type(e).__name__}: {e})") from None
+            # torch's message spans lines and suggests weights_only=False: keep its one
+            # informative line (what was refused) and never suggest running pickled code
+            why = next((ln.strip() for ln in str(e).splitlines()
+                        if "GLOBAL" in ln or "Unsupported" in ln), type(e).__name__)
+            raise ModelLoadError(f"refused {path}: it holds more than weights ({why}); llasa "
+                                 "never runs pickled code. Convert a checkpoint you trust to "
+                                 "safetensors with the official xcodec2 code") from None
         sd = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(sd, dict):
             raise ModelLoadError(f"{path} holds no state_dict")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .._common.device import resolve_device, resolve_dtype, warn_if_emulated
-from .._common.errors import Cancelled, InputError, ModelLoadError
+from .._common.errors import Cancelled, InputError, ModelLoadError, no_safetensors_message
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
 from .._common.packing import decode_batch_hint, pack_linears, should_pack, unpack_linears
@@ -135,6 +135,8 @@ class LlasaLM:
             raise InputError(f"{path} is stored as {stored['method']}; it cannot be "
                              f"re-quantized to {quant}: start from the float model")
         quant = None if stored else quant
+        if not stored and not any(path.glob("*.safetensors")):
+            raise ModelLoadError(no_safetensors_message(path))  # transformers would unpickle
         try:
             tok = AutoTokenizer.from_pretrained(str(path))
             if stored:

@@ -30,6 +30,10 @@ def _static(name: str) -> str:
     return resources.files("llasa.serve").joinpath("static", name).read_text()
 
 
+# The API description lists every route and field: with a key set it is not public either.
+_API_DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
 class ApiKeyMiddleware:
     """Pure ASGI check of the API key on ``/v1`` routes (a pure middleware keeps streaming and
     disconnect detection intact, which ``BaseHTTPMiddleware`` wrappers can break)."""
@@ -38,7 +42,8 @@ class ApiKeyMiddleware:
         self.app, self.key = app, key.encode()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith("/v1"):
+        if scope["type"] == "http" and (scope["path"].startswith("/v1")
+                                        or scope["path"] in _API_DOC_PATHS):
             h = {k.decode("latin-1").lower(): v.decode("latin-1")
                  for k, v in scope.get("headers", [])}
             auth = h.get("authorization", "")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._common.errors import InputError
 from ..search.limits import MAX_SEARCH_ROWS
+from ..tts.voices import MIN_PROMPT_SECONDS
 
 # Verifiers a client may ask for by name. Specs that load arbitrary hub models ("hf-asr:<id>")
 # are server-side choices only: a request must not make the server fetch or build new models.
@@ -47,7 +48,7 @@ class ServeSettings:
     max_new_tokens: int = 1500
     max_upload_bytes: int = 10 * 1024 * 1024
     max_voice_seconds: float = 30.0
-    min_voice_seconds: float = 0.5
+    min_voice_seconds: float = MIN_PROMPT_SECONDS  # the library's rule (llasa.tts.voices)
     verifiers: tuple[str, ...] = BUILTIN_VERIFIERS
     default_verifiers: tuple[str, ...] = ()
     max_search_candidates: int = 16

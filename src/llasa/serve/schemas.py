@@ -51,7 +51,7 @@ class SpeechRequest(BaseModel):
     ``duration``, ``verifiers`` and ``search``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN: "finite", not "<= 4"
     model: str = Field(min_length=1, max_length=64)
     input: str = Field(min_length=1, max_length=100_000)
     voice: str | VoiceRef = "default"

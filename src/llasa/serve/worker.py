@@ -147,7 +147,13 @@ class ModelWorker:
         return job
 
     def withdraw(self, job: Job) -> None:
-        """Cancel a job; if it has not started, remove it so it frees its queue slot."""
+        """Cancel a job; if it has not started, remove it so it frees its queue slot.
+
+        A job whose result is already in is left alone: the streaming route withdraws every
+        job when its response ends, and cancelling a finished job made the worker count it
+        ``cancelled`` although its client got all of its audio (issue 19)."""
+        if job.future.done():
+            return
         job.cancel()
         with self._cond:
             try:
@@ -215,9 +221,11 @@ class ModelWorker:
             try:
                 results = live[0].fn(live)
                 for j, r in zip(live, results, strict=True):
+                    # a client that left mid-batch (its rows were dropped) counts as cancelled;
+                    # decided before resolving, after which the route may clean up
+                    gone = j.cancelled()
                     j._resolve(result=r)
-                    # a client that left mid-batch (its rows were dropped) counts as cancelled
-                    self.stats["cancelled" if j.cancelled() else "completed"] += 1
+                    self.stats["cancelled" if gone else "completed"] += 1
             except BaseException as e:  # noqa: BLE001 - the thread must survive any job
                 if isinstance(e, Cancelled):
                     self.stats["cancelled"] += len(live)

@@ -35,6 +35,20 @@ from .text import normalize_text
 FORMAT = "llasa-voice"
 VERSION = 1
 MAX_PROMPT_SECONDS = 15.0  # community Llasa apps trim prompts here; longer eats the context
+MIN_PROMPT_SECONDS = 0.5  # shorter prompts carry too little of a voice (CLI, API and server)
+SILENT_PEAK = 1e-3  # -60 dBFS: a prompt whose peak stays below this holds no voice
+
+
+def check_voice_audio(wav: np.ndarray, name: str = "voice audio") -> np.ndarray:
+    """The one rule for a voice prompt (16 kHz [n]): at least :data:`MIN_PROMPT_SECONDS`
+    long and not silent. Raises InputError; returns ``wav``."""
+    seconds = len(wav) / SAMPLE_RATE
+    if seconds < MIN_PROMPT_SECONDS:
+        raise InputError(f"{name} is {seconds:.2f} s; a voice prompt needs at least "
+                         f"{MIN_PROMPT_SECONDS:g} s of speech")
+    if float(np.max(np.abs(wav))) < SILENT_PEAK:
+        raise InputError(f"{name} is silent (peak below -60 dBFS): record the voice to clone")
+    return wav
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch: "$" would allow a final "\n"
 _log = get_logger(__name__)
 
@@ -116,6 +130,10 @@ class Voice:
             warnings.warn(msg, stacklevel=2)
             _log.warning(msg)
             wav = wav[:limit]
+        if getattr(codec, "decode_only", False):
+            raise InputError("this codec was loaded decode-only; building a voice needs its "
+                             "encoder")
+        check_voice_audio(wav)
         if not normalize_text(text or ""):
             if transcriber is None:
                 raise InputError("the voice transcript is empty: give the exact words spoken in "
@@ -123,9 +141,6 @@ class Voice:
             text = transcriber.transcribe([wav])[0]
             if not normalize_text(text or ""):
                 raise InputError("automatic transcription of the voice audio returned no words")
-        if getattr(codec, "decode_only", False):
-            raise InputError("this codec was loaded decode-only; building a voice needs its "
-                             "encoder")
         codes = codec.encode(wav)[0]
         return cls(text=text, codes=codes, audio=wav, codebook_size=int(codec.codebook_size))
 

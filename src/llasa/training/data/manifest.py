@@ -93,12 +93,16 @@ def read_manifest(source: str | Path) -> list[ManifestEntry]:
     src = Path(source).expanduser()
     if not src.exists():
         raise InputError(f"manifest not found: {src}")
-    if src.is_dir():
-        entries = _read_folder(src)
-    elif src.suffix.lower() == ".csv":
-        entries = _read_csv(src)
-    else:
-        entries = _read_jsonl(src)
+    try:
+        if src.is_dir():
+            entries = _read_folder(src)
+        elif src.suffix.lower() == ".csv":
+            entries = _read_csv(src)
+        else:
+            entries = _read_jsonl(src)
+    except UnicodeDecodeError as e:  # the failing file is named by _read_text / the reader
+        raise InputError(f"{getattr(e, 'llasa_path', src)}: not UTF-8 text ({e.reason}); "
+                         "save it as UTF-8") from None
     if not entries:
         raise InputError(f"{src}: no utterances found")
     return entries
@@ -140,7 +144,11 @@ def _read_folder(root: Path) -> list[ManifestEntry]:
                     None)
         if side is None:
             continue  # audio without transcript: not usable for TTS training
-        text = side.read_text(encoding="utf-8").strip()
+        try:
+            text = side.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError as e:
+            e.llasa_path = side  # name the transcript, not the folder
+            raise
         speaker = p.parent.name if p.parent != root else None
         out.append(ManifestEntry(audio=str(p), text=text, speaker=speaker))
     return out

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..._common.config import to_dict
 from ..._common.errors import InputError
+from ..._common.paths import check_output_dir
 from ..._common.log import get_logger, progress
 from ...audio import AudioLimits, load_audio
 from . import shards as sh
@@ -110,7 +111,7 @@ def _fingerprint(entries: list[ManifestEntry], cfg: PrepareConfig, codebook_size
     return h.hexdigest()
 
 
-def _check_plan(root: Path, fp: str, overwrite: bool) -> None:
+def _check_plan(root: Path, fp: str, overwrite: bool, n_shards: int) -> None:
     plan = root / "plan.json"
     if plan.is_file():
         old = json.loads(plan.read_text()).get("fingerprint")
@@ -122,7 +123,8 @@ def _check_plan(root: Path, fp: str, overwrite: bool) -> None:
     if overwrite:
         for p in root.glob("shard-*"):
             shutil.rmtree(p)
-    sh.atomic_write_json(plan, {"fingerprint": fp})
+    # expected_shards lets `llasa data info` tell an interrupted folder from a finished one
+    sh.atomic_write_json(plan, {"fingerprint": fp, "expected_shards": n_shards})
 
 
 def _load(task: tuple[str, str, dict]) -> tuple[np.ndarray | None, str | None]:
@@ -217,6 +219,7 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
         PrepareResult for this rank.
     """
     cfg = cfg or PrepareConfig()
+    check_output_dir(out_dir)  # a file here would fail later as an OSError traceback
     if rank is None or world_size is None:
         rank, world_size = dist_rank()
     if getattr(codec, "sample_rate", 16000) != 16000:
@@ -234,14 +237,14 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(entries, cfg, K)
+    n_shards = math.ceil(len(entries) / cfg.shard_size)
     if rank == 0:
-        _check_plan(root, fp, overwrite)
+        _check_plan(root, fp, overwrite, n_shards)
     elif (root / "plan.json").is_file() and not overwrite:
         # Other ranks only read the plan: rank 0 owns writing (and --overwrite's deletions).
         if json.loads((root / "plan.json").read_text()).get("fingerprint") != fp:
             raise InputError(f"{root} holds data prepared from a different manifest or "
                              "settings; use a new output folder or --overwrite")
-    n_shards = math.ceil(len(entries) / cfg.shard_size)
     mine = [s for s in range(n_shards) if s % world_size == rank]
     todo = [s for s in mine if not sh.shard_done(root, s)]
     res = PrepareResult(out_dir=root, shards_reused=len(mine) - len(todo))
