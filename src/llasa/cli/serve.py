@@ -48,6 +48,7 @@ def _names(s: str) -> tuple[str, ...]:
 
 def run(args) -> int:
     from ..serve import ServeSettings, create_app, load_engine
+    from .._common.errors import InputError
 
     settings = ServeSettings(
         data_dir=args.data_dir, model_id=args.model_id, api_key=args.api_key,

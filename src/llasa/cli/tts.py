@@ -363,6 +363,5 @@ def _stream_to_wav(tts, text, voice, settings, path: Path):
     stream = tts.stream(text, voice, settings=settings)
     with WavAppender(path, tts.sample_rate) as f:  # header valid after every chunk
         for chunk in stream:
-            f.write(np.clip(chunk, -1.0, 1.0))
-            f.flush()
+            f.write(chunk)
     return stream.info["seconds"], stream.info
