@@ -47,13 +47,13 @@ def _names(s: str) -> tuple[str, ...]:
 
 
 def run(args) -> int:
-    from ..serve import ServeSettings, create_app, load_engine
     from .._common.errors import InputError
+    from ..serve import ServeSettings, create_app, load_engine
 
-    settings = ServeSettings(
-        data_dir=args.data_dir, model_id=args.model_id, api_key=args.api_key,
     if not 0 <= args.port <= 65535:  # uvicorn would fail after the models load
         raise InputError(f"--port must be in 0..65535, got {args.port}")
+    settings = ServeSettings(
+        data_dir=args.data_dir, model_id=args.model_id, api_key=args.api_key,
         max_queue=args.max_queue, max_batch=args.max_batch, request_timeout_s=args.timeout,
         max_new_tokens=args.max_new_tokens, verifiers=_names(args.verifiers),
         default_verifiers=_names(args.default_verifiers))

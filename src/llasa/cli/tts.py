@@ -151,21 +151,21 @@ def check_args(args):
     if args.voice_audio is not None:
         if not args.voice_audio.is_file():
             raise InputError(f"voice audio not found: {args.voice_audio}")
-        if args.voice_text is not None and not args.voice_text.strip():
         from ..audio import load_audio
         from ..tts.voices import check_voice_audio
 
         check_voice_audio(load_audio(args.voice_audio))  # before any model loads
+        if args.voice_text is not None and not args.voice_text.strip():
             raise InputError("--voice-text is empty: give the exact words spoken in "
                              "--voice-audio, or leave it out to transcribe the audio")
     if args.output.suffix.lower() not in (".wav", ".flac", ".ogg"):
         raise InputError(f"output must end in .wav, .flac or .ogg, got {args.output.name!r}")
     if args.stream and args.output.suffix.lower() != ".wav":
         raise InputError("--stream writes WAV only")
-    if args.duration is not None:
     check_output_file(args.output)  # a directory or a file as parent: fail before synthesis
     if args.scores_json is not None:
         check_output_file(args.scores_json, "--scores-json")
+    if args.duration is not None:
         duration_to_tokens(args.duration)
         if args.stream:
             raise InputError("--duration cannot be combined with --stream")
