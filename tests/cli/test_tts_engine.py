@@ -45,17 +45,17 @@ def test_engine_onnx_needs_an_export(tmp_path, capsys):
 
 
 def test_auto_falls_back_to_torch_for_torch_options():
-    import argparse
-
+    from llasa.cli.main import build_parser
     from llasa.cli.tts import pick_engine
 
-    base = dict(engine="auto", lm=None, codec=None, voice_audio=None, search=None, verifier=[],
-                scores_json=None, stream=False, cfg_scale=None, device=None, dtype=None,
-                quant=None)
-    assert pick_engine(argparse.Namespace(**base))[0] == "onnx"
-    for change in (dict(stream=True), dict(cfg_scale=2.0), dict(device="cuda"),
-                   dict(lm="HKUSTAudio/Llasa-1B"), dict(engine="torch")):
-        assert pick_engine(argparse.Namespace(**{**base, **change}))[0] == "torch", change
+    def engine(*extra):
+        return pick_engine(build_parser().parse_args(["tts", "Hi.", "-o", "x.wav", *extra]))[0]
+
+    assert engine() == "onnx"
+    assert engine("--device", "cpu", "--seed", "3", "--temperature", "0.7") == "onnx"
+    for extra in (["--stream"], ["--cfg-scale", "2"], ["--device", "cuda"],
+                  ["--lm", "HKUSTAudio/Llasa-1B"], ["--engine", "torch"]):
+        assert engine(*extra) == "torch", extra
 
 
 def test_export_command_help():
