@@ -62,3 +62,19 @@ def test_export_command_help():
     r = subprocess.run([sys.executable, "-m", "llasa.cli", "export", "onnx", "--help"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "llasa export onnx" in r.stdout
+
+
+def test_saved_voice_runs_on_the_onnx_engine(tmp_path, capsys):
+    from llasa import Llasa
+    from llasa.tts import Voice
+
+    tts = Llasa.from_onnx()
+    ref = tts.synthesize("Please wait here.", do_sample=False)
+    Voice("Please wait here.", ref.codes, ref.audio, tts.codec.codebook_size).save(
+        tmp_path / "v.npz")
+    out = tmp_path / "c.wav"
+    rc = main(["tts", "Good morning.", "-o", str(out), "--voice", str(tmp_path / "v.npz"),
+               "--seed", "0"])
+    assert rc == 0 and "onnx engine" in capsys.readouterr().out
+    audio, sr = sf.read(out)
+    assert sr == 16000 and len(audio) > 8000
