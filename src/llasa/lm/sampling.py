@@ -13,7 +13,6 @@ import math
 
 import torch
 
-from .._common.errors import InputError
 # re-exported: the settings live in a torch-free module
 from .settings import (MIN_CHARS_PER_SECOND, SLACK_SECONDS, TOKENS_PER_SECOND,  # noqa: F401
                        GenerationSettings, max_new_tokens_for_text)
