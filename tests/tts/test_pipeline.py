@@ -33,8 +33,15 @@ def test_prompt_is_the_official_one(tiny_tts, prompt_voice):
     tok = tiny_tts.lm.tokenizer
     assert tiny_tts.build_prompt("  Hi  there. ") == build_tts_prompt(tok, "Hi there.")
     ids = tiny_tts.build_prompt("Hi there.", prompt_voice)
-    assert ids == build_tts_prompt(tok, "Hi there.", prompt_text=prompt_voice.text + " ",
+    # issue 19: the card concatenates transcript and text bare; that is the default
+    assert tiny_tts.prompt_join == "bare"
+    assert ids == build_tts_prompt(tok, "Hi there.", prompt_text=prompt_voice.text,
                                    prompt_codes=prompt_voice.codes)
+    spaced = Llasa(tiny_tts.lm, tiny_tts.codec, prompt_join="space")
+    assert spaced.build_prompt("Hi there.", prompt_voice) == build_tts_prompt(
+        tok, "Hi there.", prompt_text=prompt_voice.text + " ", prompt_codes=prompt_voice.codes)
+    with pytest.raises(InputError, match="prompt_join"):
+        Llasa(tiny_tts.lm, tiny_tts.codec, prompt_join="tab")
     vocab = tiny_tts.lm.vocab
     n = len(prompt_voice.codes)
     assert ids[-n - 1] == vocab.speech_start
@@ -212,6 +219,7 @@ def test_a_phoneme_model_hears_phonemes_of_every_prompt_piece(tiny_codec, prompt
     setattr(lm.model.config, FRONTEND_KEY, "espeak:en-us")
     lm.frontend = get_frontend("espeak:en-us")
     tts = Llasa(lm, tiny_codec)
+    assert tts.prompt_join == "space"  # as phoneme training joined the pieces
     ipa, tok = lm.frontend, lm.tokenizer
     assert tts.build_prompt("  Hi  there. ") == build_tts_prompt(tok, ipa("Hi there."))
     ids = tts.build_prompt("Hi there.", prompt_voice)

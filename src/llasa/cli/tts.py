@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     v.add_argument("--voice", help="a saved voice: a name in the voice registry or a .npz file")
     v.add_argument("--voice-audio", type=Path, help="prompt audio to clone (with --voice-text)")
     v.add_argument("--voice-text", help="exact transcript of --voice-audio")
+    v.add_argument("--prompt-join", choices=["bare", "space"],
+                   help="how the voice transcript meets the text: bare (the model card's "
+                        "recipe; default for text models) or space (default for phoneme models)")
     v.add_argument("--voices-dir", type=Path,
                    help="voice registry (default $LLASA_VOICES_DIR or ~/.cache/llasa/voices)")
     m = p.add_argument_group("models")
@@ -221,6 +224,7 @@ def onnx_blockers(args) -> list[str]:
                        ("--search", bool(args.search)), ("--verifier", bool(args.verifier)),
                        ("--scores-json", args.scores_json is not None),
                        ("--stream", args.stream),
+                       ("--prompt-join", args.prompt_join is not None),
                        ("--cfg-scale", args.cfg_scale not in (None, 1.0)),
                        ("--device", args.device not in (None, "cpu")),
                        ("--dtype", args.dtype not in (None, "fp32", "float32")),
@@ -274,7 +278,8 @@ def run(args) -> int:
 
         tts = Llasa.from_pretrained(args.lm, args.codec, device=args.device,
                                     dtype=args.dtype, decode_only=args.voice_audio is None,
-                                    optimize=args.optimize, limits=limits, quant=args.quant)
+                                    optimize=args.optimize, limits=limits, quant=args.quant,
+                                    prompt_join=args.prompt_join)
     t_load = time.perf_counter() - t0
     settings = tts.make_settings(**sampling)
     registry = None

@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # torch-backed; loaded in from_pretrained only, so an injecte
     from ..lm.model import LlasaLM
 
 
+PROMPT_JOINS = ("bare", "space")  # see Llasa.__init__ (prompt_join)
+
 class Llasa:
     """Text-to-speech with a Llasa LM and an X-codec2 codec.
 
@@ -47,6 +49,9 @@ class Llasa:
         limits: text length limits and the long-text chunk size.
         decode_context: prompt speech codes decoded in front of the new codes and then cut
             off (left context for the non-causal decoder); 0 decodes the new codes alone.
+        prompt_join: how a voice's transcript meets the target text: ``"bare"`` (the model
+            card's concatenation, token for token) or ``"space"``. None: ``"bare"`` for text
+            models, ``"space"`` for phoneme models (as their training joined the pieces).
 
     Raises:
         ModelLoadError: the LM's speech vocabulary is larger than the codec's codebook.
@@ -55,7 +60,7 @@ class Llasa:
     engine = "torch"  # "onnx" when built by from_onnx (llasa.tts.onnx)
 
     def __init__(self, lm: LlasaLM, codec: Codec, *, limits: TextLimits = TextLimits(),
-                 decode_context: int = 50):
+                 decode_context: int = 50, prompt_join: str | None = None):
         if lm.vocab.codebook_size > codec.codebook_size:
             raise ModelLoadError(
                 f"LM and codec do not match: the LM has {lm.vocab.codebook_size} speech tokens "
@@ -67,6 +72,15 @@ class Llasa:
         if not isinstance(decode_context, int) or decode_context < 0:
             raise InputError(f"decode_context must be an integer >= 0, got {decode_context!r}")
         self.decode_context = decode_context
+        # How a voice's transcript meets the target text. "bare": the model card's recipe,
+        # token for token (official text models); "space": as phoneme models were trained
+        # (llasa.training.lm_data), and an option for text models whose transcripts lack a
+        # trailing space ("...there.Hello" fuses otherwise).
+        if prompt_join is None:
+            prompt_join = "space" if getattr(lm, "frontend", None) is not None else "bare"
+        if prompt_join not in PROMPT_JOINS:
+            raise InputError(f"prompt_join must be one of {PROMPT_JOINS}, got {prompt_join!r}")
+        self.prompt_join = prompt_join
         # what the model recommends (config.json llasa_sampling) over the card's defaults
         self.default_settings = GenerationSettings(**getattr(lm, "sampling_defaults", {}))
         # long text: the caller's choice, else the model's (llasa_long_text), else carry
@@ -78,7 +92,7 @@ class Llasa:
                         device: Any = None, dtype: Any = None, codec_dtype: Any = None,
                         decode_only: bool = False, revision: str | None = None,
                         optimize: bool = True, limits: TextLimits = TextLimits(),
-                        quant: str | None = None) -> Llasa:
+                        quant: str | None = None, prompt_join: str | None = None) -> Llasa:
         """Load an LM and a codec by hub id or local directory.
 
         Args:
@@ -94,6 +108,7 @@ class Llasa:
                 runs inference, so this is on by default.
             quant: ``"int8"`` / ``"int4"``: quantized LM weights for CPU decoding
                 (:mod:`llasa.lm.quant`); a checkpoint saved quantized loads so anyway.
+            prompt_join: ``"bare"`` / ``"space"`` / None, as in :class:`Llasa`.
 
         Raises:
             ModelLoadError: a name cannot be resolved, or no model is shipped and none is named.
@@ -116,7 +131,7 @@ class Llasa:
         codec_model = Codec.from_pretrained(codec if codec is not None else default / "codec",
                                             device=device, dtype=codec_dtype,
                                             decode_only=decode_only, revision=revision)
-        return cls(lm_model, codec_model, limits=limits)
+        return cls(lm_model, codec_model, limits=limits, prompt_join=prompt_join)
 
     @classmethod
     def from_onnx(cls, directory: str | Path | None = None, *,
@@ -170,10 +185,11 @@ class Llasa:
         prep = self.lm.prepare_text
         if not texts:
             return list(build_tts_prompt(self.lm.tokenizer, prep(text)))
-        # A space keeps words from fusing ("...there.Hello"); the official recipe concatenates
-        # bare strings, which differs only when the prompt text lacks trailing whitespace.
-        return list(build_tts_prompt(self.lm.tokenizer, prep(text),
-                                     prompt_text=" ".join(prep(t) for t in texts) + " ",
+        if self.prompt_join == "space":
+            prompt_text = " ".join(prep(t) for t in texts) + " "
+        else:  # the card: prompt_text + target_text, concatenated as given
+            prompt_text = "".join(prep(t) for t in texts)
+        return list(build_tts_prompt(self.lm.tokenizer, prep(text), prompt_text=prompt_text,
                                      prompt_codes=np.concatenate(codes)))
 
     def context_codes(self, prompt: Sequence[int]) -> np.ndarray:
