@@ -28,3 +28,16 @@ def test_fingerprint_of_hub_ids_and_the_default(tmp_path):
     assert weights_fingerprint("HKUSTAudio/Llasa-1B") == "id:HKUSTAudio/Llasa-1B"
     (tmp_path / "model.safetensors").write_bytes(b"\0" * 10)
     assert weights_fingerprint(None, tmp_path) == weights_fingerprint(tmp_path)
+
+
+def test_hub_errors_fit_on_one_line(monkeypatch):
+    """Offline and missing repos: huggingface_hub's messages span lines; ours must not."""
+    import pytest
+
+    from llasa._common.errors import ModelLoadError
+    from llasa._common.hub import resolve
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as e:
+        resolve("llasa-tests/no-such-repo")
+    assert "\n" not in str(e.value) and "no-such-repo" in str(e.value)

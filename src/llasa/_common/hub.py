@@ -28,7 +28,8 @@ def resolve(path_or_id: str | Path, revision: str | None = None,
         return Path(snapshot_download(s, revision=revision, allow_patterns=allow_patterns))
     except Exception as e:  # noqa: BLE001 - offline, 404, auth: all mean "cannot get it"
         raise ModelLoadError(
-            f"cannot fetch '{s}' from the Hugging Face hub ({type(e).__name__}: {e}). "
+            f"cannot fetch '{s}' from the Hugging Face hub ({type(e).__name__}: "
+            f"{' '.join(str(e).split())}). "  # hub messages span lines: the CLI prints one
             "Download it on a connected machine or pass a local directory."
         ) from None
 
