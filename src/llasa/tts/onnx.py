@@ -10,9 +10,9 @@ An export folder holds ``lm.onnx`` (LM with KV cache, :mod:`llasa.lm.onnx_export
 Why: importing torch + transformers and building the Llama take 2-4 s on a 2-core CPU,
 while the shipped model needs a few hundred milliseconds of compute. ONNX Runtime, numpy and
 ``tokenizers`` load in about 0.2 s, so ``llasa tts`` with the shipped model (whose export
-ships in ``llasa/models/default/onnx``) starts and finishes in about a second. The torch
-engine stays the reference: voices from audio, search, streaming, guidance and other
-checkpoints use it.
+ships in ``llasa/models/default/onnx``) starts and finishes in about half a second
+(``bench/cold_start.py``). The torch engine stays the reference: voices from audio, search,
+streaming, guidance and other checkpoints use it.
 """
 
 from __future__ import annotations
