@@ -49,6 +49,7 @@ def test_best_of_n_writes_winner_and_scores_json(models, prompt_wav, tmp_path, c
     assert data["compute"]["lm_tokens"] == 60 and data["compute"]["verifier_calls"] == 1
     assert len(sf.read(out)[0]) == 20 * 320
     assert "best-of-n:3: candidate" in so and "scores: sim=" in so
+    assert "1 verifier call (" in so  # not "1 verifier calls"
 
 
 def test_plain_output_reports_scores_and_transcribes_prompt(models, prompt_wav, tmp_path,

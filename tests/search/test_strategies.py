@@ -143,6 +143,15 @@ def test_hybrid_sim_prm_then_wer_orm(tiny_tts, voice, registry):
     assert res.ranking == {"name": "wer", "higher_is_better": False, "prm": "sim"}
     wers = [x.scores["wer"] for x in res.candidates]
     assert len(wers) == 3 and res.chosen == int(np.argmin(wers))
+    # issue 19: each candidate carries the transcript its WER was computed from
+    from llasa.verifiers.text import error_rate
+
+    for x in res.candidates:
+        assert "transcript" not in x.scores and isinstance(x.meta["transcript"], str)
+        assert x.to_dict()["transcript"] == x.meta["transcript"]
+        assert x.scores["wer"] == pytest.approx(error_rate(TEXT, x.meta["transcript"], "en",
+                                                           "wer"))
+    assert "transcript" not in res.scores
     # finals forked round-robin from the kept beams: 0, 1, 0 (same first chunk for 0 and 2)
     assert [x.meta["beam"] for x in res.candidates] == [0, 1, 0]
     np.testing.assert_array_equal(res.candidates[0].codes[:10], res.candidates[2].codes[:10])

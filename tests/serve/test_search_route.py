@@ -38,6 +38,7 @@ def test_search_requests(thread_server, speech):
         scores = json.loads(r.headers["X-Llasa-Scores"])
         ranks = info["search_rank_scores"]
         assert info["search"] == "best-of-n:3" and len(ranks) == 3
+        assert info["search_transcripts"] == [None] * 3  # SIM ranks: no ASR transcripts
         assert info["search_chosen"] == int(np.argmax(ranks))
         assert scores["sim"] == round(max(ranks), 4)
         assert info["compute"]["lm_tokens"] == 60 and info["compute"]["verifier_calls"] == 1

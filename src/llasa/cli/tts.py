@@ -336,7 +336,13 @@ def _scorer(args, text, voice, registry):
 def _report_scores(args, data: dict) -> None:
     import json
 
+    scores = data["scores"]
+    if "transcript" in scores:  # plain synthesis: the ASR's words, beside the scores
+        data = {**data, "scores": {k: v for k, v in scores.items() if k != "transcript"},
+                "transcript": scores["transcript"]}
     print("scores: " + ", ".join(f"{k}={v:.4f}" for k, v in data["scores"].items()))
+    if data.get("transcript") is not None:
+        print(f"transcript: {data['transcript']!r}")
     if args.scores_json is not None:
         args.scores_json.parent.mkdir(parents=True, exist_ok=True)
         args.scores_json.write_text(json.dumps(data, indent=2) + "\n")
@@ -353,7 +359,8 @@ def _run_search(args, tts, text, voice, settings, registry, t0, t_load) -> int:
     c = res.compute
     print(f"wrote {args.output} ({res.duration:.2f} s of audio, {res.info['tokens']} tokens; "
           f"{res.strategy}: candidate {res.chosen} of {c.candidates} by {res.ranking['name']}; "
-          f"{c.lm_tokens} LM tokens, {c.verifier_calls} verifier calls "
+          f"{c.lm_tokens} LM tokens, {c.verifier_calls} verifier "
+          f"call{'' if c.verifier_calls == 1 else 's'} "
           f"({c.verifier_seconds:.1f} s); models loaded in {t_load:.1f} s, search "
           f"{time.perf_counter() - t0 - t_load:.1f} s)")
     _report_scores(args, res.to_dict())

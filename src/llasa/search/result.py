@@ -77,6 +77,13 @@ class Candidate:
     rank_score: float
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        # the scorer hands the ASR transcript with the scores; it is a fact, not a score
+        if "transcript" in self.scores:
+            text = self.scores["transcript"]
+            self.scores = {k: v for k, v in self.scores.items() if k != "transcript"}
+            self.meta = {**self.meta, "transcript": text}
+
     def to_dict(self) -> dict:
         return {"index": self.index, "tokens": self.num_tokens, "ended": self.ended,
                 "seconds": round(len(self.codes) / 50, 3),

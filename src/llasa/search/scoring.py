@@ -19,6 +19,9 @@ from ..verifiers import CombinedVerifier, Verifier, VerifierRegistry, VerifyRequ
 from .result import Compute
 
 
+TRANSCRIPT = "transcript"  # key of the ASR transcript in per-audio score dicts
+
+
 def resolve_verifiers(specs: Sequence, registry: VerifierRegistry) -> list[Verifier]:
     """Specs (strings) through ``registry`` (built once, cached); Verifier objects as given."""
     out = []
@@ -84,14 +87,23 @@ class Scorer:
         if not audios:
             return np.zeros(0), []
         t0 = time.perf_counter()
+        bases = _base_verifiers(self.rank)
+        for v in bases:  # no stale transcripts from an earlier batch
+            if hasattr(v, "last_transcripts"):
+                v.last_transcripts = None
         rank = np.asarray(self.rank.score(audios, self.request), dtype=np.float64)
         self.compute.verifier_seconds += time.perf_counter() - t0
-        bases = _base_verifiers(self.rank)
         self.compute.verifier_calls += len(bases)
         self.compute.verifier_clips += len(bases) * len(audios)
         parts = dict(getattr(self.rank, "last_scores", {}) or {})
         parts[self.rank.name] = rank
         per = [{k: float(v[i]) for k, v in parts.items()} for i in range(len(audios))]
+        # the ASR transcript behind a WER/CER score: equal scores can then be told apart
+        texts = next((t for t in (getattr(v, "last_transcripts", None) for v in bases)
+                      if t is not None and len(t) == len(audios)), None)
+        if texts is not None:
+            for p, t in zip(per, texts):
+                p[TRANSCRIPT] = t
         return rank, per
 
     def best(self, scores: np.ndarray) -> int:

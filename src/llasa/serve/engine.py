@@ -284,6 +284,8 @@ class LlasaEngine:
         info = _jsonable({**res.info, "voice": job.voice, "search": res.strategy,
                           "search_chosen": res.chosen,
                           "search_rank_scores": [round(c_.rank_score, 4) for c_ in res.candidates],
+                          "search_transcripts": [c_.meta.get("transcript")
+                                                 for c_ in res.candidates],
                           "compute": c.to_dict(), "wall_seconds": round(c.wall_seconds, 4)})
         return SpeechOutput(change_speed(res.audio, job.speed), res.sample_rate, scores, info)
 
@@ -308,7 +310,8 @@ def _jsonable(d: dict) -> dict:
             out[k] = round(float(v), 4)
         elif isinstance(v, np.integer):
             out[k] = int(v)
-        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str)) for x in v):
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str)) or x is None
+                                                  for x in v):
             out[k] = list(v)
     return out
 

@@ -248,4 +248,6 @@ class ASRVerifier(LazyVerifier):
                          for t in texts], dtype=np.float64)
 
     def _score(self, audios, request):
-        return self._rates(self._transcribe(audios, request), request)
+        texts = self._transcribe(audios, request)
+        self.last_transcripts = texts  # what the scores were computed from (search reports)
+        return self._rates(texts, request)
