@@ -18,6 +18,14 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
+# A re-run with nothing changed skips pip (about a minute of resolving otherwise): the stamp
+# holds the hash of everything the pip steps below read, written only after they all succeed.
+STAMP=.venv/.llasa-install-stamp
+WANT=$(cat scripts/install.sh requirements.txt requirements-test.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && python -c "import llasa" 2>/dev/null; then
+  echo "llasa: .venv is up to date (delete $STAMP to reinstall)"
+  exit 0
+fi
 pip install -q --upgrade "pip>=24"
 # torch is pinned in requirements.txt so pip takes the local CPU wheel.
 pip install -q -r requirements.txt -r requirements-test.txt
@@ -25,3 +33,4 @@ pip install -q -r requirements.txt -r requirements-test.txt
 pip install -q --no-deps xcodec2==0.1.5 vector-quantize-pytorch==1.17.8 einops==0.8.0 silero-vad==6.2.3 einx==0.3.0 frozendict==2.4.6 distillmos==0.9.1 xls-r-sqa==0.1.0
 pip install -q --no-deps -e .
 python -c "import llasa, torch, transformers; print('llasa', llasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
+echo "$WANT" > "$STAMP"

@@ -17,7 +17,8 @@ _EPILOG = """examples:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("codec", help="encode audio to X-codec2 codes, decode, convert",
-                              description=__doc__, epilog=_EPILOG,
+                              description="Encode audio to X-codec2 codes, decode codes to "
+                                          "audio, convert original checkpoints.", epilog=_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="codec_command", metavar="ACTION", required=True)
 
