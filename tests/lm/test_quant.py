@@ -85,3 +85,31 @@ def test_quant_errors(tmp_path):
     (tmp_path / "q" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelLoadError, match="llasa_quant"):
         LlasaLM.from_pretrained(tmp_path / "q")
+
+
+def test_int8_smoothing_tames_an_outlier_channel(tmp_path):
+    from llasa.lm.quant import input_absmax, smooth_scales
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 32, bias=False)
+    x = torch.randn(16, 64)
+    x[:, 3] *= 60  # one channel carries most of the activations' range
+    ref = lin(x)
+    with input_absmax(torch.nn.Sequential(lin)) as cal:
+        lin(x)
+    assert torch.allclose(cal.stats["0"], x.abs().amax(0))
+    plain = Int8Linear.from_linear(lin)
+    smooth = Int8Linear.from_linear(lin, cal.stats["0"])
+    err = lambda q: float((q(x) - ref).abs().mean())  # noqa: E731
+    assert err(smooth) < 0.5 * err(plain)
+    s = smooth_scales(lin.weight, cal.stats["0"])
+    assert torch.allclose(dequantize(smooth), dequantize(Int8Linear(*int8_weights(
+        lin.weight * s), None, 1 / s)))
+    # an int8 LM is calibrated at quantization; its smoothing is stored and loaded back
+    lm = tiny_lm(codebook_size=256, seed=4).quantize("int8")
+    layers = [m for m in lm.model.modules() if isinstance(m, Int8Linear)]
+    assert layers and all(m.inv_smooth is not None for m in layers)
+    assert lm.head_rows().quantized.inv_smooth is not None
+    lm.save_pretrained(tmp_path / "q")
+    back = LlasaLM.from_pretrained(tmp_path / "q")
+    assert torch.equal(back.head_rows().quantized.inv_smooth, lm.head_rows().quantized.inv_smooth)

@@ -34,7 +34,7 @@ class HeadRows:
     """
 
     def __init__(self, lm_head_weight: torch.Tensor, vocab: SpeechVocab, packed: bool = False,
-                 quant: str | None = None):
+                 quant: str | None = None, act_absmax: torch.Tensor | None = None):
         self.source_ptr = lm_head_weight.data_ptr()  # lets the owner notice moved weights
         lo = min(vocab.speech_end, vocab.speech_offset)
         hi = vocab.speech_offset + vocab.codebook_size
@@ -57,7 +57,7 @@ class HeadRows:
         if quant:  # the allowed rows alone, quantized like the layers
             from .quant import quantize_weight
 
-            self.quantized = quantize_weight(quant, self.weight)
+            self.quantized = quantize_weight(quant, self.weight, act_absmax)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[b, d] hidden states → [b, v] float32 logits with the non-speech rows at -inf."""

@@ -21,8 +21,9 @@ from .decoding import DecodeState, HeadRows
 from .._common.packing import decode_batch_hint, pack_linears, should_pack, unpack_linears
 from .frontend import FRONTEND_KEY, get_frontend
 from .prompt import build_tts_prompt, prompt_text_chars
-from .quant import QUANT_KEY, check_quant, quant_config, quantize_model
-from .quant_io import (declared_quant as _declared_quant, load_quantized_model,
+from .quant import (CALIBRATION_TEXTS, QUANT_KEY, check_quant, input_absmax, quant_config,
+                    quantize_model)
+from .quant_io import (HEAD_ABSMAX, declared_quant as _declared_quant, load_quantized_model,
                        save_quantized_model, stored_quant)
 from .sampling import GenerationSettings
 from .tokens import SpeechVocab
@@ -87,6 +88,7 @@ class LlasaLM:
         self._head: HeadRows | None = None
         self.optimized = False
         self.quant = _declared_quant(model)  # a checkpoint stored quantized (load_quantized)
+        self._head_absmax = getattr(model, HEAD_ABSMAX, None)  # int8 head smoothing
         if quant is not None:
             self.quantize(quant)
         if optimize:
@@ -152,7 +154,7 @@ class LlasaLM:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         if self.quant:  # integers and scales, as llasa export --quant writes them
-            save_quantized_model(self.model, d, self.quant)
+            save_quantized_model(self.model, d, self.quant, self._head_absmax)
             self.tokenizer.save_pretrained(str(d))
             return
         was = self.optimized
@@ -189,10 +191,23 @@ class LlasaLM:
         if self.device.type != "cpu":
             raise InputError("quantized weights (int8/int4) run on the CPU only")
         self.unoptimize()
-        quantize_model(self.model.model.layers, method)
+        stats = self._calibrate() if method == "int8" else {}
+        quantize_model(self.model.model.layers, method, stats)
         self.quant, self._head = method, None
+        self._head_absmax = stats.get("head")
         setattr(self.model.config, QUANT_KEY, quant_config(method))
         return self
+
+    def _calibrate(self) -> dict:
+        """Per-channel |input| maxima of every linear layer and of the head's input, over a
+        short seeded generation from :data:`CALIBRATION_TEXTS` (int8 smoothing)."""
+        layers = self.model.model.layers
+        prompts = [self.build_prompt(t) for t in CALIBRATION_TEXTS]
+        settings = GenerationSettings(**{**self.sampling_defaults, "seed": 0,
+                                         "max_new_tokens": 32})
+        with input_absmax(layers, {"head": self.model.model.norm}) as cal:
+            self.generate(prompts, settings)
+        return cal.stats
 
     def unoptimize(self) -> "LlasaLM":
         """Undo :meth:`optimize`: plain, trainable ``nn.Linear`` layers again."""
@@ -233,7 +248,8 @@ class LlasaLM:
         """The allowed rows of the output matrix (a view; rebuilt if the weights moved)."""
         w = self.model.get_output_embeddings().weight
         if self._head is None or self._head.source_ptr != w.data_ptr():
-            self._head = HeadRows(w, self.vocab, packed=self.optimized, quant=self.quant)
+            self._head = HeadRows(w, self.vocab, packed=self.optimized, quant=self.quant,
+                                  act_absmax=self._head_absmax)
         return self._head
 
     # ---- generation -------------------------------------------------------------------------

@@ -6,6 +6,13 @@ bandwidth. Two engines were measured for it against llama.cpp (``bench/lm.py``, 
 - ``int8``: symmetric per-output-channel int8 weights through fbgemm's dynamic-quantized linear
   (activations quantized per call, int32 accumulation, AVX2 and AVX-512/VNNI kernels). It stays
   at the memory-bandwidth limit for 1-8 rows, so best-of-N batches cost little more than one.
+  Activations are 8-bit too, and a few input channels carry most of their range (``down_proj``'s
+  largest channel is 27x its median on the shipped model), so each layer is *smoothed*
+  (SmoothQuant): calibrated per-channel scales ``s`` move range from the activations into the
+  weights, ``x W^T = (x / s)(W diag(s))^T``, with ``s`` from a short seeded generation of
+  :data:`CALIBRATION_TEXTS`. On the shipped model, teacher-forced on 5 other sentences, greedy
+  agreement with fp32 rose from 0.75 to 0.90 and the mean KL per step fell to 0.013 (int4:
+  0.80, 0.051); ``alpha`` 0.5-0.7 gave the same.
 - ``int4``: 4-bit weights in groups of :data:`INT4_GROUP` along the input with a scale and an
   offset per group (the layout of llama.cpp's Q4 family) through
   ``aten._weight_int4pack_mm_for_cpu``, whose vectorised path takes bf16 activations.
@@ -32,6 +39,12 @@ from .._common.errors import InputError, ModelLoadError
 QUANTS = ("int8", "int4")
 QUANT_KEY = "llasa_quant"  # config.json: {"method": "int8" | "int4", "group_size": G}
 INT4_GROUP = 32
+#: what int8 calibration speaks (prompts + 32 sampled tokens each; a short batched generation)
+CALIBRATION_TEXTS = ("Please close the window before you leave.",
+                     "Did you see the ninety six foxes on the farm?",
+                     "The museum opens at nine every morning, doesn't it?",
+                     "My brother works as a pilot in Toronto.")
+SMOOTH_ALPHA = 0.7  # share of the activation range moved into the weights (0.5-0.85 tried)
 
 
 def check_quant(method) -> str | None:
@@ -48,11 +61,13 @@ class Int8Linear(nn.Module):
 
     method = "int8"
 
-    def __init__(self, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None):
+    def __init__(self, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+                 inv_smooth: torch.Tensor | None = None):
         super().__init__()
         self.out_features, self.in_features = qweight.shape
         self.qweight, self.scale = qweight.contiguous(), scale.float().contiguous()
         self.bias = bias
+        self.inv_smooth = None if inv_smooth is None else inv_smooth.float().contiguous()
         with warnings.catch_warnings():  # torch marks quantized tensors deprecated, still 2.13's
             warnings.simplefilter("ignore", UserWarning)
             qw = torch._make_per_channel_quantized_tensor(
@@ -65,15 +80,23 @@ class Int8Linear(nn.Module):
         self._reduce = not ({"avx512_vnni", "avx_vnni"} & flags)
 
     @classmethod
-    def from_linear(cls, lin: nn.Linear) -> "Int8Linear":
-        return cls(*int8_weights(lin.weight), _bias(lin))
+    def from_linear(cls, lin: nn.Linear, act_absmax: torch.Tensor | None = None
+                    ) -> "Int8Linear":
+        """``act_absmax``: calibrated per-input-channel |activation| maxima → smoothed."""
+        w = lin.weight.detach().float()
+        if act_absmax is None:
+            return cls(*int8_weights(w), _bias(lin))
+        s = smooth_scales(w, act_absmax)
+        return cls(*int8_weights(w * s), _bias(lin), 1 / s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.ops.quantized.linear_dynamic(x.float(), self._packed, self._reduce)
+        xf = x.float() if self.inv_smooth is None else x.float() * self.inv_smooth
+        y = torch.ops.quantized.linear_dynamic(xf, self._packed, self._reduce)
         return y.to(x.dtype)
 
     def state(self) -> dict[str, torch.Tensor]:
-        return {"qweight": self.qweight, "scale": self.scale}
+        st = {"qweight": self.qweight, "scale": self.scale}
+        return st if self.inv_smooth is None else {**st, "inv_smooth": self.inv_smooth}
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
@@ -123,6 +146,13 @@ def _bias(lin: nn.Linear):
     return None if lin.bias is None else lin.bias.detach().float()
 
 
+def smooth_scales(w: torch.Tensor, act_absmax: torch.Tensor, alpha: float = SMOOTH_ALPHA
+                  ) -> torch.Tensor:
+    """SmoothQuant's per-input-channel scales: ``max|x_j|^a / max|W_:j|^(1-a)``."""
+    a = act_absmax.float().clamp(min=1e-5) ** alpha
+    return (a / w.abs().amax(0).clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5, max=1e5)
+
+
 def int8_weights(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """[out, in] float → (int8 [out, in], fp32 scale [out]), symmetric per output row."""
     w = w.detach().float()
@@ -149,8 +179,9 @@ def int4_weights(w: torch.Tensor, group_size: int = INT4_GROUP
 
 def dequantize(layer: nn.Module) -> torch.Tensor:
     """The float weights a quantized layer computes with ([out, in] fp32)."""
-    if isinstance(layer, Int8Linear):
-        return layer.qweight.float() * layer.scale[:, None]
+    if isinstance(layer, Int8Linear):  # as seen by x (a smoothed layer's scales undone)
+        w = layer.qweight.float() * layer.scale[:, None]
+        return w if layer.inv_smooth is None else w * layer.inv_smooth
     if isinstance(layer, Int4Linear):
         o, i, g = layer.out_features, layer.in_features, layer.group_size
         sz = layer.scale_zero.transpose(0, 1)  # [out, in/G, 2]
@@ -164,26 +195,65 @@ def quant_config(method: str) -> dict:
     return {"method": method, **({"group_size": INT4_GROUP} if method == "int4" else {})}
 
 
-def quantize_weight(method: str, weight: torch.Tensor) -> nn.Module:
+def quantize_weight(method: str, weight: torch.Tensor,
+                    act_absmax: torch.Tensor | None = None) -> nn.Module:
     """A quantized layer computing ``x @ weight.T`` (for rows that are not an ``nn.Linear``)."""
     lin = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device="meta")
     lin.weight = nn.Parameter(weight.detach(), requires_grad=False)
-    return make_quant_linear(method, lin)
+    return make_quant_linear(method, lin, act_absmax)
 
 
-def make_quant_linear(method: str, lin: nn.Linear) -> nn.Module:
-    return Int8Linear.from_linear(lin) if method == "int8" else Int4Linear.from_linear(lin)
+def make_quant_linear(method: str, lin: nn.Linear,
+                      act_absmax: torch.Tensor | None = None) -> nn.Module:
+    """``act_absmax`` (int8 only; int4 keeps its activations in bf16): see :class:`Int8Linear`."""
+    if method == "int8":
+        return Int8Linear.from_linear(lin, act_absmax)
+    return Int4Linear.from_linear(lin)
 
 
-def quantize_model(layers: nn.Module, method: str) -> int:
-    """Replace every ``nn.Linear`` under ``layers`` by its quantized stand-in. Returns the count."""
+def quantize_model(layers: nn.Module, method: str,
+                   act_absmax: dict[str, torch.Tensor] | None = None) -> int:
+    """Replace every ``nn.Linear`` under ``layers`` by its quantized stand-in. Returns the count.
+
+    ``act_absmax``: per module path (relative to ``layers``), calibrated input maxima
+    (:func:`input_absmax`).
+    """
     n = 0
-    for parent in list(layers.modules()):
+    for parent_name, parent in list(layers.named_modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Linear:
-                setattr(parent, name, make_quant_linear(method, child))
+                key = f"{parent_name}.{name}" if parent_name else name
+                setattr(parent, name, make_quant_linear(method, child,
+                                                        (act_absmax or {}).get(key)))
                 n += 1
     return n
+
+
+class input_absmax:
+    """Context manager recording the per-channel |input| maxima of every ``nn.Linear`` under
+    ``layers`` (and of ``extra`` modules' outputs) while the block runs: ``.stats``."""
+
+    def __init__(self, layers: nn.Module, extra: dict[str, nn.Module] | None = None):
+        self.stats: dict[str, torch.Tensor] = {}
+        self._hooks = []
+        for name, m in layers.named_modules():
+            if type(m) is nn.Linear:
+                self._hooks.append(m.register_forward_pre_hook(
+                    lambda mod, args, key=name: self._add(key, args[0])))
+        for name, m in (extra or {}).items():
+            self._hooks.append(m.register_forward_hook(
+                lambda mod, args, out, key=name: self._add(key, out)))
+
+    def _add(self, key: str, x: torch.Tensor) -> None:
+        m = x.detach().float().abs().reshape(-1, x.shape[-1]).amax(0)
+        self.stats[key] = m if key not in self.stats else torch.maximum(self.stats[key], m)
+
+    def __enter__(self) -> "input_absmax":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._hooks:
+            h.remove()
 
 
 def quantized_state(layers: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
@@ -211,7 +281,8 @@ def load_quantized(layers: nn.Module, prefix: str, tensors: dict, method: str,
             bias = tensors.get(f"{key}.bias")
             try:
                 if method == "int8":
-                    layer = Int8Linear(tensors[f"{key}.qweight"], tensors[f"{key}.scale"], bias)
+                    layer = Int8Linear(tensors[f"{key}.qweight"], tensors[f"{key}.scale"], bias,
+                                       tensors.get(f"{key}.inv_smooth"))
                 else:
                     layer = Int4Linear(tensors[f"{key}.q"], tensors[f"{key}.scale_zero"], bias,
                                        group_size)
@@ -229,7 +300,7 @@ def quantized_linear_error(lin: nn.Linear, method: str) -> float:
     return float(torch.linalg.norm(dequantize(q) - w) / torch.linalg.norm(w).clamp(min=1e-12))
 
 
-__all__ = ["QUANTS", "QUANT_KEY", "Int8Linear", "Int4Linear", "check_quant", "quantize_model",
-           "quant_config", "quantize_weight",
+__all__ = ["CALIBRATION_TEXTS", "QUANTS", "QUANT_KEY", "Int8Linear", "Int4Linear", "check_quant", "quantize_model",
+           "quant_config", "quantize_weight", "input_absmax", "smooth_scales",
            "quantized_state", "load_quantized", "dequantize", "int8_weights", "int4_weights",
            "quantized_linear_error"]

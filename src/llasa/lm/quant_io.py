@@ -18,6 +18,7 @@ from .._common.errors import ModelLoadError
 from .quant import INT4_GROUP, QUANT_KEY, QUANTS, load_quantized, quantized_state
 
 _WEIGHTS = "model.safetensors"
+HEAD_ABSMAX = "llasa_head_act_absmax"  # the int8 head's calibration (its rows are built at load)
 _PREFIX = "model.layers."
 
 
@@ -40,7 +41,8 @@ def declared_quant(model) -> str | None:
     return q.get("method") if isinstance(q, dict) else None
 
 
-def save_quantized_model(model, directory: Path, method: str) -> None:
+def save_quantized_model(model, directory: Path, method: str,
+                         head_absmax: torch.Tensor | None = None) -> None:
     """Write ``config.json`` (with :data:`QUANT_KEY`) and the weights of a quantized model."""
     from safetensors.torch import save_file
 
@@ -48,6 +50,8 @@ def save_quantized_model(model, directory: Path, method: str) -> None:
     if getattr(model.config, "tie_word_embeddings", False):
         tensors.pop("lm_head.weight", None)  # the same storage as the embedding
     tensors.update(quantized_state(model.model.layers, _PREFIX))
+    if head_absmax is not None:
+        tensors[HEAD_ABSMAX] = head_absmax.float().contiguous()
     save_file(tensors, str(Path(directory) / _WEIGHTS), metadata={"format": "pt",
                                                                    QUANT_KEY: method})
     model.config.save_pretrained(str(directory))
@@ -74,7 +78,7 @@ def load_quantized_model(path: Path, dtype: torch.dtype):
         raise ModelLoadError(f"{path}: no linear layers to load")
     quant_keys = set(quantized_state(model.model.layers, _PREFIX))
     floats = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in tensors.items()
-              if k not in quant_keys}
+              if k not in quant_keys and k != HEAD_ABSMAX}
     _, unexpected = model.load_state_dict(floats, strict=False, assign=True)
     if unexpected:
         raise ModelLoadError(f"{path}: unexpected tensors {unexpected[:5]}")
@@ -82,6 +86,8 @@ def load_quantized_model(path: Path, dtype: torch.dtype):
         model.lm_head.weight = model.model.embed_tokens.weight
     # non-persistent buffers (rotary frequencies) are not in the file: build them for real
     model.model.rotary_emb = type(model.model.rotary_emb)(config=cfg)
+    if HEAD_ABSMAX in tensors:
+        setattr(model, HEAD_ABSMAX, tensors[HEAD_ABSMAX])
     left = [n for n, t in list(model.named_parameters()) + list(model.named_buffers())
             if t.is_meta]
     if left:
