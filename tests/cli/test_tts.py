@@ -132,6 +132,33 @@ def test_voice_add_list_show_remove_and_use(models, tmp_path, capsys, speech):
     assert rc == 2 and "bad voice name" in se and not list(Path(reg[-1]).glob("abc*"))
 
 
+def test_killed_stream_leaves_a_valid_wav(models, tmp_path):
+    """Issue 19: `kill -9` during --stream left a header saying 0 samples (sox read 0 s)."""
+    import signal
+    import time
+
+    out = tmp_path / "k.wav"
+    p = subprocess.Popen([sys.executable, "-m", "llasa.cli", "tts", "A long stream.", *models,
+                          "--seed", "0", "--max-new-tokens", "3000", "-o", str(out), "--stream",
+                          "--engine", "torch"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and p.poll() is None:
+        if out.exists() and out.stat().st_size > 44 + 2 * 320 * 60:  # a few chunks written
+            break
+        time.sleep(0.05)
+    assert p.poll() is None, "the stream finished before it could be killed"
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    raw = out.read_bytes()
+    riff, data_bytes = (int.from_bytes(raw[i:i + 4], "little") for i in (4, 40))
+    # the header itself (what sox reads) counts the samples written (all of them, or all but
+    # the last chunk when the kill lands between a chunk and its header update)
+    assert 0 < data_bytes <= len(raw) - 44 and riff == data_bytes + 36
+    data, sr = sf.read(out)
+    assert sr == 16000 and 2 * len(data) == data_bytes
+
+
 def test_tts_stream_writes_the_same_length_as_full(models, tmp_path, capsys):
     args = ["Streaming to a file.", *models, "--seed", "2", "--max-new-tokens", "40"]
     rc, so, se = _run(capsys, "tts", *args, "-o", str(tmp_path / "s.wav"), "--stream")
