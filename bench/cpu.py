@@ -158,16 +158,17 @@ def _compare(ref, got) -> dict:
 def llamacpp_rows(a) -> list[dict]:
     import llamacpp as C
 
-    C.ensure_llamacpp()
-    gguf = Path(C.default_cache_dir()) / f"bench-{a.preset}-f16.gguf"
-    if not gguf.exists():
-        _log(f"llama.cpp: writing {gguf.name}")
-        C.write_gguf(gguf, a.preset)
+    work = C.ensure_llamacpp()["src"].parent / "gguf"  # bench/llamacpp.py --keep's files
+    work.mkdir(parents=True, exist_ok=True)
+    f16 = work / f"{a.preset}-s0-f16.gguf"
+    if not f16.exists():
+        _log(f"llama.cpp: writing {f16.name}")
+        C.write_gguf(f16, C.PRESETS[a.preset], 0)
     rows = []
     for q, qtype in C.QUANTS.items():
-        path = gguf if qtype is None else gguf.with_name(f"bench-{a.preset}-{q}.gguf")
+        path = f16 if qtype is None else work / f"{a.preset}-s0-{q}.gguf"
         if not path.exists():
-            C.quantize(gguf, path, qtype)
+            C.quantize(f16, path, qtype, threads=a.threads)
         tps = C.bench(path, threads=a.threads, n=a.new_tokens, reps=a.repeats)
         _log(f"llama.cpp {q}: {tps:.2f} tok/s")
         rows.append({"method": "llama.cpp", "dtype": q, "candidates": 1, "tok_s": tps,

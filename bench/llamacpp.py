@@ -224,22 +224,10 @@ def bench(path, threads: int = 2, n: int = 64, reps: int = 3, cache_dir=None) ->
 
 
 def cpu_info() -> str:
-    """``model name`` and the SIMD flags that matter here, from /proc/cpuinfo."""
-    name, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k.strip() == "model name" and name == "unknown CPU":
-                    name = v.strip()
-                elif k.strip() == "flags" and not flags:
-                    flags = set(v.split())
-    except OSError:
-        pass
-    want = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
-            "amx_bf16", "amx_int8")
-    have = [f for f in want if f in flags]
-    return f"{name}; {os.cpu_count()} CPUs visible; flags: {' '.join(have) or 'none of note'}"
+    """The CPU's model, cores and the SIMD flags that matter (llasa's own reader)."""
+    from llasa._common.cpu import cpu_info as info
+
+    return info(with_torch=False).summary()
 
 
 def _load1() -> float:
