@@ -43,7 +43,8 @@ def test_several_verifiers_rank_by_their_combination(registry, clips):
     cands = [clips["wrong_same"], clips["right_other"], clips["right_same"]]
     rank, per = both.score(cands)
     assert both.best(rank) == 2
-    assert set(per[0]) == {"wer", "sim", "0.5*wer+0.5*sim"}
+    assert set(per[0]) == {"wer", "sim", "0.5*wer+0.5*sim", "transcript"}  # + what ASR heard
+    assert all(isinstance(p["transcript"], str) for p in per)
     expect = 0.5 * (1 - np.array([p["wer"] for p in per])) + 0.5 * np.array(
         [p["sim"] for p in per])
     np.testing.assert_allclose(rank, expect, atol=1e-9)

@@ -52,6 +52,7 @@ class Llasa:
         prompt_join: how a voice's transcript meets the target text: ``"bare"`` (the model
             card's concatenation, token for token) or ``"space"``. None: ``"bare"`` for text
             models, ``"space"`` for phoneme models (as their training joined the pieces).
+            Long text that carries the previous chunk always joins its pieces with spaces.
 
     Raises:
         ModelLoadError: the LM's speech vocabulary is larger than the codec's codebook.
@@ -185,10 +186,10 @@ class Llasa:
         prep = self.lm.prepare_text
         if not texts:
             return list(build_tts_prompt(self.lm.tokenizer, prep(text)))
-        if self.prompt_join == "space":
+        if self.prompt_join == "bare" and context is None:
+            prompt_text = prep(texts[0])  # the card: prompt_text + target_text, as given
+        else:  # carried long-text pieces have no card recipe: spaces keep sentences apart
             prompt_text = " ".join(prep(t) for t in texts) + " "
-        else:  # the card: prompt_text + target_text, concatenated as given
-            prompt_text = "".join(prep(t) for t in texts)
         return list(build_tts_prompt(self.lm.tokenizer, prep(text), prompt_text=prompt_text,
                                      prompt_codes=np.concatenate(codes)))
 
