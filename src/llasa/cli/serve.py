@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--codec", default=None, help="codec hub id or directory (default: shipped)")
     p.add_argument("--device", default=None, help="cpu | cuda | auto")
     p.add_argument("--dtype", default=None, help="LM dtype: auto | fp32 | bf16 | fp16")
-    p.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
+    p.add_argument("--quant", choices=["int8", "int4"],
+                   help="LM weights quantized for CPU decoding (see llasa quantize)")
     p.add_argument("--api-key", default=None,
                    help="require 'Authorization: Bearer KEY' on /v1 routes")
     p.add_argument("--data-dir", default="llasa-data", help="where uploaded voices are stored")

@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     m.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     m.add_argument("--dtype", help="LM dtype: auto (what the CPU/GPU computes natively), fp32, "
                    "bf16, fp16 (default fp32)")
-    m.add_argument("--quant", choices=["int8", "int4"], help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
+    m.add_argument("--quant", choices=["int8", "int4"],
+                   help="LM weights quantized for CPU decoding: int8 or int4 (see llasa quantize)")
     m.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="do not pack the LM for fast CPU decoding (packing keeps outputs)")
     m.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
