@@ -31,9 +31,9 @@ from .features import semantic_features
 
 ENCODE_WINDOW = 1500  # frames (30 s) the semantic encoder sees at most in one pass
 ENCODE_CONTEXT = 250  # frames (5 s) of context on each side of a window's kept middle
-# frames (30 s) the acoustic CNN sees at most in one pass: its ~150 depthwise convs cost
-# ~25 ms each per call whatever the length (oneDNN on this stack), so few long windows beat
-# many short ones; activations of 30 s stay well under a GB for the full-size codec
+# frames (30 s) the acoustic CNN sees at most in one pass: each of its ~150 small depthwise
+# convs has a fixed per-call cost (two-thread OpenMP sync: ~25 ms each on a loaded 2-core
+# machine), so few long windows beat many short ones; 30 s of activations stay bounded
 ACOUSTIC_WINDOW = 1500
 ACOUSTIC_CONTEXT = 32  # frames (0.64 s); the CNN's receptive field is about ±21 frames
 
