@@ -2,7 +2,8 @@
 # Installs everything llasa needs on a fresh Debian machine: system packages (espeak-ng and sox
 # for real test speech and the synthetic corpus, chromium for the web-page test), a virtual
 # environment in .venv with the pinned Python stack, the test extras, and llasa itself.
-# Idempotent: re-running only installs what is missing.
+# Idempotent: re-running only installs what is missing. On a fresh 2-core machine the whole
+# install (Debian packages, then the venv) took 1 min 30 s (2026-12-02); a no-op re-run 0.1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -132,8 +132,10 @@ def pack_pays(dtype, rows: str = "decode") -> bool:
 
     ``rows="decode"``: 1-8 rows per call (LM token steps); ``"long"``: hundreds of rows (the codec
     decoder). On AVX-512 packing wins both (LM step 1.2-2.5x, codec 2.3x, bench/lm.py and
-    bench/codec.py). On AVX2 bf16 is emulated, so never; and for fp32 codec products MKL's plain
-    kernels beat oneDNN's AVX2 ones (0.85x on an AMD EPYC), while LM steps still gain.
+    bench/codec.py). On AVX2 bf16 is emulated, so never; for fp32 codec products MKL's plain
+    kernels beat oneDNN's AVX2 ones (the packed decoder ran 0.85x the official one on an AMD
+    EPYC). LM steps keep packing on AVX2: the packed fp32 loop ran 1.41x HF ``generate`` on that
+    EPYC (issue 17); packed against plain on AVX2 alone is not measured yet.
     """
     import torch
 
