@@ -35,7 +35,8 @@ def test_quantized_linear_computes_with_its_dequantized_weights(method, tol):
 def test_weight_codes_round_trip():
     w = torch.randn(16, 64)
     q8, s8 = int8_weights(w)
-    assert q8.dtype == torch.int8 and (q8.float() * s8[:, None] - w).abs().max() <= s8.max() / 2 + 1e-6
+    assert q8.dtype == torch.int8
+    assert (q8.float() * s8[:, None] - w).abs().max() <= s8.max() / 2 + 1e-6
     q4, sz = int4_weights(w)
     assert q4.dtype == torch.uint8 and int(q4.max()) <= 15 and sz.shape == (2, 16, 2)
 

@@ -111,8 +111,8 @@ class LlasaLM:
                 inference-only until :meth:`unoptimize`. False: plain trainable layers.
                 (The constructor defaults to False: it wraps a model the caller may train.)
             quant: "int8" or "int4": quantize the decoder's weights for CPU decoding
-                (:mod:`llasa.lm.quant`). A checkpoint saved quantized (``llasa export
-                --quant``) loads quantized without it.
+                (:mod:`llasa.lm.quant`). A checkpoint saved quantized (``llasa quantize``)
+                loads quantized without it.
 
         Raises:
             ModelLoadError: not found, not a Llama checkpoint, or a tokenizer without the
@@ -153,7 +153,7 @@ class LlasaLM:
         """Write ``config.json`` + ``model.safetensors`` + tokenizer files (HF layout)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        if self.quant:  # integers and scales, as llasa export --quant writes them
+        if self.quant:  # integers and scales, as llasa quantize writes them
             save_quantized_model(self.model, d, self.quant, self._head_absmax)
             self.tokenizer.save_pretrained(str(d))
             return

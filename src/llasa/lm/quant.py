@@ -23,7 +23,7 @@ sampling are those of the full-precision path, and a seed reproduces its output.
 attention and the embedding lookup stay in the model's float dtype.
 
 :func:`quantize_model` swaps the decoder's ``nn.Linear`` layers in place; :func:`quantized_state`
-and :func:`load_quantized` store and rebuild them as integers (``llasa export --quant``).
+and :func:`load_quantized` store and rebuild them as integers (``llasa quantize``).
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def quantized_linear_error(lin: nn.Linear, method: str) -> float:
     return float(torch.linalg.norm(dequantize(q) - w) / torch.linalg.norm(w).clamp(min=1e-12))
 
 
-__all__ = ["CALIBRATION_TEXTS", "QUANTS", "QUANT_KEY", "Int8Linear", "Int4Linear", "check_quant", "quantize_model",
-           "quant_config", "quantize_weight", "input_absmax", "smooth_scales",
+__all__ = ["CALIBRATION_TEXTS", "QUANTS", "QUANT_KEY", "Int8Linear", "Int4Linear", "check_quant",
+           "quantize_model",           "quant_config", "quantize_weight", "input_absmax", "smooth_scales",
            "quantized_state", "load_quantized", "dequantize", "int8_weights", "int4_weights",
            "quantized_linear_error"]

@@ -1,10 +1,9 @@
 """Quantized LM checkpoints on disk: integers and scales in safetensors, the method in config.json.
 
-``llasa export --quant int8|int4`` writes one (:func:`save_quantized_model`); loading builds the
-Llama on the meta device, swaps its linear layers for quantized ones made from the stored
-integers and assigns the float tensors (embedding, norms), so the float weights of the
-quantized layers are never materialised: a quantized Llasa-1B loads in a fraction of the
-float model's memory.
+``llasa quantize --method int8|int4`` writes one (:func:`save_quantized_model`). Loading builds
+the Llama on the meta device, swaps its linear layers for quantized ones made from the stored
+integers and assigns the float tensors (embedding, norms): the float weights of the quantized
+layers are never materialised.
 """
 
 from __future__ import annotations
