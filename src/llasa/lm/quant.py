@@ -301,6 +301,6 @@ def quantized_linear_error(lin: nn.Linear, method: str) -> float:
 
 
 __all__ = ["CALIBRATION_TEXTS", "QUANTS", "QUANT_KEY", "Int8Linear", "Int4Linear", "check_quant",
-           "quantize_model",           "quant_config", "quantize_weight", "input_absmax", "smooth_scales",
+           "quantize_model", "quant_config", "quantize_weight", "input_absmax", "smooth_scales",
            "quantized_state", "load_quantized", "dequantize", "int8_weights", "int4_weights",
            "quantized_linear_error"]
