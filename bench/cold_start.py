@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 TEXT = "Please close the window before you leave."
-FLAGS = ("avx512f", "avx512_bf16", "amx_bf16")
 
 _IN_PROCESS = r"""
 import json, sys, time
@@ -50,20 +49,10 @@ print(json.dumps({"load": load, "times": times, "tokens": r.info["tokens"]}))
 
 
 def cpu_line() -> str:
-    """``model name`` and which of :data:`FLAGS` /proc/cpuinfo lists."""
-    name, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k.strip() == "model name" and name == "unknown CPU":
-                    name = v.strip()
-                elif k.strip() == "flags" and not flags:
-                    flags = set(v.split())
-    except OSError:
-        pass
-    have = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in FLAGS)
-    return f"{name}, {os.cpu_count()} cores ({have})"
+    """The CPU's model, cores and the flags that matter (llasa's own reader, no torch)."""
+    from llasa._common.cpu import cpu_info
+
+    return cpu_info(with_torch=False).summary()
 
 
 def _child_cpu() -> float:
