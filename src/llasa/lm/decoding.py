@@ -102,7 +102,7 @@ class DecodeState:
         self.cfg = settings.cfg_scale != 1.0
         caps, hist = [], []
         for p in prompts:
-            _check_prompt(p, vocab)
+            vocab.check_prompt(p)
             caps.append(_cap(lm, p, settings))
             arr = np.asarray(p, dtype=np.int64)
             spoken = (arr[vocab.is_speech(arr)] - vocab.speech_offset).tolist()
@@ -277,14 +277,6 @@ def _cache_kwarg(decoder) -> str:
 
     params = inspect.signature(decoder.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
-
-
-def _check_prompt(p, vocab: SpeechVocab) -> None:
-    if len(p) == 0:
-        raise InputError("a prompt is empty")
-    lo, hi = min(p), max(p)
-    if lo < 0 or hi >= vocab.vocab_size:
-        raise InputError(f"prompt ids must lie in [0, {vocab.vocab_size}); got [{lo}, {hi}]")
 
 
 def _cap(lm, prompt: list[int], s: GenerationSettings) -> int:

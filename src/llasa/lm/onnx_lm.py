@@ -149,7 +149,7 @@ class OnnxLM:
             raise InputError(f"should_stop has {len(should_stop)} functions for "
                              f"{len(prompts)} prompts")
         for p in prompts:
-            _check_prompt(p, self.vocab)
+            self.vocab.check_prompt(p)
         rng = np.random.default_rng(s.seed)
         out = []
         for i, p in enumerate(prompts):
@@ -232,11 +232,3 @@ class OnnxLM:
         binding = self._bind(4)
         self._run(binding, np.array([[0, 1]], np.int64), 0)
         self._run(binding, np.array([[2]], np.int64), 2)
-
-
-def _check_prompt(p, vocab: SpeechVocab) -> None:
-    if len(p) == 0:
-        raise InputError("a prompt is empty")
-    lo, hi = min(p), max(p)
-    if lo < 0 or hi >= vocab.vocab_size:
-        raise InputError(f"prompt ids must lie in [0, {vocab.vocab_size}); got [{lo}, {hi}]")

@@ -109,6 +109,14 @@ class SpeechVocab:
         i = np.asarray(ids, dtype=np.int64)
         return (i >= self.speech_offset) & (i < self.speech_offset + self.codebook_size)
 
+    def check_prompt(self, ids) -> None:
+        """Raise InputError unless ``ids`` is a non-empty prompt of ids in this vocabulary."""
+        if len(ids) == 0:
+            raise InputError("a prompt is empty")
+        lo, hi = min(ids), max(ids)
+        if lo < 0 or hi >= self.vocab_size:
+            raise InputError(f"prompt ids must lie in [0, {self.vocab_size}); got [{lo}, {hi}]")
+
 
 def _token_id(tok, name: str) -> int | None:
     tid = tok.convert_tokens_to_ids(name)
