@@ -247,3 +247,13 @@ def test_guidance_settings_and_prompts_are_checked():
     lm = tiny_lm(codebook_size=16, seed=0)
     with pytest.raises(InputError, match="TEXT_UNDERSTANDING"):
         unconditional_prompt([1, 2, 3], lm.vocab)
+
+
+def test_bad_prompt_ids_are_input_errors():
+    lm = tiny_lm(codebook_size=64, seed=0)
+    with pytest.raises(InputError, match="prompt is empty"):
+        lm.generate([[]])
+    with pytest.raises(InputError, match=r"must lie in \[0, "):
+        lm.generate([[1, lm.vocab.vocab_size]])
+    with pytest.raises(InputError, match="must lie in"):
+        lm.vocab.check_prompt([-1])
