@@ -1,0 +1,86 @@
+"""4-bit and 8-bit matrix-vector kernels on CPU: ONNX Runtime's MatMulNBits against torch's
+int4pack (``Int4Linear``) and fbgemm int8 (``Int8Linear``), on the same volume of weights.
+
+48 matrices of [8192, 2048] (the Llasa-1B MLP shape): 400 MB in 4 bits, 805 MB in 8 bits, more
+than a CPU cache holds, so each call streams its weights from memory as LM decoding does. Prints
+ms per pass over all 48 and the effective GB/s of weight bytes, for 1 and 8 rows.
+
+    python bench/quant_kernels.py            # about 1 minute, ~3 GB of memory
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
+
+import numpy as np
+
+N, K, BLOCK, MATS = 8192, 2048, 32, 48
+
+
+def _ort_session(bits: int, rng):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits, nblk = [], [], K // BLOCK
+    for i in range(MATS):  # random codes and scales: speed does not depend on the values
+        q = rng.integers(0, 256, size=(N, nblk, BLOCK * bits // 8), dtype=np.uint8)
+        s = (rng.random(N * nblk) * 0.01).astype(np.float32)
+        inits += [numpy_helper.from_array(q, f"w{i}"), numpy_helper.from_array(s, f"s{i}")]
+        nodes.append(helper.make_node("MatMulNBits", ["x", f"w{i}", f"s{i}"], [f"y{i}"],
+                                      domain="com.microsoft", K=K, N=N, bits=bits,
+                                      block_size=BLOCK, accuracy_level=4))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                     ["M", K])],
+                          [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, ["M", N])
+                           for i in range(MATS)], inits)
+    m = helper.make_model(g, ir_version=10, opset_imports=[helper.make_opsetid("", 17),
+                                                           helper.make_opsetid("com.microsoft",
+                                                                               1)])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def _time(fn, reps: int = 10) -> float:
+    for _ in range(2):
+        fn()
+    t = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t) / reps
+
+
+def main() -> None:
+    import torch
+
+    from llasa._common.cpu import cpu_info
+    from llasa.lm.quant import Int4Linear, Int8Linear
+
+    torch.set_num_threads(2)
+    print(f"CPU: {cpu_info().summary()}; load average {os.getloadavg()[0]:.1f}\n")
+    print("| kernel | bits | rows | ms per 48 matrices | GB/s of weights |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for bits in (4, 8):
+        s = _ort_session(bits, rng)
+        for m in (1, 8):
+            x = rng.standard_normal((m, K)).astype(np.float32)
+            dt = _time(lambda: s.run(None, {"x": x}))
+            print(f"| ORT MatMulNBits | {bits} | {m} | {dt * 1e3:.1f} | "
+                  f"{MATS * N * K * bits / 8 / dt / 1e9:.1f} |", flush=True)
+        del s
+    for cls, bits in ((Int4Linear, 4), (Int8Linear, 8)):
+        mods = [cls.from_linear(torch.nn.Linear(K, N, bias=False)) for _ in range(MATS)]
+        for m in (1, 8):
+            x = torch.randn(m, K)
+            dt = _time(lambda: [f(x) for f in mods])
+            print(f"| torch {cls.__name__} | {bits} | {m} | {dt * 1e3:.1f} | "
+                  f"{MATS * N * K * bits / 8 / dt / 1e9:.1f} |", flush=True)
+        del mods
+
+
+if __name__ == "__main__":
+    main()
