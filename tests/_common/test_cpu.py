@@ -38,6 +38,8 @@ def test_cpu_info_reads_this_machine():
     assert cpu_info(with_torch=False).isa is None
     # native bf16 needs the hardware and torch dispatching to it
     assert info.native_bf16 == (info.avx512 and bool({"avx512_bf16", "amx_bf16"} & info.flags))
+    assert info.vnni == bool(("avx512_vnni" in info.flags and info.avx512)
+                             or "avx_vnni" in info.flags)
 
 
 def test_choices_follow_the_cpu():
@@ -52,20 +54,28 @@ def test_choices_follow_the_cpu():
 
 
 _PROBE = """
-import json, torch
+import json, logging, torch
 from llasa._common.cpu import cpu_info, native_dtype, pack_pays
 from llasa._common.packing import should_pack
+from llasa.codec import presets
+from llasa.codec.model import Codec
+seen = []
+logging.getLogger('llasa').addHandler(type('H', (logging.Handler,), {
+    'emit': lambda self, r: seen.append(r.getMessage())})())
+Codec.from_config(presets.tiny(), dtype='bf16', decode_only=True)
 i = cpu_info()
 print(json.dumps(dict(isa=i.isa, native_bf16=i.native_bf16, dtype=str(native_dtype()),
     pack_bf16=should_pack('cpu', torch.bfloat16), pack_codec=pack_pays(torch.float32, 'long'),
-    pack_lm=should_pack('cpu', torch.float32, 'decode'))))
+    pack_lm=should_pack('cpu', torch.float32, 'decode'), vnni=i.vnni,
+    warned=any('emulated' in m for m in seen))))
 """
 
 
 def test_an_avx2_cpu_never_gets_emulated_bf16():
     got = json.loads(_run(_PROBE, AVX2))
     assert got == {"isa": "AVX2", "native_bf16": False, "dtype": "torch.float32",
-                   "pack_bf16": False, "pack_codec": False, "pack_lm": True}
+                   "pack_bf16": False, "pack_codec": False, "pack_lm": True, "vnni": False,
+                   "warned": True}  # asking for bf16 there says it is emulated
 
 
 def test_kernel_tests_pass_as_an_avx2_cpu():
@@ -78,3 +88,14 @@ def test_kernel_tests_pass_as_an_avx2_cpu():
                          timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert " passed" in out.stdout
+
+
+def test_bf16_warns_only_where_emulated(caplog):
+    from llasa.codec import presets
+    from llasa.codec.model import Codec
+
+    with caplog.at_level("WARNING", logger="llasa"):
+        Codec.from_config(presets.tiny(), dtype="bf16", decode_only=True)
+        Codec.from_config(presets.tiny(), dtype="fp32", decode_only=True)
+    warned = [r for r in caplog.records if "emulated" in r.getMessage()]
+    assert len(warned) == (0 if cpu_info().native_bf16 else 1)

@@ -54,6 +54,15 @@ class CpuInfo:
             return False
         return _onednn_isa_allows_bf16()
 
+    @property
+    def vnni(self) -> bool:
+        """int8 dot products in hardware (AVX512-VNNI or AVX-VNNI) that oneDNN may use: without
+        them int8 kernels must keep activations to 7 bits (u8*s8 pair sums saturate int16)."""
+        cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+        if cap in ("SSE41", "AVX", "AVX2"):
+            return False
+        return bool(("avx512_vnni" in self.flags and self.avx512) or "avx_vnni" in self.flags)
+
     def summary(self) -> str:
         """One line for benchmark headers: model, cores, ISA and the flags that matter."""
         flags = " ".join(f for f in FLAGS if f in self.flags) or "none of " + ",".join(FLAGS)
@@ -67,6 +76,7 @@ def _onednn_isa_allows_bf16() -> bool:
         cap.startswith("AVX10") or cap == "AVX512_CORE_FP16")
 
 
+@functools.lru_cache(maxsize=1)
 def _read_cpuinfo() -> tuple[str, frozenset]:
     model, flags = "", None
     try:
@@ -88,7 +98,7 @@ def _read_cpuinfo() -> tuple[str, frozenset]:
 
 def cpu_info(with_torch: bool = True) -> CpuInfo:
     """This machine's CPU. ``with_torch=False`` skips asking torch for its ISA (no import)."""
-    model, flags = _cached_cpuinfo()
+    model, flags = _read_cpuinfo()
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -99,11 +109,6 @@ def cpu_info(with_torch: bool = True) -> CpuInfo:
 
         isa = torch.backends.cpu.get_cpu_capability()
     return CpuInfo(model=model, cores=cores, flags=flags, isa=isa)
-
-
-@functools.lru_cache(maxsize=1)
-def _cached_cpuinfo() -> tuple[str, frozenset]:
-    return _read_cpuinfo()
 
 
 def native_dtype(device=None):

@@ -76,8 +76,7 @@ class Int8Linear(nn.Module):
         self._packed = torch.ops.quantized.linear_prepack(qw, None if bias is None
                                                           else bias.float())
         # Without VNNI, fbgemm's u8*s8 pair sums can saturate int16: use 7-bit activations.
-        flags = cpu_info(with_torch=False).flags
-        self._reduce = not ({"avx512_vnni", "avx_vnni"} & flags)
+        self._reduce = not cpu_info().vnni
 
     @classmethod
     def from_linear(cls, lin: nn.Linear, act_absmax: torch.Tensor | None = None
