@@ -82,3 +82,28 @@ def test_model_declares_its_frontend_and_prompts_use_it(tmp_path, ipa):
     lm.save_pretrained(tmp_path / "bad")
     with pytest.raises(ModelLoadError, match="unknown text frontend"):
         LlasaLM.from_pretrained(tmp_path / "bad")
+
+
+def test_normalize_frontend_chains_before_espeak(tmp_path, ipa):
+    """``normalize:en+espeak:en-us``: written forms are spelled out before espeak-ng reads them
+    (espeak alone reads "$45" as "dollar forty-five")."""
+    norm = get_frontend("normalize:en")
+    assert norm.name == "normalize:en" and norm("It cost $45.") == "It cost forty-five dollars."
+    assert norm.batch(["3 cats", "Dr. No"]) == ["three cats", "Doctor No"]
+    chain = get_frontend("normalize:en+espeak:en-us")
+    assert chain.name == "normalize:en+espeak:en-us"
+    assert chain("It cost $45.") == ipa("It cost forty-five dollars.")
+    assert chain("It cost $45.") != ipa("It cost $45.")
+    assert chain.batch(["3 cats", "Hi."]) == [ipa("three cats"), ipa("Hi.")]
+    with pytest.raises(ModelLoadError, match="unknown text frontend"):
+        get_frontend("normalize:fr")
+    with pytest.raises(InputError, match="list"):
+        chain.batch("a text")
+    # declared in config.json, it reaches every prompt, the ONNX engine's rule included
+    lm = tiny_lm(codebook_size=16, seed=0)
+    setattr(lm.model.config, FRONTEND_KEY, "normalize:en")
+    lm.save_pretrained(tmp_path)
+    back = LlasaLM.from_pretrained(tmp_path)
+    assert back.build_prompt("On 3 May.") == build_tts_prompt(back.tokenizer, "On the third of May.")
+    from llasa.lm.frontend import apply_frontend
+    assert apply_frontend(back.frontend, "2 cats ") == "two cats "

@@ -82,3 +82,15 @@ def test_corpus_spelling_matches_normalisation():
 
     for y in (1920, 1933, 1905, 1900, 2005):
         assert normalize_text(str(y)) == normalize_text(corpus_years(y))
+
+
+def test_judge_reads_written_forms_like_the_frontend():
+    # the references of the WER judge go through the same normaliser as the LM frontend
+    from llasa._common.textnorm import normalize_english
+
+    written = "On 3 May 2021 it cost $45, at 5 p.m. with Dr. Smith (50 km)."
+    assert normalize_text(written) == normalize_text(normalize_english(written)) == (
+        "on the third of may twenty twenty one it cost forty five dollars at five p m with "
+        "doctor smith fifty kilometers")
+    assert wer(written, "On the 3rd of May 2021, it cost 45 dollars at 5 PM with Doctor Smith, "
+                        "fifty kilometers.") == 0.0

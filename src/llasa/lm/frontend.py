@@ -11,6 +11,11 @@ against the plain text.
 clause punctuation, which carries intonation (a question is spoken as one)::
 
     "I have 42 apples, and three pears?"  ->  "aɪ hæv fˈoːɹɾi tˈuː ˈæpəlz, ænd θɹˈiː pˈɛɹz?"
+
+``normalize:en`` spells written forms as words first (numbers, dates, times, money, units,
+abbreviations, symbols, URLs: :mod:`llasa._common.textnorm`, the same normaliser the WER judge
+uses); espeak-ng's own readings are poor ("$45" → "dollar forty-five"). Frontends chain with
+``+`` and run left to right: ``normalize:en+espeak:en-us``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import subprocess
 from typing import Sequence
 
 from .._common.errors import InputError, ModelLoadError
+from .._common.textnorm import normalize_english
 
 FRONTEND_KEY = "llasa_text_frontend"
 # A clause ends at a run of these marks followed by a space or the end (so "3.5" or "e.g."
@@ -129,6 +135,45 @@ def _clauses(text: str) -> list[tuple[str, str]]:
     return out
 
 
+class EnglishNormalizer:
+    """Written English → spoken words (``normalize:en``; see :mod:`llasa._common.textnorm`)."""
+
+    name = "normalize:en"
+
+    def __repr__(self) -> str:
+        return "EnglishNormalizer()"
+
+    def __call__(self, text: str) -> str:
+        return normalize_english(text)
+
+    def batch(self, texts: Sequence[str]) -> list[str]:
+        if isinstance(texts, str):
+            raise InputError("batch takes a list of texts")
+        return [normalize_english(t) for t in texts]
+
+
+class FrontendChain:
+    """Frontends applied in order (``a+b``: ``b(a(text))``)."""
+
+    def __init__(self, parts: Sequence):
+        self.parts = list(parts)
+        self.name = "+".join(p.name for p in self.parts)
+
+    def __repr__(self) -> str:
+        return f"FrontendChain({self.parts!r})"
+
+    def __call__(self, text: str) -> str:
+        return self.batch([text])[0]
+
+    def batch(self, texts: Sequence[str]) -> list[str]:
+        if isinstance(texts, str):
+            raise InputError("batch takes a list of texts")
+        out = list(texts)
+        for p in self.parts:
+            out = p.batch(out)
+        return out
+
+
 def declare_frontend(config, spec: str | None) -> None:
     """Write ``spec`` into a model config as its frontend, or remove the key for raw text."""
     if spec and spec != "none":
@@ -137,8 +182,9 @@ def declare_frontend(config, spec: str | None) -> None:
         delattr(config, FRONTEND_KEY)
 
 
-def get_frontend(spec: str | None, program: str | None = None) -> EspeakPhonemes | None:
-    """The frontend a model declares: None / "" / "none" → none (raw text), ``espeak:VOICE``.
+def get_frontend(spec: str | None, program: str | None = None):
+    """The frontend a model declares: None / "" / "none" → none (raw text), ``espeak:VOICE``,
+    ``normalize:en``, or several joined by ``+`` (applied left to right).
 
     Raises:
         ModelLoadError: an unknown frontend, or espeak-ng missing for an espeak one.
@@ -147,10 +193,19 @@ def get_frontend(spec: str | None, program: str | None = None) -> EspeakPhonemes
         return None
     if not isinstance(spec, str):
         raise ModelLoadError(f"text frontend must be a string, got {spec!r}")
-    kind, _, arg = spec.partition(":")
+    if "+" in spec:
+        return FrontendChain([_one_frontend(p, program) for p in spec.split("+")])
+    return _one_frontend(spec, program)
+
+
+def _one_frontend(spec: str, program: str | None):
+    kind, _, arg = spec.strip().partition(":")
     if kind == "espeak":
         return EspeakPhonemes(arg or "en-us", program=program)
-    raise ModelLoadError(f"unknown text frontend {spec!r} (known: 'espeak:VOICE', 'none')")
+    if kind == "normalize" and arg in ("", "en"):
+        return EnglishNormalizer()
+    raise ModelLoadError(f"unknown text frontend {spec!r} (known: 'espeak:VOICE', "
+                         "'normalize:en', several joined by '+', 'none')")
 
 
 def apply_frontend(frontend, text: str) -> str:

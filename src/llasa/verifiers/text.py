@@ -3,13 +3,14 @@
 Normalisation (applied to reference *and* hypothesis the same way, so only wording counts):
 
 1. Unicode NFKC, lower case.
-2. English only: amounts, clock times and years are read as people say them ("$34.31" →
-   "thirty four dollars and thirty one cents", "10:45" → "ten forty five", "1926" →
-   "nineteen twenty six", "2005" → "two thousand five"; a bare four-digit number from 1100 to
-   1999 is read as a year), then other numbers become words with :func:`number_to_words`
-   ("21" → "twenty one", "3.5" → "three point five", "1,000" → "one thousand", "2nd" →
-   "second", "5%" → "five percent"), so "21" and "twenty-one" match whatever form the ASR
-   prints. Phone-style digit groups ("826-4423") are read digit by digit.
+2. English only: written forms are read as people say them, by the same normaliser the LM
+   frontend ``normalize:en`` and the corpus synthesiser use
+   (:func:`llasa._common.textnorm.normalize_english`): "$34.31" → "thirty-four dollars and
+   thirty-one cents", "10:45" → "ten forty-five", "1926" → "nineteen twenty-six", "2005" → "two
+   thousand five", "3 May 2021" → "the third of May, twenty twenty-one", "21" → "twenty-one",
+   "3.5" → "three point five", "2nd" → "second", "5%" → "five percent", "5 km" → "five
+   kilometers", "826-4423" digit by digit. So "21" and "twenty-one" match whatever form the ASR
+   prints.
 3. Hyphens, dashes and slashes become spaces ("twenty-one" → "twenty one").
 4. jiwer removes punctuation (every Unicode punctuation class, CJK included) and collapses
    whitespace. Apostrophes go too, so "don't" → "dont" on both sides.
@@ -26,6 +27,7 @@ import unicodedata
 import jiwer
 
 from .._common.errors import InputError
+from .._common.textnorm import normalize_english
 
 #: Languages scored by characters (their text has no spaces between words).
 NO_SPACE_LANGUAGES = frozenset({"zh", "cmn", "yue", "ja", "th", "lo", "my", "km", "bo"})
@@ -36,13 +38,7 @@ _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ORDINAL_IRREGULAR = {"one": "first", "two": "second", "three": "third", "five": "fifth",
                       "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
-# 1,234,567 | 3.14 | 42 ; optional ordinal suffix or percent sign.
-_NUMBER_RE = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(st|nd|rd|th)?(%)?(?!\w)")
 _SEPARATORS_RE = re.compile(r"[-\u2010-\u2015/]")
-_MONEY_RE = re.compile(r"\$(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{2}))?(?!\d)")
-_CLOCK_RE = re.compile(r"(?<![\w.:])([01]?\d|2[0-3]):([0-5]\d)(?![\w:])")
-_YEAR_RE = re.compile(r"(?<![\w.,$])(1[1-9]\d\d|20\d\d)(?!\w|[.,]\d|%)")
-_PHONE_RE = re.compile(r"(?<![\w.])\d{3}(?:-\d{3,4}){1,2}(?!\w|[.,]\d)")
 _JIWER = jiwer.Compose([jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
 
 
@@ -107,37 +103,6 @@ def year_to_words(year: int) -> str:
     return f"{number_to_words(hi)} {tail}"
 
 
-def _spell_money(m: re.Match) -> str:
-    dollars = int(m.group(1).replace(",", ""))
-    words = f"{number_to_words(dollars)} dollar{'' if dollars == 1 else 's'}"
-    if m.group(2) and int(m.group(2)):
-        cents = int(m.group(2))
-        words += f" and {number_to_words(cents)} cent{'' if cents == 1 else 's'}"
-    return f" {words} "
-
-
-def _spell_clock(m: re.Match) -> str:
-    hour, minute = int(m.group(1)), int(m.group(2))
-    if minute == 0:
-        return f" {number_to_words(hour)} o'clock "
-    tail = ("oh " + _ONES[minute]) if minute < 10 else number_to_words(minute)
-    return f" {number_to_words(hour)} {tail} "
-
-
-def _spell_digits(m: re.Match) -> str:
-    return " " + " ".join(_ONES[int(d)] for d in m.group(0) if d.isdigit()) + " "
-
-
-def _spell_number(m: re.Match) -> str:
-    integer, fraction, suffix, percent = m.groups()
-    words = number_to_words(int(integer.replace(",", "")), ordinal=bool(suffix) and not fraction)
-    if fraction:
-        words += " point " + " ".join(_ONES[int(d)] for d in fraction[1:])
-    if percent:
-        words += " percent"
-    return f" {words} "
-
-
 def is_no_space_language(language: str) -> bool:
     """True for languages scored by characters (zh, ja, ...); ``language`` is an ISO code."""
     return language.lower().split("-")[0].split("_")[0] in NO_SPACE_LANGUAGES
@@ -155,13 +120,10 @@ def normalize_text(text: str, language: str = "en") -> str:
     """
     if not isinstance(text, str):
         raise InputError(f"expected text as a string, got {type(text).__name__}")
-    s = unicodedata.normalize("NFKC", text).lower()
+    s = unicodedata.normalize("NFKC", text)
     if language.lower().startswith("en"):
-        s = _MONEY_RE.sub(_spell_money, s)
-        s = _CLOCK_RE.sub(_spell_clock, s)
-        s = _PHONE_RE.sub(_spell_digits, s)
-        s = _YEAR_RE.sub(lambda m: f" {year_to_words(int(m.group(1)))} ", s)
-        s = _NUMBER_RE.sub(_spell_number, s)
+        s = normalize_english(s)  # before lower case: "May", "St." and "Dr." need their case
+    s = s.lower()
     s = _SEPARATORS_RE.sub(" ", s)
     s = _JIWER(s)
     if is_no_space_language(language):
