@@ -15,9 +15,11 @@ import importlib
 
 # public name -> submodule that defines it
 _WHERE = {
+    "BatchRequest": "batcher", "ContinuousBatcher": "batcher",
     "DecodeState": "decoding", "Generation": "model", "LlasaLM": "model",
     "build_tts_prompt": "prompt", "parse_speech": "prompt",
     "GenerationSettings": "settings", "max_new_tokens_for_text": "settings",
+    "token_budget": "settings",
     "TinyLMConfig": "tiny", "tiny_lm": "tiny", "tiny_tokenizer": "tiny",
     "ADDED_TOKENS": "tokens", "SpeechVocab": "tokens",
 }
