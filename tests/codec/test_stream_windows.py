@@ -3,11 +3,20 @@ decode_stream, with several streams' windows decoded in one batch."""
 
 import numpy as np
 import pytest
+import torch
 
 from llasa.codec.stream_windows import StreamWindows, decode_windows
 from llasa.codec.streaming import StreamSettings
 
 ST = StreamSettings(chunk=10, left_context=20, lookahead=5, crossfade=3)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # tiny decodes: thread hand-offs on a shared machine cost more than they give
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def test_batched_windows_equal_decode_stream_per_request(tiny_codec):
