@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES="espeak-ng sox libsox-fmt-all chromium chromium-driver"
+# issue 18: text sources (data/text) and the flite / festival voices of the synthetic corpus
+APT_PACKAGES="$APT_PACKAGES wordnet-base fortunes fortunes-min dict-gcide flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -98,6 +98,13 @@ def register(subparsers) -> None:
     i.add_argument("dir", type=Path)
     i.set_defaults(func=run_info)
 
+    from .data_prefs import register as register_preferences  # its own module (size)
+
+    register_preferences(sub)
+    from .data_text import register as register_text  # issue 18: ordinary-English text lists
+
+    register_text(sub)
+
 
 def _tokenizer(name: str):
     from transformers import AutoTokenizer
