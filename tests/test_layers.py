@@ -1,4 +1,4 @@
-"""The import direction of docs/design: audio → codec → lm → tts → search → serve/cli.
+"""The import direction of docs/architecture.md: audio → codec → lm → tts → search → serve.
 
 An AST walk over src/llasa fails on any import of a layer a module may not use.
 """

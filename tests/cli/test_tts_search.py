@@ -68,11 +68,11 @@ def test_plain_output_reports_scores_and_transcribes_prompt(models, prompt_wav, 
 @pytest.mark.parametrize("argv,msg", [
     (["--search", "magic:3"], "unknown search strategy 'magic'"),
     (["--search", "beam:2x2"], "give --voice or --voice-audio"),
-    (["--verifier", "sim"], "give --voice or --voice-audio"),
+    (["--verifier", "sim"], "compares with a voice prompt"),
     (["--search", "best-of-n:2", "--verifier", "nope"], "unknown verifier 'nope'"),
     (["--search", "threshold:wer>=0.1"], "lower-is-better: write wer<=0.1"),
     (["--search", "best-of-n:2", "--stream"], "cannot be combined with --stream"),
-    (["--search", "best-of-n:2", "--duration", "1"], "--duration cannot be combined"),
+    (["--search", "best-of-n:2", "--duration", "1"], "duration cannot be combined with search"),
     (["--scores-json", "x.json"], "--scores-json needs --verifier or --search"),
 ])
 def test_search_errors_before_loading_models(argv, msg, capsys):

@@ -6,6 +6,7 @@ import torch
 
 from llasa._common.errors import BudgetError, InputError
 from llasa.lm import GenerationSettings, tiny_lm
+from llasa.lm.model import Generation
 
 GREEDY = GenerationSettings(do_sample=False, max_new_tokens=20)
 
@@ -99,10 +100,15 @@ def test_same_seed_same_output(lm):
 def test_stream_equals_generate(lm):
     ids = lm.build_prompt("Streaming.")
     s = GenerationSettings(seed=2, max_new_tokens=25)
-    chunks = list(lm.stream(ids, s))
+    *chunks, end = lm.stream(ids, s)
     assert all(len(c) == 1 for c in chunks)
-    assert np.concatenate(chunks).tolist() == lm.generate([ids], s)[0][0].codes.tolist()
-    chunks4 = list(lm.stream(ids, s, chunk=4))
+    ref = lm.generate([ids], s)[0][0]
+    assert np.concatenate(chunks).tolist() == ref.codes.tolist()
+    # the stream ends with the whole generation's record: END or the cap, as generate says
+    assert isinstance(end, Generation) and (end.ended, end.num_tokens) == (ref.ended,
+                                                                           ref.num_tokens)
+    assert end.codes.tolist() == ref.codes.tolist()
+    *chunks4, _ = lm.stream(ids, s, chunk=4)
     assert np.concatenate(chunks4).tolist() == np.concatenate(chunks).tolist()
 
 

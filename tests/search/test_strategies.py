@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from llasa._common.errors import InputError
-from llasa.search import Beam, BestOfN, Hybrid, PartialPRM, Searcher, SearchResult, Threshold
+from llasa.search import (Beam, BestOfN, Hybrid, PartialPRM, SearchResult, Threshold,
+                          check_search_request)
 from llasa.search import search
 from llasa.verifiers import VerifyRequest
 
@@ -197,18 +198,15 @@ def test_finished_rows_become_hypotheses(chatty_tts, speech, registry):
     assert res.chosen == int(np.argmax(ranks))
 
 
-def test_synthesize_search_hook(tiny_tts, voice, registry):
+def test_search_entry_point_and_request_rules(tiny_tts, voice, registry):
     direct = search(tiny_tts, TEXT, voice, BestOfN(2, ("sim",)), registry=registry, **S)
-    via = tiny_tts.synthesize(TEXT, voice, search=Searcher(BestOfN(2, ("sim",)), registry), **S)
-    assert isinstance(via, SearchResult)
-    np.testing.assert_array_equal(via.codes, direct.codes)
-    cfg = BestOfN(2, (registry.get("sim"),))  # a config (with a verifier object) works too
-    np.testing.assert_array_equal(tiny_tts.synthesize(TEXT, voice, search=cfg, **S).codes,
-                                  direct.codes)
-    with pytest.raises(InputError, match="search must be"):
-        tiny_tts.synthesize(TEXT, voice, search="best-of-n:2")
-    with pytest.raises(InputError, match="duration"):
-        tiny_tts.synthesize(TEXT, voice, search=cfg, duration=1.0)
+    assert isinstance(direct, SearchResult)
+    cfg = BestOfN(2, (registry.get("sim"),))  # a config with a verifier object works too
+    np.testing.assert_array_equal(search(tiny_tts, TEXT, voice, cfg, **S).codes, direct.codes)
+    with pytest.raises(InputError, match="unknown sampling option"):
+        tiny_tts.synthesize(TEXT, voice, search=cfg)  # search is llasa.search's, not the façade's
+    with pytest.raises(InputError, match="duration cannot be combined with search"):
+        check_search_request(cfg, duration=1.0)
 
 
 def test_clear_errors(tiny_tts, voice, registry):

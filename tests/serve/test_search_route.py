@@ -29,7 +29,6 @@ def _speech(url, **body):
 
 def test_search_requests(thread_server, speech):
     with thread_server(max_search_candidates=4) as srv:
-        assert httpx.get(srv.url + "/v1/config").json()["search_available"] is True
         _upload_voice(srv.url, speech)
         r = _speech(srv.url, voice="canoe",
                     search={"strategy": "best_of_n", "budget": 3, "verifiers": ["sim"]})

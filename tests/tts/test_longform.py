@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from llasa.tts.longform import (MAX_CARRY_TOKENS, crossfade, fade_curves, next_carry,
-                                plan_chunk, typical_tokens)
+from llasa.audio.crossfade import crossfade, fade_curves
+from llasa.lm.settings import reading_tokens
+from llasa.tts.longform import MAX_CARRY_TOKENS, next_carry
+from llasa.tts.plan import plan
 from llasa.tts.text import chunk_text
 
 LONG = " ".join(f"Sentence number {i} is spoken here." for i in range(16))
@@ -28,22 +30,23 @@ def test_next_carry_rules():
     assert next_carry("t", np.zeros(MAX_CARRY_TOKENS + 1, np.int64), True, old) is old
 
 
-def test_plan_chunk_carries_previous_text_and_codes(chatty_tts):
+def test_plan_carries_previous_text_and_codes(chatty_tts):
     lm = chatty_tts.lm
     carry = ("Previous words.", np.array([3, 1, 4], np.int64))
-    plan = plan_chunk(chatty_tts, "Next words.", 2, None, carry,
-                      chatty_tts.make_settings(seed=10))
-    assert plan.carried and plan.settings.seed == 12  # per-chunk seed: seed + index
-    assert plan.prompt[-4] == lm.vocab.speech_start
-    np.testing.assert_array_equal(lm.vocab.id_to_code(np.array(plan.prompt[-3:])), [3, 1, 4])
-    text = lm.tokenizer.decode(plan.prompt)
+    p = plan(lm, "Next words.", None, chatty_tts.make_settings(seed=10),
+             chatty_tts.plan_config, carry=carry, seed_offset=2)
+    assert p.carried and p.settings.seed == 12  # per-chunk seed: seed + index
+    assert p.prompt[-4] == lm.vocab.speech_start
+    np.testing.assert_array_equal(lm.vocab.id_to_code(np.array(p.prompt[-3:])), [3, 1, 4])
+    text = lm.tokenizer.decode(p.prompt)
     assert "Previous words. Next words." in text
-    assert plan.settings.max_new_tokens <= lm.max_context - len(plan.prompt)
+    assert p.settings.max_new_tokens == p.budget <= lm.max_context - len(p.prompt)
     # A carry that would crowd out the chunk's speech is dropped for this step.
     big = ("Previous words.", np.ones(lm.max_context - 200, np.int64))
-    plan = plan_chunk(chatty_tts, "Next words.", 0, None, big, chatty_tts.make_settings())
-    assert not plan.carried and plan.prompt[-1] == lm.vocab.speech_start
-    assert typical_tokens("x" * 120) == 550
+    p = plan(lm, "Next words.", None, chatty_tts.make_settings(), chatty_tts.plan_config,
+             carry=big)
+    assert not p.carried and p.prompt[-1] == lm.vocab.speech_start
+    assert reading_tokens(120) == 550
 
 
 def test_long_text_is_chunked_carried_and_crossfaded(chatty_tts):
@@ -64,13 +67,13 @@ def test_long_text_is_chunked_carried_and_crossfaded(chatty_tts):
 def test_long_text_with_voice_keeps_voice_in_every_prompt(tiny_tts, prompt_voice):
     lm = tiny_tts.lm
     carry = ("Earlier chunk.", np.array([7, 8], np.int64))
-    plan = plan_chunk(tiny_tts, "Later chunk.", 1, prompt_voice, carry,
-                      tiny_tts.make_settings(max_new_tokens=5))
+    p = plan(lm, "Later chunk.", prompt_voice, tiny_tts.make_settings(max_new_tokens=5),
+             tiny_tts.plan_config, carry=carry, seed_offset=1)
     n = len(prompt_voice.codes)
-    assert plan.carried
-    codes = lm.vocab.id_to_code(np.array(plan.prompt[-(n + 2):]))
+    assert p.carried
+    codes = lm.vocab.id_to_code(np.array(p.prompt[-(n + 2):]))
     np.testing.assert_array_equal(codes, np.concatenate([prompt_voice.codes, [7, 8]]))
-    assert f"{prompt_voice.text} Earlier chunk. Later chunk." in lm.tokenizer.decode(plan.prompt)
+    assert f"{prompt_voice.text} Earlier chunk. Later chunk." in lm.tokenizer.decode(p.prompt)
     with pytest.raises(Exception, match="duration"):
         tiny_tts.synthesize(LONG, prompt_voice, duration=2.0)
 

@@ -67,10 +67,6 @@ def load_file(path: str | Path) -> dict:
     return data
 
 
-def save_json(obj: Any, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(to_dict(obj), indent=2) + "\n")
-
-
 def deep_merge(base: dict, over: dict) -> dict:
     """``base`` updated by ``over``, merging nested dicts key by key (neither is modified)."""
     out = dict(base)

@@ -12,9 +12,9 @@ import numpy as np
 import soundfile as sf
 
 from .._common.errors import InputError
+from .._common.units import SAMPLE_RATE
 from .resample import resample, to_mono
 
-SAMPLE_RATE = 16_000  # X-codec2 works at 16 kHz only
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 
 
@@ -107,19 +107,6 @@ def save_audio(path: str | Path, wav: np.ndarray, sr: int = SAMPLE_RATE) -> Path
     subtype = "PCM_16" if fmt in ("WAV", "FLAC") else None
     sf.write(str(p), np.clip(wav, -1.0, 1.0), sr, format=fmt, subtype=subtype)
     return p
-
-
-def encode_audio_bytes(wav: np.ndarray, sr: int = SAMPLE_RATE, fmt: str = "wav") -> bytes:
-    """Encode a waveform as an in-memory WAV/FLAC/OGG file (for HTTP responses)."""
-    key = "." + fmt.lower()
-    if key not in _WRITE_FORMATS:
-        raise InputError(f"unsupported audio format {fmt!r}; use one of "
-                         f"{sorted(k[1:] for k in _WRITE_FORMATS)}")
-    buf = io.BytesIO()
-    kind = _WRITE_FORMATS[key]
-    sf.write(buf, np.clip(np.asarray(wav, dtype=np.float32), -1, 1), sr, format=kind,
-             subtype="PCM_16" if kind in ("WAV", "FLAC") else None)
-    return buf.getvalue()
 
 
 class WavAppender:

@@ -184,36 +184,28 @@ def check_args(args):
 
 
 def check_search_args(args) -> None:
-    """Parse --search and the verifier specs (nothing loads) so mistakes fail early."""
-    from ..search import parse_search
-    from ..search.limits import check_search_rows
-    from ..verifiers import build_verifier
+    """Parse --search and the verifier specs (nothing loads) so mistakes fail early; the
+    cross-field rules are the library's (the server applies the same ones)."""
+    from ..search import check_search_request, parse_search
+    from ..verifiers import build_verifier, check_reference
 
     if args.search:
         if args.stream:
             raise InputError("--search ranks whole candidates: it cannot be combined with "
                              "--stream")
-        if args.duration is not None:
-            raise InputError("--duration cannot be combined with --search")
         args.search_config = parse_search(args.search, tuple(args.verifier))
-        check_search_rows(args.search_config)  # before any model loads (the server's rule)
+        check_search_request(args.search_config, duration=args.duration)
     specs = list(args.verifier)
     if args.search:
         cfg = args.search_config
         specs += [v for v in (*cfg.verifiers, *getattr(getattr(cfg, "beam", None),
                                                        "verifiers", ())) if isinstance(v, str)]
-    if not (args.voice or args.voice_audio) and any("sim" in s for s in specs):
-        raise InputError("speaker similarity ('sim') compares with a voice prompt: give "
-                         "--voice or --voice-audio, or use another verifier (wer, mos)")
+    check_reference(specs, bool(args.voice or args.voice_audio))
     for spec in args.verifier:
         build_verifier(spec)  # unknown names and bad weights are errors now, not after synthesis
     cfg = getattr(args, "search_config", None)
     if getattr(cfg, "op", None) is not None and isinstance(cfg.verifier, str):
-        hib = build_verifier(cfg.verifier).higher_is_better
-        if (cfg.op == ">=") != hib:
-            raise InputError(f"verifier {cfg.verifier!r} is {'higher' if hib else 'lower'}"
-                             f"-is-better: write {cfg.verifier}{'>=' if hib else '<='}"
-                             f"{cfg.target:g}")
+        cfg.check_direction(build_verifier(cfg.verifier).higher_is_better, cfg.verifier)
     if args.scores_json is not None and not (args.search or args.verifier):
         raise InputError("--scores-json needs --verifier or --search (what should be scored?)")
 
@@ -296,9 +288,14 @@ def run(args) -> int:
             print(f"transcribed the voice prompt: {voice.text!r}")
     if args.search:
         return _run_search(args, tts, text, voice, settings, registry, t0, t_load)
-    scorer = None
-    if args.verifier:  # check (e.g. sim needs a voice) before spending time on synthesis
-        scorer = _scorer(args, text, voice, registry)
+    request = None
+    if args.verifier:  # build and check the verifiers before spending time on synthesis
+        from ..search import score_audio
+        from ..verifiers import VerifyRequest
+
+        request = VerifyRequest(text=text, language=args.language,
+                                reference_audio=None if voice is None else voice.audio)
+        score_audio([], request, args.verifier, registry)
     if args.stream:
         seconds, info = _stream_to_wav(tts, text, voice, settings, args.output)
     else:
@@ -314,24 +311,14 @@ def run(args) -> int:
     if args.stream and info.get("first_audio_seconds") is not None:
         print(f"first audio after {info['first_audio_tokens']} tokens, "
               f"{info['first_audio_seconds']:.2f} s")
-    if scorer is not None:
+    if request is not None:
         from ..audio import load_audio
 
         audio = load_audio(args.output)  # what was written (stream or not)
-        _, per = scorer.score([audio])
-        _report_scores(args, {"scores": per[0], "tokens": info.get("tokens"),
+        [scores] = score_audio([audio], request, args.verifier, registry)
+        _report_scores(args, {"scores": scores, "tokens": info.get("tokens"),
                               "seconds": round(seconds, 3)})
     return 0
-
-
-def _scorer(args, text, voice, registry):
-    from ..search.result import Compute
-    from ..search.scoring import Scorer, resolve_verifiers
-    from ..verifiers import VerifyRequest
-
-    req = VerifyRequest(text=text, language=args.language,
-                        reference_audio=None if voice is None else voice.audio)
-    return Scorer(resolve_verifiers(args.verifier, registry), req, Compute())
 
 
 def _report_scores(args, data: dict) -> None:

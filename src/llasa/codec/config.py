@@ -8,9 +8,8 @@ token per 320 samples) so that code and LM vocabularies stay interchangeable.
 from __future__ import annotations
 
 from .._common.errors import ModelLoadError
+from .._common.units import FRAME_RATE, HOP_LENGTH, SAMPLE_RATE  # noqa: F401 (re-exported)
 
-SAMPLE_RATE = 16_000  # input and output, Hz
-HOP_LENGTH = 320  # samples per token: 50 tokens/s
 SEMANTIC_PAD = 160  # samples of zeros on each side before the w2v-BERT fbank (official)
 SEMANTIC_LAYER = 16  # the official code reads hidden_states[16] of w2v-BERT 2.0
 

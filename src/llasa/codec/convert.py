@@ -1,7 +1,7 @@
 """Original X-codec2 checkpoints (``HKUSTAudio/xcodec2``) → transformers ``Xcodec2Model`` weights.
 
 The released files hold the package's module tree (``CodecEnc.*``, ``generator.*``,
-``semantic_model.*`` …; see llasa.md §1.9). Each key is mapped one by one with a shape check
+``semantic_model.*`` …; docs/codec.md). Each key is mapped one by one with a shape check
 (nanoGPT style). Conversions beyond renaming:
 
 * weight norm (``weight_g``/``weight_v`` or ``parametrizations.weight.original0/1``) is folded
@@ -25,7 +25,7 @@ import torch
 from .._common.errors import ModelLoadError, no_safetensors_message
 from .config import SEMANTIC_LAYER
 
-# Lightning-checkpoint modules used only in training (llasa.md §1.9): dropped on purpose.
+# Lightning-checkpoint modules used only in training (discriminators...): dropped on purpose.
 TRAINING_ONLY = ("fc_post_s.", "SemanticDecoder_module.", "discriminator.", "spec_discriminator.",
                  "model_spk.", "perception_model.")
 _BUFFERS = (".upsample.filter", ".downsample.lowpass.filter", "generator.head.istft.window")

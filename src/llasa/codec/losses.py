@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._common.errors import InputError
+from .config import SAMPLE_RATE
 from .discriminators import DiscOutput
 
 # X-codec2 recipe (reference §1.8): window = n_fft, hop = window / 4, n_mels per scale
@@ -29,7 +30,7 @@ class MelSpectrogram(nn.Module):
     htk=False, norm="slaney")`` (tested), but runs on tensors and backpropagates.
     """
 
-    def __init__(self, sample_rate: int = 16_000, n_fft: int = 1024, n_mels: int = 80,
+    def __init__(self, sample_rate: int = SAMPLE_RATE, n_fft: int = 1024, n_mels: int = 80,
                  hop_length: int | None = None, power: float = 1.0,
                  f_min: float = 0.0, f_max: float | None = None):
         super().__init__()
@@ -60,7 +61,7 @@ class MelSpectrogram(nn.Module):
 class MultiScaleMelLoss(nn.Module):
     """Sum over scales of L1 between log10 mel spectrograms (clamped at ``clamp_eps``)."""
 
-    def __init__(self, sample_rate: int = 16_000, windows: Sequence[int] = MEL_WINDOWS,
+    def __init__(self, sample_rate: int = SAMPLE_RATE, windows: Sequence[int] = MEL_WINDOWS,
                  n_mels: Sequence[int] = MEL_BINS, clamp_eps: float = 1e-5):
         super().__init__()
         if len(windows) != len(n_mels) or not windows:

@@ -25,12 +25,12 @@ from .._common.hub import resolve
 from .._common.packing import should_pack
 from ..audio import validate_waveform
 from . import convert
-from .config import HOP_LENGTH, SAMPLE_RATE, check_config, codebook_size
+from .config import FRAME_RATE, HOP_LENGTH, SAMPLE_RATE, check_config, codebook_size
 from .features import feature_extractor, num_tokens, pad_waveform, semantic_features
 from .fused import fuse_decoder, unfuse_decoder
 from .windows import ENCODE_CONTEXT, ENCODE_WINDOW, encode_windowed
 
-# Modules a decoder needs (llasa.md §1.7); decode_only builds nothing else.
+# Modules a decoder needs (quantizer → acoustic decoder); decode_only builds nothing else.
 _DECODER_PREFIXES = ("acoustic_decoder.", "quantizer.project_out.")
 _ORIGINAL_DECODER_PREFIXES = ("generator.", "fc_post_a.")
 _ENCODER_MODULES = ("semantic_encoder", "semantic_adapter", "acoustic_encoder", "fc_encoder")
@@ -123,7 +123,8 @@ class Codec:
     """X-codec2 speech codec: 16 kHz audio ↔ one stream of codes at 50 tokens/s.
 
     Attributes:
-        sample_rate: 16000. hop_length: 320 samples per code. codebook_size: 65 536 for 4^8 FSQ.
+        sample_rate: 16000. hop_length: 320 samples per code. frame_rate: 50 codes a second.
+        codebook_size: 65 536 for 4^8 FSQ.
         device, dtype: where and in which precision the network runs.
         decode_only: True when only the decoder was built (``encode`` raises).
         net: the underlying ``transformers.Xcodec2Model`` (encoder parts absent if decode_only).
@@ -132,6 +133,7 @@ class Codec:
 
     sample_rate = SAMPLE_RATE
     hop_length = HOP_LENGTH
+    frame_rate = FRAME_RATE
 
     def __init__(self, net, *, decode_only: bool = False, device=None, dtype=None,
                  optimize: bool | str = "auto"):

@@ -7,7 +7,7 @@ The graph (made by :mod:`llasa.codec.onnx_export`) ends at the ISTFT head's line
 (magnitude ``exp`` clamped at 100, irfft, Hann window, overlap-add with "same" padding,
 division by the window envelope). :class:`OnnxCodecDecoder` offers the decode side of
 :class:`~llasa.codec.model.Codec` (``decode``, ``check_codes``, ``sample_rate``,
-``hop_length``, ``codebook_size``), so the TTS pipeline takes either.
+``hop_length``, ``frame_rate``, ``codebook_size``), so the TTS pipeline takes either.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class OnnxCodecDecoder:
         self.config = config
         self.sample_rate = int(config.sample_rate)
         self.hop_length = int(config.hop_length)
+        self.frame_rate = self.sample_rate // self.hop_length
         self.codebook_size = int(config.codebook_size)
         self.session = session(Path(directory) / config.file, threads=threads)
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .._common.errors import InputError
+from ..audio.crossfade import blend
 from .config import HOP_LENGTH
 
 
@@ -55,15 +56,6 @@ class StreamSettings:
             raise InputError(f"StreamSettings.crossfade ({self.crossfade}) cannot exceed "
                              f"lookahead ({self.lookahead}) or chunk ({self.chunk})")
 
-    @property
-    def added_latency_tokens(self) -> int:
-        """Tokens to wait after a chunk's last code before its audio is ready."""
-        return self.lookahead
-
-
-def _fade(n: int) -> np.ndarray:
-    """Raised-cosine ramp 0 → 1 over n samples (sums to 1 with its mirror)."""
-    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
 
 
 def decode_stream(codec, code_chunks: Iterable[np.ndarray],
@@ -92,11 +84,9 @@ def decode_stream(codec, code_chunks: Iterable[np.ndarray],
         we = total if final else end + A
         window = torch.from_numpy(buf[ws - base:we - base])[None]  # [1, t_w]
         audio = codec.decode_tensor(window)[0].cpu().numpy()  # [320 t_w]
-        seg = audio[(s - ws) * HOP_LENGTH:(end - ws) * HOP_LENGTH].copy()
+        seg = audio[(s - ws) * HOP_LENGTH:(end - ws) * HOP_LENGTH]
         if tail is not None and len(tail):
-            n = min(len(tail), len(seg))
-            r = _fade(n)
-            seg[:n] = tail[:n] * (1 - r) + seg[:n] * r
+            seg = blend(tail, seg)
         tail = audio[(end - ws) * HOP_LENGTH:(end - ws + X) * HOP_LENGTH] if X else None
         s = end
         keep_from = max(0, s - L)  # bounded memory: drop codes no window will need

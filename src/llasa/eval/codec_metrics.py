@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._common.errors import InputError
+from ..audio import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 
 
 def _pair(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

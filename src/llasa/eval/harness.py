@@ -50,6 +50,8 @@ def llasa_synthesizer(tts: Any, settings: Any = None) -> Synthesizer:
     prompt (prompt text + target text, prefilled prompt codes); the token cap is the largest
     per-item cap. Text long enough to need chunking goes through ``tts.synthesize`` alone.
     """
+    from ..tts.plan import check_voice, plan_batch, render
+    from ..tts.text import check_text
     from ..tts.voices import Voice
 
     base = tts.make_settings(settings)
@@ -61,22 +63,17 @@ def llasa_synthesizer(tts: Any, settings: Any = None) -> Synthesizer:
         short = [k for k, it in enumerate(items)
                  if len(it.target_text) <= tts.limits.chunk_chars]
         if short:
-            prompts = [tts.build_prompt(items[k].target_text, voices[k]) for k in short]
-            longest = max(len(p) for p in prompts)
-            cap = max(tts.token_budget(items[k].target_text, longest, base) for k in short)
-            gens = [c[0] for c in tts.lm.generate(prompts, tts.make_settings(
-                base, max_new_tokens=cap))]
-            # The pipeline's decode puts the prompt's last codes in front as decoder context
-            # and cuts their audio off, exactly as tts.synthesize does.
-            keep = [j for j, g in enumerate(gens) if len(g.codes)]
-            decoded = iter(tts.decode([gens[j].codes for j in keep],
-                                      [tts.context_codes(prompts[j]) for j in keep])
-                           if keep else [])
-            for k, p, g in zip(short, prompts, gens):
-                audio = (np.asarray(next(decoded), np.float32).reshape(-1) if len(g.codes)
-                         else np.zeros(0, np.float32))
+            texts = [check_text(items[k].target_text, tts.limits) for k in short]
+            for k in short:
+                check_voice(tts.lm, tts.codec, voices[k])
+            # the pipeline's steps: one shared budget, decode after each prompt's context
+            plans = plan_batch(tts.lm, texts, [voices[k] for k in short], base,
+                               tts.plan_config)
+            gens = [c[0] for c in tts.lm.generate([p.prompt for p in plans], plans[0].settings)]
+            audios = render(tts.codec, plans, [g.codes for g in gens])
+            for k, p, g, audio in zip(short, plans, gens, audios):
                 out[k] = (audio, {"tokens": int(g.num_tokens), "ended": bool(g.ended),
-                                  "prompt_tokens": len(p), "compute": int(g.num_tokens)})
+                                  "prompt_tokens": len(p.prompt), "compute": int(g.num_tokens)})
         for k, it in enumerate(items):
             if out[k] is None:
                 r = tts.synthesize(it.target_text, voices[k], settings=base)

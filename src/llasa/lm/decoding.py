@@ -22,7 +22,8 @@ from .._common.errors import BudgetError, Cancelled, InputError
 from .._common.seed import make_generator
 from .._common.packing import decode_batch_hint, pack_weight, packed_linear
 from .prompt import unconditional_prompt
-from .sampling import GenerationSettings, choose, guide, max_new_tokens_for_text
+from .sampling import GenerationSettings, choose, guide
+from .settings import token_budget
 from .tokens import SpeechVocab
 
 
@@ -285,7 +286,5 @@ def _cap(lm, prompt: list[int], s: GenerationSettings) -> int:
     if room < 1:
         raise BudgetError(f"prompt of {len(prompt)} tokens leaves no room in the "
                           f"{lm.max_context}-token context; shorten the text or voice prompt")
-    if s.max_new_tokens is not None:
-        return min(s.max_new_tokens, room)
-    chars, speech = lm.prompt_stats(prompt)
-    return min(max_new_tokens_for_text(chars, speech), room)
+    chars, speech = (0, 0) if s.max_new_tokens is not None else lm.prompt_stats(prompt)
+    return token_budget(chars, room, s, prompt_codes=speech)

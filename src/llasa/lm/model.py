@@ -29,8 +29,6 @@ from .sampling import GenerationSettings
 from .tokens import SpeechVocab
 
 MAX_CONTEXT = 2048  # Llasa was trained on 2048-token rows (text + speech)
-OFFICIAL = ("HKUSTAudio/Llasa-1B", "HKUSTAudio/Llasa-3B", "HKUSTAudio/Llasa-8B",
-            "HKUSTAudio/Llasa-1B-Multilingual")
 
 
 @dataclass
@@ -321,9 +319,10 @@ class LlasaLM:
         return out  # type: ignore[return-value]
 
     def stream(self, prompt: list[int], settings: GenerationSettings | None = None,
-               chunk: int = 1, *,
-               should_stop: Callable[[], bool] | None = None) -> Iterator[np.ndarray]:
-        """Yield new speech codes (int64 [≤ chunk]) as they are sampled; END is not yielded."""
+               chunk: int = 1, *, should_stop: Callable[[], bool] | None = None
+               ) -> Iterator[np.ndarray | Generation]:
+        """Yield new speech codes (int64 [≤ chunk]) as they are sampled (END is not yielded),
+        then one :class:`Generation` of the whole: its ``ended`` says END rather than the cap."""
         state = self.start(prompt, 1, settings, should_stop=should_stop)
         sent = 0
         while not state.finished(0):
@@ -332,6 +331,7 @@ class LlasaLM:
             if len(codes) > sent:
                 yield codes[sent:]
                 sent = len(codes)
+        yield Generation(state.codes(0), state.ended(0), state.num_tokens(0))
 
 
 SAMPLING_KEY = "llasa_sampling"
@@ -345,7 +345,8 @@ def _sampling_defaults(config) -> dict:
     d = getattr(config, SAMPLING_KEY, None) or {}
     if not isinstance(d, dict):
         raise ModelLoadError(f"config.json {SAMPLING_KEY} must be an object, got {d!r}")
-    known = {f.name for f in fields(GenerationSettings)} - {"seed", "max_new_tokens"}
+    known = {f.name for f in fields(GenerationSettings)} - {"seed", "max_new_tokens",
+                                                            "token_limit"}
     unknown = sorted(set(d) - known)
     if unknown:
         raise ModelLoadError(f"config.json {SAMPLING_KEY} has unknown keys {unknown}; "

@@ -28,7 +28,7 @@ from .._common.ort import session
 from .frontend import apply_frontend, get_frontend
 from .np_sampling import choose
 from .prompt import build_tts_prompt, prompt_text_chars
-from .settings import GenerationSettings, max_new_tokens_for_text
+from .settings import GenerationSettings, token_budget
 from .tokenizer import LiteTokenizer
 from .tokens import SpeechVocab
 
@@ -120,10 +120,9 @@ class OnnxLM:
             raise BudgetError(f"prompt of {len(prompt)} tokens leaves no room in the "
                               f"{self.max_context}-token context; shorten the text or voice "
                               "prompt")
-        if s.max_new_tokens is not None:
-            return min(s.max_new_tokens, room)
-        chars, speech = prompt_text_chars(list(prompt), self.tokenizer, self.vocab)
-        return min(max_new_tokens_for_text(chars, speech), room)
+        chars, speech = (0, 0) if s.max_new_tokens is not None else prompt_text_chars(
+            list(prompt), self.tokenizer, self.vocab)
+        return token_budget(chars, room, s, prompt_codes=speech)
 
     # ---- generation --------------------------------------------------------------------------
     def generate(self, prompts: list[list[int]], settings: GenerationSettings | None = None, *,

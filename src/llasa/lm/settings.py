@@ -1,5 +1,8 @@
-"""Sampling settings (a dataclass) and the text-derived token cap: numpy/torch-free, so the
-CLI and the ONNX engine (:mod:`llasa.lm.onnx_lm`) use them without importing torch.
+"""Sampling settings (a dataclass) and the token-cap policy: numpy/torch-free, so the CLI,
+the server and the ONNX engine (:mod:`llasa.lm.onnx_lm`) use them without importing torch.
+
+The cap policy lives here and nowhere else: :func:`token_budget` (an explicit cap, else
+:func:`max_new_tokens_for_text`, clamped by ``token_limit`` and the room in the context).
 
 The logits processing that applies them lives in :mod:`llasa.lm.sampling` (torch) and
 :mod:`llasa.lm.np_sampling` (numpy).
@@ -10,13 +13,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .._common.errors import InputError
+from .._common.errors import BudgetError, InputError
+from .._common.units import FRAME_RATE
 
-TOKENS_PER_SECOND = 50  # X-codec2: 16 kHz / hop 320
+# The LM alone knows no codec: X-codec2's rate is its default; the pipeline passes its codec's.
+TOKENS_PER_SECOND = FRAME_RATE
 # Cap on speech length derived from text: even slow speech says >= 5 characters a second;
 # 2 s slack covers pauses and very short texts.
 MIN_CHARS_PER_SECOND = 5.0
 SLACK_SECONDS = 2.0
+# A normal reading pace (+ 1 s), used only to judge whether long text's carried chunk fits.
+READING_CHARS_PER_SECOND = 12.0
 
 
 @dataclass
@@ -37,6 +44,8 @@ class GenerationSettings:
         repetition_window: only the last N speech tokens count for the penalty; 0 = all.
         max_new_tokens: explicit cap on new tokens (None: derived from the text length and the
             context, see :func:`max_new_tokens_for_text`).
+        token_limit: an upper bound on the cap, whatever its source (a server's limit): the
+            cap is ``min(cap, token_limit)``. None: no bound but the context.
         seed: seed of the sampling generator (None: random). Same seed → same output.
         do_sample: False = greedy decoding (argmax), used for tests and parity checks.
         cfg_scale: classifier-free guidance, >= 1 (1 = off). Each row is decoded twice, with
@@ -53,6 +62,7 @@ class GenerationSettings:
     repetition_penalty: float = 1.0
     repetition_window: int = 0
     max_new_tokens: int | None = None
+    token_limit: int | None = None
     seed: int | None = None
     do_sample: bool = True
     cfg_scale: float = 1.0
@@ -79,16 +89,42 @@ class GenerationSettings:
         m = self.max_new_tokens
         if m is not None and (not isinstance(m, int) or m < 1):
             raise InputError(f"max_new_tokens must be a positive integer or None, got {m!r}")
+        m = self.token_limit
+        if m is not None and (not isinstance(m, int) or isinstance(m, bool) or m < 1):
+            raise InputError(f"token_limit must be a positive integer or None, got {m!r}")
         if self.seed is not None and not isinstance(self.seed, int):
             raise InputError(f"seed must be an integer or None, got {self.seed!r}")
 
 
-def max_new_tokens_for_text(num_chars: int, prompt_codes: int = 0) -> int:
+def max_new_tokens_for_text(num_chars: int, prompt_codes: int = 0,
+                            frame_rate: int = TOKENS_PER_SECOND) -> int:
     """Token cap for speaking ``num_chars`` characters (prompt text included when cloning).
 
     ``50 × (2 s + chars / 5 chars/s)`` minus the speech the prompt already holds, at least 2 s.
     A runaway sample (no END) stops there instead of filling the 2048-token context.
     """
     seconds = SLACK_SECONDS + num_chars / MIN_CHARS_PER_SECOND
-    total = math.ceil(round(TOKENS_PER_SECOND * seconds, 6))  # round: no 220.0000001 -> 221
-    return max(total - prompt_codes, int(TOKENS_PER_SECOND * SLACK_SECONDS))
+    total = math.ceil(round(frame_rate * seconds, 6))  # round: no 220.0000001 -> 221
+    return max(total - prompt_codes, int(frame_rate * SLACK_SECONDS))
+
+
+def reading_tokens(num_chars: int, frame_rate: int = TOKENS_PER_SECOND) -> int:
+    """Tokens a normal reading of ``num_chars`` characters takes, plus one second of slack."""
+    return int((num_chars / READING_CHARS_PER_SECOND + 1.0) * frame_rate)
+
+
+def token_budget(num_chars: int, room: int, settings: GenerationSettings, *,
+                 prompt_codes: int = 0, frame_rate: int = TOKENS_PER_SECOND) -> int:
+    """New tokens allowed: ``settings.max_new_tokens``, else :func:`max_new_tokens_for_text`;
+    at most ``settings.token_limit`` and the ``room`` left in the context (at least 1).
+
+    Raises:
+        BudgetError: the prompt leaves no room in the context.
+    """
+    if room < 1:
+        raise BudgetError(f"the prompt leaves no room in the context ({room} tokens); use a "
+                          "shorter voice prompt or shorter text")
+    cap = settings.max_new_tokens or max_new_tokens_for_text(num_chars, prompt_codes, frame_rate)
+    if settings.token_limit is not None:
+        cap = min(cap, settings.token_limit)
+    return max(1, min(int(cap), room))

@@ -1,9 +1,9 @@
-"""Entry points: :func:`search`, the reusable :class:`Searcher`, and adapters for the server
-(:func:`search_request`) and the evaluation (:func:`build_strategy`).
+"""Entry points: :func:`search`, the cross-field checks every front end applies before a
+model loads (:func:`check_search_request`), and
+:func:`config_for_budget`, the one-knob config of the server and the evaluation.
 
-``Llasa.synthesize(text, voice, search=...)`` accepts a :class:`Searcher` or any search config
-(they implement the ``llasa.tts.types.SearchStrategy`` protocol: ``run(tts, text, voice,
-settings)``); ``llasa.tts`` never imports this package (layer rule).
+Front ends keep their own adapters: the server's JSON body (:mod:`llasa.serve.engine`) and the
+evaluation's items (:mod:`llasa.eval.strategies`) call :func:`search`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .._common.errors import InputError
 from ..verifiers import VerifierRegistry
 from .config import Beam, BestOfN, Hybrid, PartialPRM, SearchConfig, Threshold, parse_search
 from .engine import SearchRun
-from .limits import available_bytes, check_search_memory, check_search_rows
+from .limits import MAX_SEARCH_ROWS, available_bytes, check_search_memory, check_search_rows
 from .result import SearchResult
 from .strategies import STRATEGIES
 
@@ -32,7 +32,7 @@ def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | 
             :class:`Hybrid`, :class:`Threshold`) or a spec string (``"best-of-n:8"``).
         settings: sampling settings; ``**sampling`` overrides fields (``seed=1``).
         registry: where verifiers named by spec are built and cached (default: a new one;
-            pass one to reuse loaded models across calls, or use a :class:`Searcher`).
+            pass one to reuse loaded models across calls).
         language: language of ``text`` (WER vs CER, ASR language).
         should_stop: ``() -> bool`` asked once per LM decoding step; when True the search
             stops with :class:`~llasa._common.errors.Cancelled` (a server's client left).
@@ -48,8 +48,8 @@ def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | 
     if fn is None:
         raise InputError(f"search config must be BestOfN, Beam, PartialPRM, Hybrid or "
                          f"Threshold (or a spec string), got {type(config).__name__}")
-    check_search_rows(config)
-    settings = tts.make_settings(settings, **sampling)
+    check_search_request(config)
+    settings = tts.make_settings(settings, **sampling)  # the model's defaults + overrides
     run = SearchRun(tts, text, voice, settings, registry or VerifierRegistry(),
                     language=language, budget=config.budget, should_stop=should_stop)
     lm = getattr(tts.lm, "model", None)
@@ -59,32 +59,18 @@ def search(tts: Any, text: str, voice: Any = None, config: SearchConfig | str | 
     return fn(run, config)
 
 
-class Searcher:
-    """A search config + a verifier registry, reusable across requests (models load once).
-
-    Use it as ``tts.synthesize(text, voice, search=Searcher(BestOfN(8, ("wer",))))``.
-
-    Args:
-        config: a search config or spec string.
-        registry: verifier registry (default: a new one, owned by this searcher).
-        language: language of the texts.
-    """
-
-    def __init__(self, config: SearchConfig | str, registry: VerifierRegistry | None = None,
-                 language: str = "en"):
-        self.config = parse_search(config) if isinstance(config, str) else config
-        if type(self.config) not in STRATEGIES:
-            raise InputError(f"not a search config: {type(self.config).__name__}")
-        self.registry = registry or VerifierRegistry()
-        self.language = language
-
-    def run(self, tts: Any, text: str, voice: Any = None, settings: Any = None) -> SearchResult:
-        """The ``SearchStrategy`` protocol of :meth:`llasa.tts.Llasa.synthesize`."""
-        return search(tts, text, voice, self.config, settings=settings, registry=self.registry,
-                      language=self.language)
+# ----------------------------------------------------------------- checks and one-knob configs
+def check_search_request(config: SearchConfig, *, duration: float | None = None,
+                         max_rows: int = MAX_SEARCH_ROWS) -> None:
+    """The rules a search request must meet whatever asks (CLI, server, Python), checked
+    before any model loads: no target duration (a search ranks free-running candidates) and
+    an LM batch of at most ``max_rows`` rows (:func:`check_search_rows`). A threshold's
+    direction is checked by :meth:`Threshold.check_direction` once its verifier is known."""
+    if duration is not None:
+        raise InputError("duration cannot be combined with search")
+    check_search_rows(config, max_rows)
 
 
-# ------------------------------------------------------------------- server / eval adapters
 def config_for_budget(strategy: str, budget: int, verifiers: tuple = (),
                       chunk_tokens: int = 25) -> SearchConfig:
     """A config whose LM batch holds at most ``budget`` rows (the server's and the
@@ -117,43 +103,3 @@ def config_for_budget(strategy: str, budget: int, verifiers: tuple = (),
         return Threshold(v, 0.0 if v in ("wer", "cer") else 0.9, max_samples=budget)
     raise InputError(f"unknown search strategy {strategy!r}; use best-of-n, beam, partial, "
                      "hybrid or threshold")
-
-
-def config_from_request(body: dict) -> SearchConfig:
-    """The server's ``search`` body (``strategy``, ``budget``, ``verifiers``, ``chunk_tokens``)
-    as a config (see :func:`config_for_budget`)."""
-    return config_for_budget(body.get("strategy", "best_of_n"), body.get("budget", 4),
-                             tuple(body.get("verifiers") or ()),
-                             int(body.get("chunk_tokens") or 25))
-
-
-def build_strategy(name: str, tts: Any, settings: Any, *, verifier_spec: str = "sim",
-                   registry: VerifierRegistry | None = None):
-    """An evaluation strategy ``(items, budget) -> [(audio [n], info)]`` for ``name``
-    (``best-of-n``, ``beam``, ``partial``, ``hybrid``, ``threshold``; ``budget`` as in
-    :func:`config_for_budget`).
-
-    ``info["compute"]`` is the LM tokens the search sampled (the x axis of scaling curves).
-    """
-    from ..tts.voices import Voice
-
-    registry = registry or VerifierRegistry()
-    config_for_budget(name, 1, (verifier_spec,))  # unknown names fail now
-
-    def run(items, budget: int):
-        out = []
-        for it in items:
-            voice = None if it.prompt_wav is None else Voice.from_audio(
-                tts.codec, it.prompt_wav, it.prompt_text)
-            res = search(tts, it.target_text, voice,
-                         config_for_budget(name, budget, (verifier_spec,)), settings=settings,
-                         registry=registry, language=it.language)
-            out.append((res.audio, {"tokens": int(res.info["tokens"]), "ended": res.info["ended"],
-                                    "compute": res.compute.lm_tokens,
-                                    "verifier_calls": res.compute.verifier_calls,
-                                    "search": res.strategy,
-                                    "search_scores": {k: float(v) for k, v in
-                                                      res.scores.items()}}))
-        return out
-
-    return run

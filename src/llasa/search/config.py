@@ -24,20 +24,9 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from .._common.errors import InputError
+from ..codec.config import FRAME_RATE  # the spec's seconds are X-codec2 frames
 
 DEFAULT_CHUNK_TOKENS = 25  # 0.5 s of speech per beam step
-_TOKENS_PER_SECOND = 50
-
-
-class _Runnable:
-    """Configs implement ``llasa.tts.types.SearchStrategy``, so ``tts.synthesize(...,
-    search=BestOfN(8))`` works. Verifier models load for that call; reuse a
-    :class:`llasa.search.Searcher` to keep them loaded across calls."""
-
-    def run(self, tts, text: str, voice=None, settings=None):
-        from .api import search
-
-        return search(tts, text, voice, self, settings=settings)
 
 
 def _check_int(name: str, value, lo: int = 1) -> None:
@@ -58,7 +47,7 @@ def _check_verifiers(verifiers) -> tuple:
 
 
 @dataclass(frozen=True)
-class BestOfN(_Runnable):
+class BestOfN:
     """ORM: sample ``n`` complete candidates as one batch (shared prefill), keep the best.
 
     Attributes:
@@ -80,7 +69,7 @@ class BestOfN(_Runnable):
 
 
 @dataclass(frozen=True)
-class Beam(_Runnable):
+class Beam:
     """PRM: chunked beam search over partial audio.
 
     Each step forks each of ``width`` beams into ``candidates_per_beam`` rows (KV caches are
@@ -116,7 +105,7 @@ class Beam(_Runnable):
 
 
 @dataclass(frozen=True)
-class PartialPRM(_Runnable):
+class PartialPRM:
     """PRM beam search for the first part of the utterance, then plain sampling to the end.
 
     The best beam after the PRM part is continued by plain sampling (one row).
@@ -148,7 +137,7 @@ class PartialPRM(_Runnable):
 
 
 @dataclass(frozen=True)
-class Hybrid(_Runnable):
+class Hybrid:
     """The paper's hybrid: partial PRM (speaker similarity), then ORM (WER) over final
     candidates.
 
@@ -189,7 +178,7 @@ class Hybrid(_Runnable):
 
 
 @dataclass(frozen=True)
-class Threshold(_Runnable):
+class Threshold:
     """Resample until the verifier reaches ``target`` or ``max_samples`` are spent.
 
     Rounds of ``batch`` candidates share one prefill; the search stops after the first round
@@ -224,6 +213,13 @@ class Threshold(_Runnable):
     def verifiers(self) -> tuple:
         return (self.verifier,)
 
+    def check_direction(self, higher_is_better: bool, name: str) -> None:
+        """Refuse an ``op`` written against the verifier's direction (InputError)."""
+        if self.op is not None and (self.op == ">=") != bool(higher_is_better):
+            better, want = ("higher", ">=") if higher_is_better else ("lower", "<=")
+            raise InputError(f"verifier {name!r} is {better}-is-better: write "
+                             f"{name}{want}{self.target:g}")
+
     @property
     def budget(self) -> int:
         return self.max_samples
@@ -246,7 +242,7 @@ def _check_prm(cfg) -> None:
 def _guided(cfg) -> int:
     if cfg.prm_chunks is not None:
         return cfg.prm_chunks
-    return max(1, math.ceil(round(cfg.prm_seconds * _TOKENS_PER_SECOND
+    return max(1, math.ceil(round(cfg.prm_seconds * FRAME_RATE
                                   / cfg.beam.chunk_tokens, 6)))
 
 

@@ -2,9 +2,9 @@
 
 Notation: ``r`` LM rows (candidates or beams), ``t`` codec frames, ``n`` = 320 t samples.
 
-Scored audio is the *new* speech only: each candidate's codes are decoded after the prompt's
-last ``tts.decode_context`` codes (decoder context), whose audio is cut off — the same decode
-as :meth:`llasa.tts.Llasa.synthesize`, so a partial candidate's audio is a prefix-consistent
+Scored audio is the *new* speech only: each candidate's codes are rendered after the plan's
+decoder context (:func:`llasa.tts.plan.render`), whose audio is cut off — the same plan and
+decode as :meth:`llasa.tts.Llasa.synthesize`, so a partial candidate's audio is a prefix-consistent
 view of what the final output would sound like, and the winner's audio equals plain synthesis
 of its codes. The voice prompt's own audio is never part of a scored candidate; it is the
 reference of speaker similarity.
@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 
 from .._common.errors import InputError
 from ..lm.sampling import GenerationSettings
+from ..tts.plan import check_voice, plan, render
 from ..tts.text import check_text, chunk_text
 from ..tts.voices import Voice
 from ..verifiers import VerifierRegistry, VerifyRequest
@@ -30,37 +32,35 @@ class SearchRun:
     """State shared by the strategies for one (text, voice) request.
 
     Args:
-        tts: a :class:`llasa.tts.Llasa`.
+        tts: a :class:`llasa.tts.Llasa`; its LM, codec, plan config and text limits are used.
         text: what to say (one chunk: long text is refused).
         voice: optional cloning prompt; its audio is the speaker-similarity reference.
-        settings: sampling settings (seed → reproducible search).
+        settings: complete sampling settings (seed → reproducible search).
         registry: builds/caches verifiers named by spec.
         language: language of ``text`` for the ASR verifiers.
         budget: the config's requested budget (rows), for the compute report.
         should_stop: asked once per LM decoding step; True raises ``Cancelled``.
     """
 
-    def __init__(self, tts, text: str, voice: Voice | None, settings: GenerationSettings | None,
+    def __init__(self, tts, text: str, voice: Voice | None, settings: GenerationSettings,
                  registry: VerifierRegistry, language: str = "en", budget: int = 1,
                  should_stop=None):
         self.t0 = time.perf_counter()
         self.should_stop = should_stop
-        self.tts = tts
-        clean = check_text(text, tts.limits)
-        if len(chunk_text(clean, tts.limits.chunk_chars)) > 1:
+        self.lm, self.codec = tts.lm, tts.codec
+        limits = tts.limits
+        clean = check_text(text, limits)
+        if len(chunk_text(clean, limits.chunk_chars)) > 1:
             raise InputError(f"search works on one chunk of text (at most "
-                             f"{tts.limits.chunk_chars} characters); split the text and search "
+                             f"{limits.chunk_chars} characters); split the text and search "
                              "each part, or synthesize it without search")
+        check_voice(self.lm, self.codec, voice)
         self.text, self.voice, self.registry = clean, voice, registry
-        base = tts.make_settings(settings)
-        self.prompt = tts.build_prompt(clean, voice)
-        self.context = tts.context_codes(self.prompt)
-        cap = tts.token_budget(clean, len(self.prompt), base)
-        self.settings = tts.make_settings(base, max_new_tokens=cap)
-        self.cap = cap
+        self.plan = plan(self.lm, clean, voice, settings, tts.plan_config)
+        self.prompt, self.settings, self.cap = self.plan.prompt, self.plan.settings, self.plan.budget
         self.request = VerifyRequest(text=clean, language=language,
                                      reference_audio=None if voice is None else voice.audio)
-        self.compute = Compute(budget=int(budget), max_lm_tokens=int(budget) * cap)
+        self.compute = Compute(budget=int(budget), max_lm_tokens=int(budget) * self.cap)
 
     def scorer(self, specs) -> Scorer:
         return Scorer(resolve_verifiers(specs, self.registry), self.request, self.compute)
@@ -74,20 +74,16 @@ class SearchRun:
             self.compute.lm_seconds += time.perf_counter() - t0
 
     def settings_with(self, **kw) -> GenerationSettings:
-        return self.tts.make_settings(self.settings, **kw)
+        return replace(self.settings, **kw)
 
     def decode(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         """Codes [t_i] → new-speech audio float32 [320 t_i], one batched decode (empty → [])."""
-        keep = [i for i, c in enumerate(codes) if len(c)]
-        out = [np.zeros(0, np.float32) for _ in codes]
-        if keep:
-            t0 = time.perf_counter()
-            wavs = self.tts.decode([np.asarray(codes[i], np.int64) for i in keep],
-                                   [self.context] * len(keep))
-            self.compute.decode_calls += 1
-            self.compute.decode_seconds += time.perf_counter() - t0
-            for i, w in zip(keep, wavs):
-                out[i] = np.asarray(w, np.float32).reshape(-1)
+        if not any(len(c) for c in codes):
+            return [np.zeros(0, np.float32) for _ in codes]
+        t0 = time.perf_counter()
+        out = render(self.codec, self.plan, codes)
+        self.compute.decode_calls += 1
+        self.compute.decode_seconds += time.perf_counter() - t0
         return out
 
     def finish(self, strategy: str, scorer: Scorer, candidates: list[Candidate],
@@ -97,7 +93,7 @@ class SearchRun:
         self.compute.candidates = len(candidates)
         self.compute.wall_seconds = time.perf_counter() - self.t0
         audio = audios[chosen]
-        sr = self.tts.sample_rate
+        sr = int(self.codec.sample_rate)
         info = {"tokens": int(c.num_tokens), "ended": bool(c.ended), "seconds": len(audio) / sr,
                 "speech_seconds": len(audio) / sr, "chunks": 1, "max_new_tokens": self.cap,
                 "prompt_tokens": len(self.prompt), "search": strategy,

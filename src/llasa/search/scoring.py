@@ -116,3 +116,20 @@ class Scorer:
         key = -s if self.higher_is_better else s
         key = np.where(np.isnan(key), np.inf, key)
         return [int(i) for i in np.argsort(key, kind="stable")]
+
+
+def score_audio(audios: Sequence[np.ndarray], request: VerifyRequest, specs: Sequence,
+                registry: VerifierRegistry) -> list[dict]:
+    """Score finished audio outside a search (``llasa tts --verifier``, the server's scores).
+
+    Args:
+        audios: b waveforms [n_i] at 16 kHz.
+        request: target text, language and reference voice.
+        specs: verifier specs or objects (several: also their equal-weight combination).
+        registry: builds and caches the verifiers.
+
+    Returns:
+        Per audio ``{verifier name: raw score}`` (several: each one and the combination), plus
+        ``"transcript"`` where an ASR verifier ran.
+    """
+    return Scorer(resolve_verifiers(specs, registry), request, Compute()).score(audios)[1]

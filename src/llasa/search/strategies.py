@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common.errors import InputError
 from .config import Beam, BestOfN, Hybrid, PartialPRM, Threshold
 from .engine import SearchRun
 from .result import Candidate, SearchResult
@@ -32,8 +31,8 @@ def best_of_n(run: SearchRun, cfg: BestOfN) -> SearchResult:
     """N candidates in one batch (one prefill), one batched decode, one batched scoring."""
     scorer = run.scorer(cfg.verifiers)
     with run.lm_time():
-        gens = run.tts.lm.generate([run.prompt], run.settings, num_candidates=cfg.n,
-                                   should_stop=run.should_stop)[0]
+        gens = run.lm.generate([run.prompt], run.settings, num_candidates=cfg.n,
+                               should_stop=run.should_stop)[0]
     run.compute.lm_tokens += sum(int(g.num_tokens) for g in gens)
     audios = run.decode([g.codes for g in gens])
     rank, per = scorer.score(audios)
@@ -61,7 +60,7 @@ def beam_phase(run: SearchRun, beam: Beam, scorer: Scorer, max_steps: int | None
         (state with the kept unfinished rows, best first; [(rank, per-verifier scores)] of
         those rows (None where not scored); complete hypotheses; per-step log).
     """
-    lm = run.tts.lm
+    lm = run.lm
     with run.lm_time():
         state = lm.start(run.prompt, beam.rows, run.settings, should_stop=run.should_stop)
     width, hyps, steps, n_step = beam.width, [], [], 0
@@ -183,19 +182,15 @@ def threshold(run: SearchRun, cfg: Threshold) -> SearchResult:
     """Rounds of ``batch`` candidates (round i uses seed + i) until one meets the target."""
     scorer = run.scorer(cfg.verifiers)
     hib = scorer.higher_is_better
-    if cfg.op is not None and (cfg.op == ">=") != hib:
-        better = "higher" if hib else "lower"
-        raise_op = ">=" if hib else "<="
-        raise InputError(f"verifier {scorer.name!r} is {better}-is-better: write "
-                         f"{scorer.name}{raise_op}{cfg.target:g}")
+    cfg.check_direction(hib, scorer.name)
     cands, audios, seed, rnd = [], [], run.settings.seed, 0
     met = False
     while len(cands) < cfg.max_samples and not met:
         k = min(cfg.batch, cfg.max_samples - len(cands))
         s = run.settings if seed is None else run.settings_with(seed=seed + rnd)
         with run.lm_time():
-            gens = run.tts.lm.generate([run.prompt], s, num_candidates=k,
-                                       should_stop=run.should_stop)[0]
+            gens = run.lm.generate([run.prompt], s, num_candidates=k,
+                                   should_stop=run.should_stop)[0]
         run.compute.lm_tokens += sum(int(g.num_tokens) for g in gens)
         new = run.decode([g.codes for g in gens])
         rank, per = scorer.score(new)

@@ -115,8 +115,7 @@ def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
                 "max_new_tokens": settings.max_new_tokens,
                 "max_search_candidates": settings.max_search_candidates,
                 "max_upload_bytes": settings.max_upload_bytes,
-                "max_voice_seconds": settings.max_voice_seconds,
-                "search_available": bool(getattr(engine, "search_available", False))}
+                "max_voice_seconds": settings.max_voice_seconds}
 
     app.include_router(openai_routes.build_router())
     app.include_router(voice_routes.build_router())

@@ -16,16 +16,15 @@ import numpy as np
 
 from .._common.errors import InputError
 from .._common.log import get_logger
-from ..tts.types import default_token_cap
+from ..search import config_for_budget, score_audio
+from ..search import search as run_search
+from ..tts.types import duration_to_tokens
 from ..tts.voices import Voice, VoiceRegistry, check_voice_name
+from ..verifiers import VerifyRequest, check_reference
 from .config import ServeSettings
 
 log = get_logger(__name__)
 DEFAULT_VOICE = "default"  # no prompt: the model picks a speaker
-
-
-class SearchUnavailable(InputError):
-    """The request asked for search, which this installation cannot run."""
 
 
 @dataclass
@@ -91,8 +90,9 @@ class LlasaEngine:
         return int(getattr(self.tts, "sample_rate", None) or self.tts.codec.sample_rate)
 
     @property
-    def search_available(self) -> bool:
-        return _search_api() is not None
+    def frame_rate(self) -> int:
+        """Codec frames (speech tokens) per second."""
+        return int(self.tts.codec.frame_rate)
 
     # -- voices ----------------------------------------------------------------------------
     def voice(self, name: str) -> Voice | None:
@@ -155,32 +155,22 @@ class LlasaEngine:
             if n not in self.settings.verifiers:
                 raise InputError(f"unknown verifier {n!r}; this server offers "
                                  f"{list(self.settings.verifiers)}")
-            if n == "sim" and voice == DEFAULT_VOICE:
-                raise InputError("verifier 'sim' compares with the voice prompt: pick a voice")
+        check_reference(names, voice != DEFAULT_VOICE)
 
     def score(self, audios: list[np.ndarray], text: str, voice: Voice | None,
               names: tuple[str, ...]) -> list[dict]:
         """Scores of each audio [n] under each named verifier: one dict per audio."""
-        out: list[dict] = [{} for _ in audios]
+        names = tuple(n for n in names if not (n == "sim" and voice is None))
         if not names:
-            return out
-        from ..verifiers.base import VerifyRequest
-
+            return [{} for _ in audios]
         req = VerifyRequest(text=text, reference_audio=None if voice is None else voice.audio)
-        for n in names:
-            if n == "sim" and voice is None:
-                continue
-            vals = self.verifiers.get(n).score(list(audios), req)
-            for d, val in zip(out, vals):
-                d[n] = round(float(val), 4)
-        return out
+        return [{n: round(float(d[n]), 4) for n in names}
+                for d in score_audio(list(audios), req, names, self.verifiers)]
 
     # -- synthesis -------------------------------------------------------------------------
     def _kwargs(self, job: SpeechJob) -> dict:
-        kw = dict(job.sampling)
-        if "max_new_tokens" not in kw and job.duration is None:
-            # the server-wide cap bounds the work any single request can cause
-            kw["max_new_tokens"] = min(default_token_cap(job.text), self.settings.max_new_tokens)
+        # the server-wide limit clamps the library's cap: it bounds any request's work
+        kw = {**job.sampling, "token_limit": self.settings.max_new_tokens}
         if job.duration is not None:
             kw["duration"] = job.duration
         return kw
@@ -236,7 +226,7 @@ class LlasaEngine:
         parts: list[np.ndarray] = []
         kw = self._kwargs(job)
         if "duration" in kw:  # the streaming API has no duration: cap the tokens instead
-            kw["max_new_tokens"] = max(1, round(50 * kw.pop("duration")))
+            kw["max_new_tokens"] = duration_to_tokens(kw.pop("duration"), self.frame_rate)
         if should_stop is not None:
             kw["should_stop"] = should_stop
         it = self.tts.stream(job.text, voice, **kw)
@@ -265,18 +255,8 @@ class LlasaEngine:
                 should_stop: Callable[[], bool] | None = None) -> SpeechOutput:
         from .formats import change_speed
 
-        api = _search_api()
-        if api is None:
-            raise SearchUnavailable("search is not available on this server (llasa.search is "
-                                    "not installed in this build); send the request without "
-                                    "'search'")
-        from ..search import config_from_request
-
-        if job.duration is not None:
-            raise InputError("duration cannot be combined with search")
-        kw = self._kwargs(job)
-        res = api(self.tts, job.text, voice, config_from_request(job.search),
-                  registry=self.verifiers, should_stop=should_stop, **kw)
+        res = run_search(self.tts, job.text, voice, search_config(job.search),
+                         registry=self.verifiers, should_stop=should_stop, **self._kwargs(job))
         scores = {k: round(float(v), 4) for k, v in res.scores.items()}
         scores.update(self.score([res.audio], job.text, voice,
                                  tuple(n for n in job.verifiers if n not in scores))[0])
@@ -317,10 +297,9 @@ def _jsonable(d: dict) -> dict:
 
 
 
-def _search_api():
-    """The search entry point when llasa.search provides one, else None."""
-    try:
-        from .. import search as search_pkg
-    except ImportError:
-        return None
-    return getattr(search_pkg, "search", None)
+def search_config(body: dict):
+    """The ``search`` body of a speech request (``strategy``, ``budget``, ``verifiers``,
+    ``chunk_tokens``) as a search config (:func:`llasa.search.config_for_budget`)."""
+    return config_for_budget(body.get("strategy", "best_of_n"), body.get("budget", 4),
+                             tuple(body.get("verifiers") or ()),
+                             int(body.get("chunk_tokens") or 25))

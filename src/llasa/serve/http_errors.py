@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._common.errors import BudgetError, InputError, LlasaError, ModelLoadError
 from .._common.log import get_logger
-from .engine import SearchUnavailable, VoiceExists, VoiceNotFound
+from .engine import VoiceExists, VoiceNotFound
 from .worker import Cancelled, ClientGone, QueueFull, RequestTimeout
 
 log = get_logger(__name__)
@@ -70,8 +70,6 @@ def from_exception(e: BaseException) -> JSONResponse:
         return error_response(404, str(e), code="voice_not_found", param="name")
     if isinstance(e, VoiceExists):
         return error_response(409, str(e), code="voice_exists", param="name")
-    if isinstance(e, SearchUnavailable):
-        return error_response(400, str(e), code="search_unavailable", param="search")
     if isinstance(e, (InputError, BudgetError)):
         return error_response(400, str(e), code="invalid_value")
     if isinstance(e, ModelLoadError):

@@ -20,9 +20,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from .._common.errors import InputError
-from ..search.api import config_for_budget
-from ..search.limits import check_search_rows
-from .engine import DEFAULT_VOICE, SpeechJob
+from ..search import check_search_request
+from .engine import DEFAULT_VOICE, SpeechJob, search_config
 from .formats import MEDIA_TYPES_STREAM, encode_audio, pcm16, sse_audio_delta, sse_event
 from .formats import wav_stream_header
 from .http_errors import ApiError, from_exception, read_body_limited, validation_message
@@ -89,9 +88,10 @@ def parse_speech(data: dict, app_state) -> tuple[SpeechRequest, SpeechJob]:
     if (req.max_new_tokens or 0) > settings.max_new_tokens:
         raise ApiError(400, f"max_new_tokens {req.max_new_tokens} is over this server's limit "
                        f"of {settings.max_new_tokens}", param="max_new_tokens")
-    if req.duration is not None and req.duration * 50 > settings.max_new_tokens:
+    fps = engine.frame_rate
+    if req.duration is not None and req.duration * fps > settings.max_new_tokens:
         raise ApiError(400, f"duration {req.duration:g} s is over this server's limit of "
-                       f"{settings.max_new_tokens / 50:g} s", param="duration")
+                       f"{settings.max_new_tokens / fps:g} s", param="duration")
     name = req.voice_name
     if name != DEFAULT_VOICE and not engine.has_voice(name):
         names = [v["name"] for v in engine.list_voices()]
@@ -114,11 +114,12 @@ def parse_speech(data: dict, app_state) -> tuple[SpeechRequest, SpeechJob]:
     search = None
     if req.search is not None:
         s = req.search
-        try:  # the library's rule, as the CLI applies it (rows = budget here)
-            check_search_rows(config_for_budget(s.strategy, s.budget, ("wer",)),
-                              settings.max_search_candidates)
+        try:  # the library's rules, as the CLI applies them (rows = budget here)
+            check_search_request(search_config({**s.model_dump(), "verifiers": ["wer"]}),
+                                 duration=req.duration, max_rows=settings.max_search_candidates)
         except InputError as e:
-            raise ApiError(400, str(e), param="search.budget") from None
+            param = "duration" if req.duration is not None else "search.budget"
+            raise ApiError(400, str(e), param=param) from None
         sv = tuple(s.verifiers) if s.verifiers else verifiers
         if not sv:
             raise ApiError(400, "search needs at least one verifier (search.verifiers)",

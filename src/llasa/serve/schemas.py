@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AUDIO_FORMATS = ("wav", "pcm", "flac", "mp3", "opus")
 STREAM_FORMATS = ("wav", "pcm")  # formats that can be sent before the length is known
-SEARCH_STRATEGIES = ("best_of_n", "beam", "hybrid")
 MEDIA_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm", "flac": "audio/flac",
                "mp3": "audio/mpeg", "opus": "audio/ogg"}
 

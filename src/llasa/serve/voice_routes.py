@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.requests import Request as StarletteRequest
 
-from ..audio import AudioLimits, load_audio
+from ..audio import SAMPLE_RATE, AudioLimits, load_audio
 from ..tts.voices import check_voice_name
 from .formats import encode_audio
 from .http_errors import ApiError, read_body_limited
@@ -96,6 +96,6 @@ def build_router() -> APIRouter:
         if name == "default" or not engine.has_voice(name):
             raise ApiError(404, f"no voice named {name!r}", code="voice_not_found")
         v = engine.voice(name)
-        return Response(encode_audio(v.audio, 16000, "wav"), media_type="audio/wav")
+        return Response(encode_audio(v.audio, SAMPLE_RATE, "wav"), media_type="audio/wav")
 
     return router

@@ -36,6 +36,7 @@ from .._common.config import to_dict
 from .._common.device import resolve_device
 from .._common.errors import InputError
 from .._common.log import get_logger, progress
+from ..codec.config import SAMPLE_RATE
 from ..codec.discriminators import CodecDiscriminator
 from ..codec.losses import (MultiScaleMelLoss, discriminator_loss, feature_matching_loss,
                             fsq_bound_penalty, generator_adversarial_loss, semantic_loss)
@@ -78,7 +79,7 @@ class CodecTrainer:
         self.head = (SemanticHead(cfg.quantization_dim, cfg.semantic_model_config.hidden_size)
                      .to(self.device) if s.model.semantic_head else None)
         self.disc = CodecDiscriminator(s.discriminator).to(self.device)
-        self.mel_loss = MultiScaleMelLoss(16_000, s.loss.mel_windows, s.loss.mel_bins
+        self.mel_loss = MultiScaleMelLoss(SAMPLE_RATE, s.loss.mel_windows, s.loss.mel_bins
                                           ).to(self.device)
         self._semantic: dict[str, torch.Tensor] = {}
         # the encoder's own semantic features are the target: capture them, don't rerun w2v-BERT
@@ -247,7 +248,7 @@ class CodecTrainer:
         """
         s = self.s
         self._train_mode()
-        audio_per_step = s.data.batch_size * s.data.crop_samples / 16_000
+        audio_per_step = s.data.batch_size * s.data.crop_samples / SAMPLE_RATE
         it = iter(self.loader)
         bar = progress(total=s.max_steps, initial=self.step, desc="codec", unit="step")
         times: list[float] = []

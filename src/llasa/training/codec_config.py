@@ -17,12 +17,13 @@ from pathlib import Path
 
 from .._common.config import load_recipe as _load_recipe
 from .._common.errors import InputError
+from ..codec.config import HOP_LENGTH, SAMPLE_RATE
 from ..codec.discriminators import DiscriminatorSettings
 from ..codec.discriminators import official as official_discriminators
 from ..codec.discriminators import tiny as tiny_discriminators
 from ..codec.losses import MEL_BINS, MEL_WINDOWS
 
-_HOP = 320  # samples per codec frame; crops are whole frames
+_HOP = HOP_LENGTH  # crops are whole codec frames
 _PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -48,8 +49,9 @@ class CodecDataSettings:
     min_seconds: float = 0.1
 
     def __post_init__(self):
-        if self.crop_seconds * 16_000 < _HOP:
-            raise InputError(f"data.crop_seconds must be at least {_HOP / 16_000} s (one frame)")
+        if self.crop_seconds * SAMPLE_RATE < _HOP:
+            raise InputError(f"data.crop_seconds must be at least {_HOP / SAMPLE_RATE} s (one "
+                             "frame)")
         if self.batch_size < 1:
             raise InputError("data.batch_size must be >= 1")
         if self.num_workers < 0:
@@ -59,7 +61,7 @@ class CodecDataSettings:
 
     @property
     def crop_samples(self) -> int:
-        return int(self.crop_seconds * 16_000) // _HOP * _HOP
+        return int(self.crop_seconds * SAMPLE_RATE) // _HOP * _HOP
 
 
 @dataclass

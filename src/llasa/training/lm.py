@@ -35,6 +35,7 @@ import torch
 from .._common.config import to_dict
 from .._common.errors import InputError, ModelLoadError
 from .._common.log import get_logger
+from .._common.units import FRAME_RATE
 from ..lm.frontend import FRONTEND_KEY, declare_frontend, get_frontend
 from ..lm.tokens import ADDED_TOKENS, SpeechVocab, speech_token_strings
 from .data.shards import CodeShards
@@ -217,7 +218,7 @@ def write_samples(model, builder, s: LMTrainSettings, folder: Path, step: int, h
     paths = []
     try:
         lm = LlasaLM(net, builder.tok, device=net.device, dtype=net.dtype)
-        gs = GenerationSettings(seed=s.seed, max_new_tokens=int(50 * s.sample.max_seconds))
+        gs = GenerationSettings(seed=s.seed, max_new_tokens=int(FRAME_RATE * s.sample.max_seconds))
         prompts = [builder.prompt(t) for t in s.sample.texts]
         for k, [g] in enumerate(lm.generate(prompts, gs)):
             codes = np.clip(g.codes, 0, holder.codec.codebook_size - 1)

@@ -38,10 +38,6 @@ def apply_lora(model, settings):
     return get_peft_model(model, cfg)
 
 
-def trainable_names(model) -> list[str]:
-    return [n for n, p in model.named_parameters() if p.requires_grad]
-
-
 def merge_lora(adapter_dir: str | Path, base: str | Path | None, out_dir: str | Path, *,
                dtype=None, revision: str | None = None) -> Path:
     """Merge a LoRA adapter into its base model and save a plain checkpoint (+ tokenizer).

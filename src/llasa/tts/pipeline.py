@@ -1,18 +1,17 @@
 """The :class:`Llasa` façade: text (+ optional voice) → speech tokens → 16 kHz audio.
 
 It joins an injected :class:`~llasa.lm.model.LlasaLM` and :class:`~llasa.codec.Codec`; it owns
-no network of its own. Loops over chunks live in :mod:`llasa.tts.longform`, streaming in
-:mod:`llasa.tts.streaming`.
+no network of its own. The steps (prompt, decoder context, token budget; decoding after the
+context) live in :mod:`llasa.tts.plan`, which long text (:mod:`llasa.tts.longform`), streaming
+(:mod:`llasa.tts.streaming`) and search call too; this class checks input, picks the path and
+assembles results.
 
 Cloning prompts follow the official recipe (prompt transcript + target text in one
 TEXT_UNDERSTANDING span, assistant turn prefilled with the prompt's speech tokens). The LM
-returns only the *new* codes. They are decoded after the last ``decode_context`` (50 = 1 s)
-prompt codes, and the audio of those context codes is cut off at the code boundary
-(``320 * context`` samples). Why: the X-codec2 decoder is not causal (bidirectional
-transformer, GroupNorm over time), so the prompt's codes give the start of the new speech the
-same left context it had in the LM's continuation, while cutting at a code boundary is exact
-(the card's "decode everything, cut at the prompt-audio length" is off by up to 320 samples
-because the encoder adds a padding token) and decodes at most 1 s of prompt, not all of it.
+returns only the *new* codes; they are decoded after the last ``decode_context`` (50 = 1 s)
+prompt codes, whose audio is cut off at the code boundary (see :mod:`llasa.tts.plan`): exact,
+where the card's "decode everything, cut at the prompt-audio length" is off by up to 320
+samples because the encoder adds a padding token, and at most 1 s of prompt is decoded.
 """
 
 from __future__ import annotations
@@ -25,20 +24,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._common.errors import BudgetError, InputError, ModelLoadError
-from ..lm.prompt import build_tts_prompt
-from ..lm.settings import GenerationSettings, max_new_tokens_for_text
+from .._common.errors import InputError, ModelLoadError
+from ..lm.settings import GenerationSettings
+from . import plan as steps
 from .defaults import default_model_dir
+from .plan import PROMPT_JOINS, PlanConfig
 from .text import TextLimits, check_text, chunk_text
-from .types import SearchStrategy, SynthesisResult, duration_to_tokens
+from .types import SynthesisResult
 from .voices import Voice
 
 if TYPE_CHECKING:  # torch-backed; loaded in from_pretrained only, so an injected ONNX engine
     from ..codec.model import Codec  # (llasa.tts.onnx) runs without importing torch
     from ..lm.model import LlasaLM
 
+__all__ = ["Llasa", "PROMPT_JOINS"]
 
-PROMPT_JOINS = ("bare", "space")  # see Llasa.__init__ (prompt_join)
 
 class Llasa:
     """Text-to-speech with a Llasa LM and an X-codec2 codec.
@@ -70,18 +70,14 @@ class Llasa:
         self.codec = codec
         self.limits = limits
         self.sample_rate = int(codec.sample_rate)
-        if not isinstance(decode_context, int) or decode_context < 0:
-            raise InputError(f"decode_context must be an integer >= 0, got {decode_context!r}")
-        self.decode_context = decode_context
+        self.frame_rate = int(codec.frame_rate)
         # How a voice's transcript meets the target text. "bare": the model card's recipe,
         # token for token (official text models); "space": as phoneme models were trained
         # (llasa.training.lm_data), and an option for text models whose transcripts lack a
         # trailing space ("...there.Hello" fuses otherwise).
         if prompt_join is None:
             prompt_join = "space" if getattr(lm, "frontend", None) is not None else "bare"
-        if prompt_join not in PROMPT_JOINS:
-            raise InputError(f"prompt_join must be one of {PROMPT_JOINS}, got {prompt_join!r}")
-        self.prompt_join = prompt_join
+        self.plan_config = PlanConfig(self.frame_rate, decode_context, prompt_join)
         # what the model recommends (config.json llasa_sampling) over the card's defaults
         self.default_settings = GenerationSettings(**getattr(lm, "sampling_defaults", {}))
         # long text: the caller's choice, else the model's (llasa_long_text), else carry
@@ -148,16 +144,13 @@ class Llasa:
         """Build a :class:`Voice` with this pipeline's codec (see :meth:`Voice.from_audio`)."""
         return Voice.from_audio(self.codec, audio, text, **kw)
 
-    def _check_voice(self, voice: Voice | None) -> None:
-        if voice is None:
-            return
-        if not isinstance(voice, Voice):
-            raise InputError(f"voice must be a llasa Voice, got {type(voice).__name__}")
-        if voice.codebook_size != self.codec.codebook_size:
-            raise InputError(f"this voice was encoded with a {voice.codebook_size}-code codec; "
-                             f"the loaded codec has {self.codec.codebook_size} codes")
-        if int(voice.codes.max()) >= self.lm.vocab.codebook_size:
-            raise InputError("this voice has codes the LM has no speech token for")
+    @property
+    def decode_context(self) -> int:
+        return self.plan_config.decode_context
+
+    @property
+    def prompt_join(self) -> str:
+        return self.plan_config.join
 
     def build_prompt(self, text: str, voice: Voice | None = None, *,
                      context: tuple[str, np.ndarray] | None = None) -> list[int]:
@@ -173,43 +166,18 @@ class Llasa:
             Prompt ids, ending with SPEECH_GENERATION_START + the prompt's speech tokens.
         """
         text = check_text(text, self.limits)
-        self._check_voice(voice)
-        texts, codes = [], []
-        if voice is not None:
-            texts.append(voice.text)
-            codes.append(voice.codes)
-        if context is not None:
-            texts.append(context[0])
-            codes.append(np.asarray(context[1], dtype=np.int64))
-        # A model that reads phonemes gets each piece through its frontend separately, as its
-        # training joined them (llasa.training.lm_data: pieces joined by a space).
-        prep = self.lm.prepare_text
-        if not texts:
-            return list(build_tts_prompt(self.lm.tokenizer, prep(text)))
-        if self.prompt_join == "bare" and context is None:
-            prompt_text = prep(texts[0])  # the card: prompt_text + target_text, as given
-        else:  # carried long-text pieces have no card recipe: spaces keep sentences apart
-            prompt_text = " ".join(prep(t) for t in texts) + " "
-        return list(build_tts_prompt(self.lm.tokenizer, prep(text), prompt_text=prompt_text,
-                                     prompt_codes=np.concatenate(codes)))
+        steps.check_voice(self.lm, self.codec, voice)
+        return steps.build_prompt(self.lm, text, voice, join=self.prompt_join, context=context)
 
     def context_codes(self, prompt: Sequence[int]) -> np.ndarray:
         """The last ``decode_context`` speech codes prefilled in ``prompt`` (int64 [c])."""
-        vocab = self.lm.vocab
-        ids = np.asarray(prompt, dtype=np.int64)
-        starts = np.nonzero(ids == vocab.speech_start)[0]
-        if not self.decode_context or not starts.size:
-            return np.zeros(0, np.int64)
-        tail = ids[starts[-1] + 1:]
-        codes = np.asarray(vocab.id_to_code(tail[vocab.is_speech(tail)]), dtype=np.int64)
-        return codes[-self.decode_context:]
+        return steps.context_codes(self.lm.vocab, prompt, self.decode_context)
 
     def decode(self, codes: list[np.ndarray], contexts: list[np.ndarray]) -> list[np.ndarray]:
         """Decode new codes [t_i] after their context codes [c_i]; returns float32 [320 t_i]."""
-        hop = self.codec.hop_length
-        full = [np.concatenate([c, x]).astype(np.int64) for c, x in zip(contexts, codes)]
-        return [np.asarray(a, np.float32).reshape(-1)[len(c) * hop:]
-                for a, c in zip(self.codec.decode(full), contexts)]
+        plans = [steps.Plan([], np.asarray(c, np.int64), 0, self.default_settings)
+                 for c in contexts]
+        return steps.render(self.codec, plans, codes)
 
     # ------------------------------------------------------------------------- settings
     def make_settings(self, settings: GenerationSettings | None = None,
@@ -220,63 +188,38 @@ class Llasa:
         unknown = sorted(set(sampling) - known)
         if unknown:
             raise InputError(f"unknown sampling option(s) {unknown}; known: {sorted(known)}")
-        if settings is None:  # a copy: callers never share (or alter) the model's defaults
-            settings = replace(self.default_settings)
-        base = settings
-        if not sampling:
-            return base
-        values = {f.name: getattr(base, f.name) for f in fields(GenerationSettings)}
-        values.update(sampling)
-        return GenerationSettings(**values)
+        # a copy: callers never share (or alter) the model's defaults
+        return replace(self.default_settings if settings is None else settings, **sampling)
 
     def token_budget(self, text: str, prompt_len: int, settings: GenerationSettings,
                      duration: float | None = None) -> int:
         """Speech tokens allowed for ``text``: target duration, or the settings' cap, or a cap
         derived from the text length; never more than the context has room for."""
-        room = int(self.lm.max_context) - prompt_len
-        if room < 1:
-            raise BudgetError(f"the prompt takes {prompt_len} tokens, leaving no room in the "
-                              f"{self.lm.max_context}-token context; use a shorter voice prompt "
-                              "or shorter text")
-        if duration is not None:
-            want = duration_to_tokens(duration)
-            if want > room:
-                raise BudgetError(f"duration {duration:g} s needs {want} tokens but only {room} "
-                                  "fit in the context after the prompt")
-            return want
-        cap = settings.max_new_tokens or max_new_tokens_for_text(len(text))
-        return max(1, min(int(cap), room))
-
-    def _with_budget(self, settings: GenerationSettings, budget: int) -> GenerationSettings:
-        values = {f.name: getattr(settings, f.name) for f in fields(GenerationSettings)}
-        values["max_new_tokens"] = budget
-        return GenerationSettings(**values)
+        return steps.budget(self.lm, text, prompt_len, settings, self.frame_rate, duration)
 
     # --------------------------------------------------------------------------- synthesis
     def synthesize(self, text: str, voice: Voice | None = None, *,
                    settings: GenerationSettings | None = None, duration: float | None = None,
-                   search: SearchStrategy | None = None,
                    should_stop: Callable[[], bool] | None = None,
                    **sampling: Any) -> SynthesisResult:
         """Speak ``text``, optionally in the voice of ``voice``.
 
         Text longer than ``limits.chunk_chars`` is split into sentence chunks synthesised in
-        turn, each continuing from the previous one (see :mod:`llasa.tts.longform`).
+        turn, each continuing from the previous one (see :mod:`llasa.tts.longform`). For a
+        verifier-guided search over candidates, call :func:`llasa.search.search`.
 
         Args:
             text: what to say.
             voice: cloning prompt (audio + transcript + codes), or ``None`` for a random voice.
             settings: sampling settings (defaults: temperature 0.8, top-p 1.0, as the model card).
             duration: target length in seconds (single-chunk text only): the LM may sample at
-                most ``round(50 * duration)`` tokens, and if it ends earlier the audio is padded
-                with trailing silence, so the output is exactly that long (to 20 ms). Speech
-                that needs more time is cut off; ``info["ended"]`` tells which happened.
-            search: a verifier-guided search (``llasa.search.Searcher`` or a search config
-                such as ``BestOfN(8)``); the result is then a ``llasa.search.SearchResult``
-                (a SynthesisResult with every candidate's scores and the compute spent).
-            should_stop: asked once per LM decoding step (not during search); when it returns
-                True, :class:`~llasa._common.errors.Cancelled` is raised (a server stops a
-                request whose client left).
+                most ``round(frame_rate * duration)`` tokens (50 a second), and if it ends
+                earlier the audio is padded with trailing silence, so the output is exactly that
+                long (to one frame, 20 ms). Speech that needs more time is cut off;
+                ``info["ended"]`` tells which happened.
+            should_stop: asked once per LM decoding step; when it returns True,
+                :class:`~llasa._common.errors.Cancelled` is raised (a server stops a request
+                whose client left).
             **sampling: overrides of ``settings`` fields (``temperature=0.7, seed=1``, ...).
 
         Returns:
@@ -287,19 +230,14 @@ class Llasa:
         t0 = time.perf_counter()
         clean = check_text(text, self.limits)
         settings = self.make_settings(settings, **sampling)
-        if search is not None:
-            if not isinstance(search, SearchStrategy):
-                raise InputError("search must be a llasa.search config or Searcher, got "
-                                 f"{type(search).__name__}")
-            if duration is not None:
-                raise InputError("duration control cannot be combined with search")
-            return search.run(self, clean, voice, settings)
         chunks = chunk_text(clean, self.limits.chunk_chars)
         if len(chunks) > 1:
             if duration is not None:
                 raise InputError("duration control works on one chunk of text; this text is "
                                  f"split into {len(chunks)} chunks")
-            return synthesize_long(self, chunks, voice, settings, t0=t0, should_stop=should_stop)
+            steps.check_voice(self.lm, self.codec, voice)
+            return synthesize_long(self.lm, self.codec, self.plan_config, chunks, voice,
+                                   settings, carry=self.carry, t0=t0, should_stop=should_stop)
         return self._synthesize_many([clean], voice, settings, duration, t0, should_stop)[0]
 
     def synthesize_batch(self, texts: Sequence[str], voice: Voice | None = None, *,
@@ -342,38 +280,32 @@ class Llasa:
     def _synthesize_many(self, texts: list[str], voice: Voice | None,
                          settings: GenerationSettings, duration: float | None,
                          t0: float, should_stop: Any = None) -> list[SynthesisResult]:
-        prompts = [self.build_prompt(t, voice) for t in texts]
-        # One settings object serves the whole batch: the cap is the largest text-derived cap,
-        # clipped to the room left by the longest prompt.
-        longest = max(len(p) for p in prompts)
-        budget = max(self.token_budget(t, longest, settings, duration) for t in texts)
-        run = self._with_budget(settings, budget)
+        steps.check_voice(self.lm, self.codec, voice)
+        plans = steps.plan_batch(self.lm, texts, [voice] * len(texts), settings,
+                                 self.plan_config, duration)
+        budget = plans[0].budget
         t1 = time.perf_counter()
-        gens = [cands[0] for cands in self.lm.generate(prompts, run, should_stop=should_stop)]
+        gens = [cands[0] for cands in self.lm.generate([p.prompt for p in plans],
+                                                       plans[0].settings,
+                                                       should_stop=should_stop)]
         t2 = time.perf_counter()
-        live = [k for k, g in enumerate(gens) if not g.cancelled]  # nobody wants the others
-        audios = [np.zeros(0, np.float32) for _ in gens]
-        if live:
-            for k, a in zip(live, self.decode([gens[k].codes for k in live],
-                                              [self.context_codes(prompts[k]) for k in live])):
-                audios[k] = a
+        # nobody wants the audio of a cancelled row
+        audios = steps.render(self.codec, plans, [g.codes if not g.cancelled else g.codes[:0]
+                                                  for g in gens])
         t3 = time.perf_counter()
         results = []
-        for g, audio in zip(gens, audios):
-            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        for g, audio, p in zip(gens, audios, plans):
             speech_seconds = len(audio) / self.sample_rate
             if duration is not None and not g.cancelled:  # the LM may end early: pad
                 audio = np.pad(audio, (0, max(0, budget * self.codec.hop_length - len(audio))))
             info = {"tokens": int(g.num_tokens), "ended": bool(g.ended),
                     "seconds": len(audio) / self.sample_rate,
                     "speech_seconds": speech_seconds, "chunks": 1,
-                    "max_new_tokens": budget, "prompt_tokens": None,
+                    "max_new_tokens": budget, "prompt_tokens": len(p.prompt),
                     "cancelled": bool(g.cancelled),
                     "timings": {"generate": t2 - t1, "decode": t3 - t2, "total": t3 - t0}}
             results.append(SynthesisResult(audio=audio, sample_rate=self.sample_rate,
                                            codes=np.asarray(g.codes, dtype=np.int64), info=info))
-        for r, p in zip(results, prompts):
-            r.info["prompt_tokens"] = len(p)
         return results
 
     def stream(self, text: str, voice: Voice | None = None, *,
@@ -386,5 +318,9 @@ class Llasa:
         :class:`~llasa._common.errors.Cancelled`."""
         from .streaming import AudioStream
 
-        return AudioStream(self, text, voice, self.make_settings(settings, **sampling),
-                           stream_settings, should_stop=should_stop)
+        clean = check_text(text, self.limits)  # bad input fails at the call, not at next()
+        steps.check_voice(self.lm, self.codec, voice)
+        return AudioStream(self.lm, self.codec, self.plan_config,
+                           chunk_text(clean, self.limits.chunk_chars), voice,
+                           self.make_settings(settings, **sampling), stream_settings,
+                           carry=self.carry, should_stop=should_stop)

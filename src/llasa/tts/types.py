@@ -6,13 +6,11 @@ Notation: ``n`` audio samples at 16 kHz, ``t`` codec frames (50 per second, 320 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .._common.errors import InputError
-
-TOKENS_PER_SECOND = 50  # X-codec2: 16 kHz / hop 320
+from ..codec.config import FRAME_RATE  # the default; the pipeline passes its codec's rate
 
 
 @dataclass
@@ -43,17 +41,7 @@ class SynthesisResult:
         return len(self.audio) / self.sample_rate
 
 
-@runtime_checkable
-class SearchStrategy(Protocol):
-    """What ``Llasa.synthesize(..., search=...)`` accepts (implemented in ``llasa.search`` by
-    ``Searcher`` and the search configs; ``llasa.tts`` never imports that package)."""
-
-    def run(self, tts: Any, text: str, voice: Any, settings: Any) -> SynthesisResult:
-        """Synthesize ``text`` with ``tts`` by searching over candidates; returns the winner."""
-        ...
-
-
-def duration_to_tokens(seconds: float, tokens_per_second: int = TOKENS_PER_SECOND) -> int:
+def duration_to_tokens(seconds: float, tokens_per_second: int = FRAME_RATE) -> int:
     """Map a target duration to an exact token count (50 tokens per second, rounded).
 
     The audio of ``k`` tokens is exactly ``k * 320`` samples, so the result is exact to one
@@ -69,14 +57,3 @@ def duration_to_tokens(seconds: float, tokens_per_second: int = TOKENS_PER_SECON
         raise InputError(f"duration must be a positive number of seconds, got {seconds}")
     return max(1, int(round(seconds * tokens_per_second)))
 
-
-
-def default_token_cap(text: str, tokens_per_second: int = TOKENS_PER_SECOND) -> int:
-    """A generous cap on speech tokens for ``text`` so that a runaway sample stops.
-
-    Speech runs at roughly 12-18 characters per second; the cap allows 4 characters per second
-    (3-4x normal) plus 3 s, which never cuts real speech short but stops a sample that never
-    emits SPEECH_GENERATION_END. (The pipeline itself uses the LM's
-    ``max_new_tokens_for_text``, 5 characters per second + 2 s; both are only safety caps.)
-    """
-    return int((3.0 + len(text) / 4.0) * tokens_per_second)

@@ -11,7 +11,8 @@ from .base import LazyVerifier, Verifier, VerifyRequest, best_index, check_audio
 from .combined import CombinedVerifier, unit_score
 from .hf_asr import HFWhisperTranscriber
 from .quality import DistillMOSVerifier, DNSMOSVerifier
-from .registry import KNOWN_SPECS, VerifierRegistry, build_verifier, parse_weighted
+from .registry import (KNOWN_SPECS, VerifierRegistry, build_verifier, check_reference,
+                       parse_weighted)
 from .speaker import SpeakerSimilarity, WavLMSimilarity
 from .text import cer, error_rate, normalize_text, number_to_words, wer
 
@@ -19,6 +20,6 @@ __all__ = [
     "Verifier", "VerifyRequest", "LazyVerifier", "score_all", "best_index", "check_audios",
     "SpeakerSimilarity", "WavLMSimilarity", "ASRVerifier", "Transcriber", "HFWhisperTranscriber",
     "DNSMOSVerifier", "DistillMOSVerifier", "CombinedVerifier", "unit_score",
-    "build_verifier", "VerifierRegistry", "KNOWN_SPECS", "parse_weighted",
+    "build_verifier", "VerifierRegistry", "KNOWN_SPECS", "parse_weighted", "check_reference",
     "normalize_text", "number_to_words", "wer", "cer", "error_rate",
 ]

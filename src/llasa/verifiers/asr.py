@@ -21,10 +21,11 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .._common.errors import InputError, ModelLoadError
+from .._common.units import SAMPLE_RATE
 from .base import LazyLoad, LazyVerifier, VerifyRequest, check_audios
 from .text import error_rate, normalize_text
 
-_SR = 16_000
+_SR = SAMPLE_RATE
 #: Clips shorter than this (seconds) are not sent to the ASR: their transcript is "".
 MIN_SECONDS = 0.1
 #: Whisper sees at most 30 s at a time; longer clips are cut into pieces of this length.

@@ -13,10 +13,11 @@ from typing import Sequence
 import numpy as np
 
 from .._common.errors import InputError, ModelLoadError
+from .._common.units import SAMPLE_RATE
 from .._common.hub import resolve
 from .base import LazyLoad, check_audios
 
-_SR = 16_000
+_SR = SAMPLE_RATE
 _PIECE = 30 * _SR   # Whisper's window; longer clips are transcribed in 30 s pieces
 MIN_SECONDS = 0.1
 

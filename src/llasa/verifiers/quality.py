@@ -20,9 +20,10 @@ import types
 import numpy as np
 
 from .._common.errors import InputError, ModelLoadError
+from .._common.units import SAMPLE_RATE
 from .base import LazyVerifier
 
-_SR = 16_000
+_SR = SAMPLE_RATE
 #: Clips shorter than this (seconds) are not rated and score 1.0.
 MIN_SECONDS = 0.1
 _DNSMOS_FIELDS = {"ovrl": 2, "sig": 0, "bak": 1}

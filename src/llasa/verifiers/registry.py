@@ -133,5 +133,10 @@ class VerifierRegistry:
                 self._cache[key] = build_verifier(key, **self._kw)
         return self._cache[key]
 
-    def get_many(self, specs: list[str]) -> list[Verifier]:
-        return [self.get(s) for s in specs]
+
+def check_reference(specs, has_reference: bool) -> None:
+    """Refuse speaker-similarity specs (``sim``, ``wavlm-sim:...``, weighted sums with them)
+    when there is no voice prompt to compare with; the rule of every front end."""
+    if not has_reference and any("sim" in str(s) for s in specs):
+        raise InputError("speaker similarity ('sim') compares with a voice prompt: give a "
+                         "voice, or use another verifier (wer, mos)")

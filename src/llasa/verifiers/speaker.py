@@ -21,12 +21,13 @@ from collections import OrderedDict
 import numpy as np
 
 from .._common.errors import InputError, ModelLoadError
+from .._common.units import SAMPLE_RATE
 from .._common.hub import resolve
 from .base import LazyVerifier, VerifyRequest
 
 #: Candidates shorter than this (seconds) cannot be embedded and score the range's minimum.
 MIN_SECONDS = 0.1
-_SR = 16_000
+_SR = SAMPLE_RATE
 _REF_CACHE_SIZE = 8
 
 

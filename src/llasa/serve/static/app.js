@@ -60,7 +60,6 @@ async function loadConfig() {
     l.append(c, " " + v); box.append(l);
   }
   $("search-budget").max = config.max_search_candidates;
-  if (!config.search_available) $("search-note").textContent = "search is not available on this server";
 }
 
 async function loadVoices() {

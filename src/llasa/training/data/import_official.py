@@ -21,6 +21,7 @@ import numpy as np
 
 from ..._common.errors import InputError
 from ..._common.log import progress
+from ..._common.units import HOP_LENGTH, SAMPLE_RATE
 from . import shards as sh
 from .prepare import check_vocab
 
@@ -125,7 +126,7 @@ def import_official(path: str | Path, out_dir: str | Path, tokenizer, *,
                        codebook_size=vocab.codebook_size, sources=sources, skipped=skipped,
                        extra={"imported_from": str(Path(path).resolve())})
     bar.close()
-    return sh.build_index(root, n_shards, extra={"sample_rate": 16000, "hop_length": 320})
+    return sh.build_index(root, n_shards, extra={"sample_rate": SAMPLE_RATE, "hop_length": HOP_LENGTH})
 
 
 def export_official(shards_dir: str | Path, out_prefix: str | Path, tokenizer, *,

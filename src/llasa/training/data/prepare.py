@@ -30,6 +30,7 @@ from ..._common.config import to_dict
 from ..._common.errors import InputError
 from ..._common.paths import check_output_dir
 from ..._common.log import get_logger, progress
+from ..._common.units import HOP_LENGTH, SAMPLE_RATE
 from ...audio import AudioLimits, load_audio
 from . import shards as sh
 from .manifest import ManifestEntry, read_manifest
@@ -145,7 +146,7 @@ def _load(task: tuple[str, str, dict]) -> tuple[np.ndarray | None, str | None]:
         wav = _vad(c).trim(wav)
         if wav.size == 0:
             return None, "silent: no speech found by VAD"
-    sec = wav.size / 16000
+    sec = wav.size / SAMPLE_RATE
     if sec < c["min_seconds"]:
         return None, f"too short: {sec:.2f} s < {c['min_seconds']:g} s"
     if sec > c["max_seconds"]:
@@ -222,7 +223,7 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
     check_output_dir(out_dir)  # a file here would fail later as an OSError traceback
     if rank is None or world_size is None:
         rank, world_size = dist_rank()
-    if getattr(codec, "sample_rate", 16000) != 16000:
+    if getattr(codec, "sample_rate", SAMPLE_RATE) != SAMPLE_RATE:
         raise InputError("the codec must work at 16 kHz")
     K = int(codec.codebook_size)
     overhead = 0
@@ -273,9 +274,9 @@ def prepare_dataset(manifest: str | Path | list[ManifestEntry], out_dir: str | P
         if pool:
             pool.terminate()
         bar.close()
-    res.index = sh.build_index(root, n_shards, extra={"sample_rate": 16000,
+    res.index = sh.build_index(root, n_shards, extra={"sample_rate": SAMPLE_RATE,
                                                       "hop_length": getattr(codec, "hop_length",
-                                                                            320)})
+                                                                            HOP_LENGTH)})
     return res
 
 
@@ -311,7 +312,7 @@ def _encode_and_write(root: Path, s: int, batch, codec, K: int, cfg: PrepareConf
         texts.append(entry.text)
         speakers.append(entry.speaker)
         sources.append(entry.audio)
-        res.seconds += wav.size / 16000
+        res.seconds += wav.size / SAMPLE_RATE
     sh.write_shard(root, s, codes=out_codes, texts=texts, speakers=speakers, codebook_size=K,
                    sources=sources, skipped=skipped, extra={"rank": rank})
     res.shards_written += 1
