@@ -16,6 +16,14 @@ Features:
       checkpoints; metrics CSV + loss PNG; the final generator in the transformers layout,
       loadable by ``llasa.codec.Codec.from_pretrained``.
 
+Why not accelerate (the LM trainer uses HF ``Trainer``): ``Accelerator.save_state`` writes the
+optimizer, scheduler, grad-scaler and RNG states with ``torch.save`` (pickle; accelerate 1.15
+``checkpointing.save_accelerator_state``, ``safe_serialization=False``) and loads them back with
+``weights_only=False``, so a resume would unpickle files. Our checkpoints
+(:mod:`llasa.training.checkpoint`) are safetensors + JSON and never unpickle anything; keep that
+property. The rest accelerate would give is small here: one device, two optimizers stepped in
+turn (discriminator, then generator), ``torch.autocast`` and two ``GradScaler`` objects.
+
 Raises:
     InputError: bad settings, no usable audio, fp16 without CUDA.
     ModelLoadError: the model to fine-tune or a checkpoint cannot be loaded.
