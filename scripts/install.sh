@@ -18,6 +18,17 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
+# Kokoro's 28 English voices (Apache-2.0, 14.6 MB) for `llasa data synth-corpus --engine kokoro`:
+# npm package kokoro-js@1.2.1, package/voices/{af,am,bf,bm}_*.bin (issue 18, docs/data.md).
+KOKORO_VOICES=${LLASA_KOKORO_VOICES:-$HOME/.cache/llasa/kokoro-voices}
+if [ ! -f "$KOKORO_VOICES/bm_lewis.bin" ] && command -v npm >/dev/null; then
+  ktmp=$(mktemp -d)
+  (cd "$ktmp" && npm pack --silent kokoro-js@1.2.1 >/dev/null && tar xzf kokoro-js-1.2.1.tgz package/voices package/LICENSE)
+  mkdir -p "$KOKORO_VOICES"
+  cp "$ktmp"/package/voices/a[fm]_*.bin "$ktmp"/package/voices/b[fm]_*.bin "$ktmp"/package/LICENSE "$KOKORO_VOICES"/
+  rm -rf "$ktmp"
+fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate

@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     c.add_argument("--variants", help="comma list of espeak-ng variants (overrides preset)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--workers", type=int, default=2)
+    from .data_text import add_engine_options  # issue 18: natural-voice corpus
+
+    add_engine_options(c)
     c.set_defaults(func=run_synth)
 
     r = sub.add_parser("prepare", help="audio + text → codec codes in resumable shards",
@@ -138,6 +141,11 @@ def run_sentences(args) -> int:
 
 def run_synth(args) -> int:
     from ..training.data.synth import PRESETS, synth_corpus
+
+    if args.engine:  # the natural-voice corpus (cli/data_text.py)
+        from .data_text import run_natural
+
+        return run_natural(args)
 
     overrides = {"accents": _csv(args.accents)} if args.accents else {}
     if args.variants:

@@ -45,3 +45,53 @@ def run_text_lists(args) -> int:
     for name, m in meta.items():
         print(f"{name:18s} train {m['train']:6d}  held out {m['heldout']:5d}  ({m['licence']})")
     return 0
+
+
+def add_engine_options(c) -> None:
+    """Options of ``llasa data synth-corpus`` for the natural-voice corpus (``--engine``)."""
+    g = c.add_argument_group("natural voices (issue 18; with --engine, docs/data.md)")
+    g.add_argument("--engine", help="comma list of kokoro, piper, flite, festival, espeak: "
+                   "build the natural-voice corpus from data/text instead of the espeak one")
+    g.add_argument("--engine-shares", help="comma list of shares, one per --engine "
+                   "(default kokoro 0.6, the others 0.1)")
+    g.add_argument("--text-dir", help="sentence lists of `llasa data text-lists` (default data/text)")
+    g.add_argument("--text-sources", help="comma list of sources in --text-dir (default all)")
+    g.add_argument("--kokoro-mixes", type=int, default=12, help="mixed Kokoro voices (two "
+                   "training voices of one accent, weights 0.3-0.7)")
+    g.add_argument("--speed-range", default="0.9,1.1", help="per-utterance speed factor range")
+    g.add_argument("--heldout-voices", help="comma list of engine:voice kept for eval_voice "
+                   "(default kokoro:af_river,kokoro:am_puck,kokoro:bf_lily,kokoro:bm_lewis,"
+                   "espeak:en-us+max)")
+
+
+def run_natural(args) -> int:
+    import json
+
+    from .._common.errors import InputError
+    from ..training.data.natural import DEFAULT_SHARES, NaturalConfig, synth_natural
+
+    names = [e.strip() for e in args.engine.split(",") if e.strip()]
+    if args.engine_shares:
+        shares = [float(x) for x in args.engine_shares.split(",")]
+        if len(shares) != len(names):
+            raise InputError("--engine-shares needs one share per --engine")
+    else:
+        shares = [DEFAULT_SHARES.get(e, 0.1) for e in names]
+    try:
+        lo, hi = (float(x) for x in args.speed_range.split(","))
+    except ValueError:
+        raise InputError(f"--speed-range must be 'lo,hi', got {args.speed_range!r}") from None
+    kw = {"heldout_voices": tuple(v.strip() for v in args.heldout_voices.split(",") if v.strip())} \
+        if args.heldout_voices is not None else {}
+    cfg = NaturalConfig(
+        num_utterances=args.utterances, seed=args.seed, engine_shares=dict(zip(names, shares)),
+        text_dir=args.text_dir, eval_text_share=args.eval_text_share,
+        eval_voice_share=args.eval_voice_share, kokoro_mixes=args.kokoro_mixes,
+        speed=(lo, hi), workers=args.workers,
+        text_sources=tuple(args.text_sources.split(",")) if args.text_sources else None, **kw)
+    manifest = synth_natural(cfg, args.out_dir)
+    info = json.loads((args.out_dir / "corpus.json").read_text())
+    print(f"{manifest}: {sum(info['counts'].values())} utterances, {info['hours']:.2f} h "
+          f"({', '.join(f'{k} {v}' for k, v in info['counts'].items())}; engines "
+          f"{', '.join(f'{k} {v}' for k, v in info['engines'].items() if v)})")
+    return 0

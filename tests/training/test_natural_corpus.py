@@ -1,0 +1,127 @@
+"""Natural-voice corpus (issue 18): every engine synthesises for real, Kokoro voices mix, the
+plan keeps held-out voices and held-out text out of training, and a run resumes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from llasa._common.errors import InputError
+from llasa.training.data import engines as E
+from llasa.training.data.natural import NaturalConfig, plan, speaker_table, synth_natural
+
+TEXT = "Please close the door."
+
+
+def _need(engine):
+    why = E.missing(engine)
+    if why:
+        pytest.skip(why + " (scripts/install.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def asr():
+    from llasa.verifiers.asr import Transcriber
+
+    return Transcriber()
+
+
+@pytest.mark.parametrize("engine", E.ENGINES)
+def test_each_engine_speaks_intelligibly(engine, asr):
+    _need(engine)
+    voice = E.voices(engine)[0]
+    wav, sr = E.synthesize(engine, voice, TEXT, 1.0)
+    assert wav.dtype == np.float32 and wav.ndim == 1 and sr >= 16000
+    assert 0.6 < len(wav) / sr < 5 and np.abs(wav).max() > 0.05
+    from llasa.audio import resample
+    from llasa.verifiers.text import wer
+
+    hyp = asr.transcribe([resample(wav, sr, 16000)], language="en")[0]
+    assert wer(TEXT, hyp) <= 0.25, (engine, hyp)
+    fast, _ = E.synthesize(engine, voice, TEXT, 1.25)  # speed changes the duration
+    assert len(fast) < 0.95 * len(wav)
+
+
+def test_kokoro_mixes_are_weighted_style_means():
+    _need("kokoro")
+    a, b = E.kokoro_style("af_heart"), E.kokoro_style("af_bella")
+    assert a.shape == (510, 1, 256)
+    np.testing.assert_allclose(E.kokoro_style("af_heart*0.7+af_bella"), 0.7 * a + 0.3 * b,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="no Kokoro voice"):
+        E.kokoro_style("af_nobody")
+    assert len(E.voices("kokoro")) == 28  # af/am/bf/bm of kokoro-js 1.2.1
+    assert os.environ.get("ORT_DISABLE_TELEMETRY") == "1"
+
+
+def test_engine_errors_are_clear():
+    with pytest.raises(InputError, match="unknown engine"):
+        E.synthesize("sam", "x", TEXT)
+    with pytest.raises(InputError, match="unknown flite voice"):
+        E.flite("nobody", TEXT)
+    with pytest.raises(InputError, match="speed"):
+        E.synthesize("espeak", "en-us", TEXT, 3.0)
+    with pytest.raises(InputError, match="unknown engine"):
+        NaturalConfig(engine_shares={"sam": 1.0})
+    with pytest.raises(InputError, match="engine:voice"):
+        NaturalConfig(heldout_voices=("af_river",))
+
+
+def test_plan_keeps_heldout_voices_and_text_out_of_training():
+    _need("kokoro")
+    cfg = NaturalConfig(num_utterances=400, eval_text_share=0.1, eval_voice_share=0.1)
+    jobs, table = plan(cfg)
+    assert plan(cfg)[0] == jobs  # reproducible
+    held = {tuple(s.split(":", 1)) for s in cfg.heldout_voices}
+    mixes = [v for v in table["kokoro"] if "+" in v]
+    assert len(mixes) == cfg.kokoro_mixes
+    for m in mixes:  # a mix joins two training voices of one accent
+        (a, _), (b, _) = E._kokoro_parts(m)
+        assert a[0] == b[0] and ("kokoro", a) not in held and ("kokoro", b) not in held
+    from llasa.training.data.textlists import read_lists
+
+    held_text = {s for s, _ in read_lists(cfg.text_dir or __import__(
+        "llasa.training.data.natural", fromlist=["TEXT_DIR"]).TEXT_DIR, "heldout")}
+    for j in jobs:
+        if j.split == "train":
+            assert (j.engine, j.voice) not in held and j.text not in held_text
+        else:
+            assert j.text in held_text
+        if j.split == "eval_voice":
+            assert (j.engine, j.voice) in held
+    engines = {j.engine for j in jobs if j.split == "train"}
+    assert engines == set(E.ENGINES)
+    kokoro = sum(j.engine == "kokoro" for j in jobs if j.split != "eval_voice")
+    assert 0.45 < kokoro / sum(j.split != "eval_voice" for j in jobs) < 0.75  # share 0.6
+    assert {j.speed for j in jobs} <= {0.9, 0.95, 1.0, 1.05, 1.1}
+
+
+def test_corpus_is_written_resumed_and_guarded(tmp_path):
+    for e in ("flite", "espeak"):
+        _need(e)
+    cfg = NaturalConfig(num_utterances=6, engine_shares={"flite": 1, "espeak": 1},
+                        eval_text_share=0.2, eval_voice_share=0.2,
+                        heldout_voices=("flite:slt",), workers=2, chunk=2)
+    out = tmp_path / "c"
+    manifest = synth_natural(cfg, out)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert len(rows) == 6 and all((out / r["audio"]).is_file() for r in rows)
+    assert {"spoken", "engine", "voice", "speed", "source", "seconds"} <= set(rows[0])
+    info = json.loads((out / "corpus.json").read_text())
+    assert sum(info["counts"].values()) == 6 and info["heldout_voices"] == ["flite:slt"]
+    first = out / rows[0]["audio"]
+    stamp = {r["audio"]: (out / r["audio"]).stat().st_mtime_ns for r in rows[1:]}
+    first.unlink()
+    synth_natural(cfg, out)  # resumes: only the missing file is made again
+    assert first.is_file()
+    assert all((out / a).stat().st_mtime_ns == t for a, t in stamp.items())
+    with pytest.raises(InputError, match="other settings"):
+        synth_natural(NaturalConfig(num_utterances=7, engine_shares={"flite": 1, "espeak": 1},
+                                    heldout_voices=("flite:slt",)), out)
+
+
+def test_speaker_table_refuses_an_engine_without_voices():
+    with pytest.raises(InputError, match="no training voice"):
+        speaker_table(NaturalConfig(engine_shares={"piper": 1}, heldout_voices=("piper:joe",)),
+                      np.random.default_rng(0))
