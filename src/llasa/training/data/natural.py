@@ -68,7 +68,7 @@ class NaturalConfig:
     speed: tuple = (0.9, 1.1)
     heldout_voices: tuple = DEFAULT_HELDOUT
     workers: int = 2
-    chunk: int = 16
+    chunk: int = 8
 
     def __post_init__(self):
         self.speed, self.heldout_voices = tuple(self.speed), tuple(self.heldout_voices)
@@ -178,19 +178,17 @@ def plan(cfg: NaturalConfig) -> tuple[list[Job], dict]:
 
 def _run_task(task) -> int:
     engine, jobs, root = task
-    spoken = [normalize_english(j.text) for j in jobs]
-    if engine == "piper":  # one process per speed value keeps Piper's voice loaded
-        outs = {}
-        for sp in sorted({j.speed for j in jobs}):
-            idx = [k for k, j in enumerate(jobs) if j.speed == sp]
-            for k, o in zip(idx, E.piper([spoken[k] for k in idx], sp)):
-                outs[k] = o
-        results = [outs[k] for k in range(len(jobs))]
-    else:
-        results = [E.synthesize(engine, j.voice, s, j.speed) for j, s in zip(jobs, spoken)]
     from .synth import _finish  # mono → 16 kHz → peak 0.9 → atomic FLAC
 
-    for j, (wav, sr) in zip(jobs, results):
+    spoken = [normalize_english(j.text) for j in jobs]
+    if engine == "piper":  # one process per speed value keeps Piper's voice loaded
+        for sp in sorted({j.speed for j in jobs}):
+            idx = [k for k, j in enumerate(jobs) if j.speed == sp]
+            for k, (wav, sr) in zip(idx, E.piper([spoken[k] for k in idx], sp)):
+                _finish(wav, sr, Path(root) / jobs[k].relpath)
+        return len(jobs)
+    for j, s in zip(jobs, spoken):  # each file as soon as it is made: a kill loses one
+        wav, sr = E.synthesize(engine, j.voice, s, j.speed)
         _finish(wav, sr, Path(root) / j.relpath)
     return len(jobs)
 
