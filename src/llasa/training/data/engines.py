@@ -37,6 +37,9 @@ import soundfile as sf
 
 from ..._common.errors import InputError
 
+# Kokoro's session here and Piper's (a child process) both run ONNX Runtime, which reports
+# telemetry unless this is set before its first session; children inherit it.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 ENGINES = ("kokoro", "piper", "flite", "festival", "espeak")
 KOKORO_SR = 24000
 FLITE_VOICES = ("kal16", "awb", "rms", "slt")
@@ -199,7 +202,8 @@ def piper(texts: list[str], speed: float = 1.0) -> list[tuple[np.ndarray, int]]:
         lines = "".join(" ".join(t.split()) + "\n" for t in texts)
         cmd = [sys.executable, "-m", "piper", "-m", model, "-c", config, "-d", tmp,
                "--length-scale", f"{1 / speed:.3f}"]
-        proc = subprocess.run(cmd, input=lines.encode("utf-8"), capture_output=True)
+        env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}
+        proc = subprocess.run(cmd, input=lines.encode("utf-8"), capture_output=True, env=env)
         files = sorted(Path(tmp).glob("*.wav"), key=lambda p: int(p.stem))  # in line order
         if proc.returncode != 0 or len(files) != len(texts):
             raise InputError(f"piper failed ({len(files)}/{len(texts)} files): "

@@ -287,7 +287,8 @@ def _piper(jobs: list[Job], root: str) -> int:
         lines = "\n".join(j.text.replace("\n", " ") for j in jobs) + "\n"
         cmd = [sys.executable, "-m", "piper", "-m", model, "-c", config, "-d", tmp,
                "--length-scale", f"{jobs[0].speed / 100:.2f}"]
-        proc = subprocess.run(cmd, input=lines.encode("utf-8"), capture_output=True)
+        env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}  # Piper runs ONNX Runtime
+        proc = subprocess.run(cmd, input=lines.encode("utf-8"), capture_output=True, env=env)
         # Piper names each file by time.monotonic_ns(), so numeric order is line order.
         files = sorted(Path(tmp).glob("*.wav"), key=lambda p: int(p.stem))
         if proc.returncode != 0 or len(files) != len(jobs):
