@@ -69,11 +69,17 @@ def _register_lm_recipes(sub) -> None:
     register_merge_lora(sub)
 
 
-_RECIPES = [_register_codec, _register_lm_recipes]
+def _register_prefs(sub) -> None:
+    from .train_prefs import register  # preference training lives in train_prefs.py
+
+    register(sub)
+
+
+_RECIPES = [_register_codec, _register_lm_recipes, _register_prefs]
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train models (codec, lm, merge-lora)",
+    p = subparsers.add_parser("train", help="train models (codec, lm, merge-lora, prefs)",
                               description="Training recipes.")
     sub = p.add_subparsers(dest="recipe", metavar="RECIPE")
     for reg in _RECIPES:
