@@ -125,3 +125,25 @@ def test_speaker_table_refuses_an_engine_without_voices():
     with pytest.raises(InputError, match="no training voice"):
         speaker_table(NaturalConfig(engine_shares={"piper": 1}, heldout_voices=("piper:joe",)),
                       np.random.default_rng(0))
+
+
+def test_cli_synth_corpus_engines_and_text_lists(tmp_path, capsys):
+    from llasa.cli.main import main
+
+    for e in ("flite", "espeak"):
+        _need(e)
+    out = tmp_path / "nat"
+    assert main(["data", "synth-corpus", str(out), "--engine", "flite,espeak",
+                 "--engine-shares", "1,3", "--utterances", "3", "--eval-text-share", "0.3",
+                 "--eval-voice-share", "0", "--heldout-voices", "", "--speed-range",
+                 "0.95,1.05", "--workers", "1", "--text-sources", "wordnet"]) == 0
+    assert "3 utterances" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert {r["engine"] for r in rows} <= {"flite", "espeak"} and {r["source"] for r in rows} == {"wordnet"}
+    assert main(["data", "synth-corpus", str(tmp_path / "x"), "--engine", "flite,espeak",
+                 "--engine-shares", "1"]) == 2
+    assert "one share per --engine" in capsys.readouterr().err
+    assert main(["data", "synth-corpus", str(tmp_path / "x"), "--engine", "sam"]) == 2
+    assert "unknown engine" in capsys.readouterr().err
+    assert main(["data", "text-lists", str(tmp_path / "t"), "--sources", "wordnet,nope"]) == 2
+    assert "unknown text source" in capsys.readouterr().err
