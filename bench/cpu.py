@@ -59,15 +59,17 @@ def lm_rows(a, bw: float) -> tuple[list[dict], list[dict]]:
     from llasa._common.cpu import cpu_info
 
     speed, quality = [], []
-    variants = ["fp32"] + (["bf16"] if cpu_info().native_bf16 else []) + ["int8", "int4"]
+    variants = [v for v in ["fp32"] + (["bf16"] if cpu_info().native_bf16 else []) +
+                ["int8", "int4"] if v in a.variants]
     ref_logits = ref_tokens = None
     for v in variants:
         _log(f"LM {v}: building the {a.preset} model")
         lm = L.build(a.preset, torch.bfloat16 if v == "bf16" else torch.float32)
         ids = lm.build_prompt(L.TEXT)
-        if v == "fp32":
+        if v == "fp32" and "hf" in a.variants:
             lm.unoptimize()
             speed.append(_time_lm("HF generate", "fp32", L.hf_generate, lm, ids, a, 1))
+        if v == "fp32":
             ref_tokens, ref_logits = _teacher_logits(lm, ids, None, a.quality_tokens)
         if v in ("int8", "int4"):
             lm.quantize(v)
@@ -79,7 +81,7 @@ def lm_rows(a, bw: float) -> tuple[list[dict], list[dict]]:
                            a, k)
             row["weights_gib"] = gib
             speed.append(row)
-        if v != "fp32":
+        if v != "fp32" and ref_logits is not None:
             _, logits = _teacher_logits(lm, ids, ref_tokens, a.quality_tokens)
             quality.append({"dtype": v, **_compare(ref_logits, logits)})
         del lm
@@ -108,10 +110,8 @@ def _weight_gib(lm) -> float:
 
     total = 0
     for name, m in lm.model.model.layers.named_modules():
-        if isinstance(m, Int8Linear):
-            total += m.qweight.numel() + 4 * m.out_features
-        elif isinstance(m, Int4Linear):
-            total += m.q.numel() // 2 + m.scale_zero.numel() * 2
+        if isinstance(m, (Int8Linear, Int4Linear)):
+            total += m.weight_bytes()
         elif not list(m.children()):
             total += sum(p.numel() * p.element_size() for p in m.parameters(recurse=False))
             packed = getattr(m, "packed", None)
@@ -119,8 +119,7 @@ def _weight_gib(lm) -> float:
                 total += packed.numel() * packed.element_size()
     h = lm.head_rows()
     if h.quantized is not None:
-        q = h.quantized
-        total += q.qweight.numel() if hasattr(q, "qweight") else q.q.numel() // 2
+        total += h.quantized.weight_bytes()
     else:
         total += h.weight.numel() * h.weight.element_size()
     return total / 2**30
@@ -166,6 +165,8 @@ def llamacpp_rows(a) -> list[dict]:
         C.write_gguf(f16, C.PRESETS[a.preset], 0)
     rows = []
     for q, qtype in C.QUANTS.items():
+        if not any(LLAMACPP_OF[v] == q for v in a.variants if v in LLAMACPP_OF):
+            continue
         path = f16 if qtype is None else work / f"{a.preset}-s0-{q}.gguf"
         if not path.exists():
             C.quantize(f16, path, qtype, threads=a.threads)
@@ -324,6 +325,9 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip", default="", help="comma list of lm, llamacpp, codec, cli")
     ap.add_argument("--isa", choices=["native", "avx2"], default="native")
+    ap.add_argument("--variants", default="hf,fp32,bf16,int8,int4", type=lambda t: t.split(","),
+                    help="LM rows to run (fp32 gives the quality reference; llama.cpp rows "
+                         "follow the bit widths named)")
     ap.add_argument("--json", type=Path, help="write every figure here too")
     a = ap.parse_args(argv)
     if a.isa == "avx2" and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":

@@ -1,7 +1,10 @@
-"""8-bit and 4-bit weights for CPU decoding, on torch's own quantized kernels.
+"""8-bit and 4-bit weights for CPU decoding.
 
 Batch-1 decoding reads every weight once per token, so its speed is bytes per token over memory
-bandwidth. Two engines were measured for it against llama.cpp (``bench/lm.py``, docs/lm.md):
+bandwidth. Both methods run on llasa's own kernel (:mod:`llasa.lm.qkernel`: weights packed for
+streaming reads, activations quantized to int8 per group of 32, VNNI or AVX2 integer dot products,
+a batch's rows computed per weight block) where it builds, else on torch's kernels as follows
+(measured against llama.cpp in ``bench/cpu.py``, docs/lm.md):
 
 - ``int8``: symmetric per-output-channel int8 weights through fbgemm's dynamic-quantized linear
   (activations quantized per call, int32 accumulation, AVX2 and AVX-512/VNNI kernels). It stays
@@ -35,6 +38,7 @@ from torch import nn
 
 from .._common.cpu import cpu_info
 from .._common.errors import InputError, ModelLoadError
+from . import qkernel
 
 QUANTS = ("int8", "int4")
 QUANT_KEY = "llasa_quant"  # config.json: {"method": "int8" | "int4", "group_size": G}
@@ -65,18 +69,30 @@ class Int8Linear(nn.Module):
                  inv_smooth: torch.Tensor | None = None):
         super().__init__()
         self.out_features, self.in_features = qweight.shape
-        self.qweight, self.scale = qweight.contiguous(), scale.float().contiguous()
+        self.scale = scale.float().contiguous()
         self.bias = bias
         self.inv_smooth = None if inv_smooth is None else inv_smooth.float().contiguous()
+        # Without VNNI, fbgemm's u8*s8 pair sums can saturate int16: use 7-bit activations.
+        self._reduce = not cpu_info().vnni
+        self._qk = None  # llasa's own kernel (lm.qkernel), where it builds
+        if qkernel.usable(self.in_features):
+            self._qk, self._qweight = qkernel.pack_int8(qweight), None
+            return
+        self._qweight = qweight.contiguous()
         with warnings.catch_warnings():  # torch marks quantized tensors deprecated, still 2.13's
             warnings.simplefilter("ignore", UserWarning)
             qw = torch._make_per_channel_quantized_tensor(
-                self.qweight, self.scale.double(), torch.zeros_like(self.scale, dtype=torch.long),
+                self._qweight, self.scale.double(), torch.zeros_like(self.scale, dtype=torch.long),
                 0)
         self._packed = torch.ops.quantized.linear_prepack(qw, None if bias is None
                                                           else bias.float())
-        # Without VNNI, fbgemm's u8*s8 pair sums can saturate int16: use 7-bit activations.
-        self._reduce = not cpu_info().vnni
+
+    @property
+    def qweight(self) -> torch.Tensor:
+        """The int8 weights [out, in]."""
+        if self._qweight is not None:
+            return self._qweight
+        return qkernel.unpack_int8(self._qk, self.out_features, self.in_features)
 
     @classmethod
     def from_linear(cls, lin: nn.Linear, act_absmax: torch.Tensor | None = None
@@ -89,6 +105,12 @@ class Int8Linear(nn.Module):
         return cls(*int8_weights(w * s), _bias(lin), 1 / s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._qk is not None:  # smoothing is applied while quantizing x
+            shape = x.shape
+            y = qkernel.int8_matmul(x.reshape(-1, shape[-1]), self._qk, self.scale,
+                                    self.out_features, self.inv_smooth)
+            y = y.reshape(*shape[:-1], self.out_features)
+            return (y if self.bias is None else y + self.bias).to(x.dtype)
         xf = x.float() if self.inv_smooth is None else x.float() * self.inv_smooth
         y = torch.ops.quantized.linear_dynamic(xf, self._packed, self._reduce)
         return y.to(x.dtype)
@@ -96,6 +118,10 @@ class Int8Linear(nn.Module):
     def state(self) -> dict[str, torch.Tensor]:
         st = {"qweight": self.qweight, "scale": self.scale}
         return st if self.inv_smooth is None else {**st, "inv_smooth": self.inv_smooth}
+
+    def weight_bytes(self) -> int:
+        """Bytes of weights one call reads (integers and per-row scales)."""
+        return self.out_features * (self.in_features + 4)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
@@ -114,7 +140,13 @@ class Int4Linear(nn.Module):
             raise ModelLoadError(f"int4 needs in_features divisible by {group_size}, "
                                  f"got {tuple(q.shape)}")
         self.group_size, self.bias = group_size, bias
-        self.q, self.scale_zero = q.to(torch.uint8).contiguous(), scale_zero.float().contiguous()
+        self.scale_zero = scale_zero.float().contiguous()
+        self._qk = None  # llasa's own kernel (lm.qkernel): packed codes, fp16 scales and mins
+        if group_size == qkernel.GROUP and qkernel.usable(self.in_features):
+            self._qk = qkernel.pack_int4(q, self.scale_zero)
+            self._q = None  # the codes live in the packed bytes (state() unpacks them)
+            return
+        self._q = q.to(torch.uint8).contiguous()
         pad = -self.out_features % 16  # the kernel packs rows in 16s: pad with zero rows
         qp = torch.cat([q, q.new_full((pad, self.in_features), 8)]) if pad else q
         sz = (torch.cat([self.scale_zero, self.scale_zero.new_zeros(
@@ -122,23 +154,40 @@ class Int4Linear(nn.Module):
         self._packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(qp.to(torch.int32), 2)
         self._sz = sz.bfloat16().contiguous()
 
+    @property
+    def q(self) -> torch.Tensor:
+        """The 4-bit codes [out, in] (uint8 0..15)."""
+        if self._q is not None:
+            return self._q
+        return qkernel.unpack_codes(self._qk, self.out_features, self.in_features)
+
     @classmethod
     def from_linear(cls, lin: nn.Linear, group_size: int = INT4_GROUP) -> "Int4Linear":
         return cls(*int4_weights(lin.weight, group_size), _bias(lin), group_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(
-            x.reshape(-1, shape[-1]).bfloat16(), self._packed, self.group_size, self._sz)
-        y = y[:, :self.out_features].to(x.dtype).reshape(*shape[:-1], self.out_features)
+        if self._qk is not None:
+            y = qkernel.int4_matmul(x.reshape(-1, shape[-1]), self._qk, self.out_features)
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(
+                x.reshape(-1, shape[-1]).bfloat16(), self._packed, self.group_size, self._sz)
+            y = y[:, :self.out_features]
+        y = y.to(x.dtype).reshape(*shape[:-1], self.out_features)
         return y if self.bias is None else y + self.bias.to(x.dtype)
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"q": self.q, "scale_zero": self.scale_zero}
 
+    def weight_bytes(self) -> int:
+        """Bytes of weights one call reads (4-bit codes, 16-bit scales and offsets)."""
+        if self._qk is not None:
+            return self._qk.numel()
+        return self._q.numel() // 2 + self._sz.numel() * 2
+
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"int4 g{self.group_size}")
+                f"int4 g{self.group_size}, {'llasa kernel' if self._qk is not None else 'int4pack'}")
 
 
 def _bias(lin: nn.Linear):
@@ -182,6 +231,8 @@ def dequantize(layer: nn.Module) -> torch.Tensor:
         w = layer.qweight.float() * layer.scale[:, None]
         return w if layer.inv_smooth is None else w * layer.inv_smooth
     if isinstance(layer, Int4Linear):
+        if layer._qk is not None:  # fp16 scales and mins
+            return qkernel.dequantize_packed(layer._qk, layer.out_features, layer.in_features)
         o, i, g = layer.out_features, layer.in_features, layer.group_size
         sz = layer.scale_zero.transpose(0, 1)  # [out, in/G, 2]
         q = layer.q.float().reshape(o, i // g, g)

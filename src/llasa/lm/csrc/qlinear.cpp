@@ -1,0 +1,294 @@
+// Weight-only quantized linear layers for CPU decoding shapes (M = 1..16 rows).
+//
+// 4-bit weights in groups of 32 along the input, an fp16 scale and min per group
+// (w = q * scale + min), activations quantized per row and group of 32 to int8, integer dot
+// products: AVX512-VNNI vpdpbusd, or AVX2 vpmaddubsw + vpmaddwd. Weights are packed (by
+// llasa.lm.qkernel.pack_int4) in blocks of 16 output rows, group by group, so each thread streams
+// one contiguous range; all M rows are computed per block, so a batch reads the weights once.
+//
+// Packed block b, group g: 320 bytes = 4 chunks of 64 codes bytes, then 16 fp16 scales, then
+// 16 fp16 mins. Chunk c, byte 4r+j holds q[r][4c+j] (low nibble) and q[r][4c+16+j] (high),
+// so one 32-bit lane per row meets 4 consecutive activations broadcast from memory.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+#include <atomic>
+#include <cmath>
+
+namespace {
+
+constexpr int RB = 16, GS = 32, GB = 320;
+
+struct Act {  // activations, quantized: M rows of K int8, and per (row, group) scale and sum
+  const int8_t* q; const float* s; const float* sum; int64_t K, G;
+  const float* wscale = nullptr;  // int8: per output row weight scale
+  const float* corr = nullptr;    // int8 VNNI: per activation row, -128 * sum of dequantized x
+};
+
+template <int MB>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
+void q4_vnni(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_t row0, int rows) {
+  __m512 acc[MB];
+  for (int i = 0; i < MB; i++) acc[i] = _mm512_setzero_ps();
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
+  for (int64_t g = 0; g < a.G; g++) {
+    const uint8_t* p = w + g * GB;
+    __m512i lo[4], hi[4];
+    for (int c = 0; c < 4; c++) {
+      __m512i v = _mm512_loadu_si512(p + 64 * c);
+      lo[c] = _mm512_and_si512(v, lo4);
+      hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+    }
+    const __m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p + 256)));
+    const __m512 mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p + 288)));
+    for (int i = 0; i < MB; i++) {
+      const int64_t r = (m0 + i) * a.G + g;
+      const int32_t* x = (const int32_t*)(a.q + (m0 + i) * a.K + g * GS);
+      __m512i s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512();
+      for (int c = 0; c < 4; c++) {
+        s1 = _mm512_dpbusd_epi32(s1, lo[c], _mm512_set1_epi32(x[c]));
+        s2 = _mm512_dpbusd_epi32(s2, hi[c], _mm512_set1_epi32(x[c + 4]));
+      }
+      const __m512 d = _mm512_cvtepi32_ps(_mm512_add_epi32(s1, s2));
+      acc[i] = _mm512_fmadd_ps(d, _mm512_mul_ps(sc, _mm512_set1_ps(a.s[r])), acc[i]);
+      acc[i] = _mm512_fmadd_ps(mn, _mm512_set1_ps(a.sum[r]), acc[i]);
+    }
+  }
+  const __mmask16 mask = rows >= RB ? 0xFFFF : (__mmask16)((1u << rows) - 1);
+  for (int i = 0; i < MB; i++) _mm512_mask_storeu_ps(y + (m0 + i) * N + row0, mask, acc[i]);
+}
+
+template <int MB>
+__attribute__((target("avx2,fma,f16c")))
+void q4_avx2(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_t row0, int rows) {
+  const __m256i lo4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  for (int h = 0; h < 2; h++) {  // rows 0-7 are the first 32 bytes of each chunk, 8-15 the rest
+    __m256 acc[MB];
+    for (int i = 0; i < MB; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < a.G; g++) {
+      const uint8_t* p = w + g * GB;
+      __m256i lo[4], hi[4];
+      for (int c = 0; c < 4; c++) {
+        __m256i v = _mm256_loadu_si256((const __m256i*)(p + 64 * c + 32 * h));
+        lo[c] = _mm256_and_si256(v, lo4);
+        hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+      }
+      const __m256 sc = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p + 256 + 16 * h)));
+      const __m256 mn = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p + 288 + 16 * h)));
+      for (int i = 0; i < MB; i++) {
+        const int64_t r = (m0 + i) * a.G + g;
+        const int32_t* x = (const int32_t*)(a.q + (m0 + i) * a.K + g * GS);
+        // |q * x| pairs <= 2 * 15 * 127, so 8 of them still fit int16: one vpmaddwd per group
+        __m256i t = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+          t = _mm256_add_epi16(t, _mm256_maddubs_epi16(lo[c], _mm256_set1_epi32(x[c])));
+          t = _mm256_add_epi16(t, _mm256_maddubs_epi16(hi[c], _mm256_set1_epi32(x[c + 4])));
+        }
+        const __m256 d = _mm256_cvtepi32_ps(_mm256_madd_epi16(t, ones));
+        acc[i] = _mm256_fmadd_ps(d, _mm256_mul_ps(sc, _mm256_set1_ps(a.s[r])), acc[i]);
+        acc[i] = _mm256_fmadd_ps(mn, _mm256_set1_ps(a.sum[r]), acc[i]);
+      }
+    }
+    const int n = std::min(8, rows - 8 * h);
+    if (n <= 0) break;
+    for (int i = 0; i < MB; i++) {
+      float* out = y + (m0 + i) * N + row0 + 8 * h;
+      if (n == 8) {
+        _mm256_storeu_ps(out, acc[i]);
+      } else {
+        alignas(32) float tmp[8];
+        _mm256_store_ps(tmp, acc[i]);
+        for (int k = 0; k < n; k++) out[k] = tmp[k];
+      }
+    }
+  }
+}
+
+// 8-bit weights: block b, group g holds 8 chunks of 64 bytes, chunk c byte 4r+j = w[r][4c+j]+128
+// (unsigned for vpdpbusd; the +128 is taken off once per row at the end, Act::corr).
+template <int MB>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
+void q8_vnni(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_t row0, int rows) {
+  __m512 acc[MB];
+  for (int i = 0; i < MB; i++) acc[i] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < a.G; g++) {
+    const uint8_t* p = w + g * 512;
+    __m512i v[8];
+    for (int c = 0; c < 8; c++) v[c] = _mm512_loadu_si512(p + 64 * c);
+    for (int i = 0; i < MB; i++) {
+      const int32_t* x = (const int32_t*)(a.q + (m0 + i) * a.K + g * GS);
+      __m512i s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512();
+      for (int c = 0; c < 4; c++) {
+        s1 = _mm512_dpbusd_epi32(s1, v[c], _mm512_set1_epi32(x[c]));
+        s2 = _mm512_dpbusd_epi32(s2, v[c + 4], _mm512_set1_epi32(x[c + 4]));
+      }
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, s2)),
+                               _mm512_set1_ps(a.s[(m0 + i) * a.G + g]), acc[i]);
+    }
+  }
+  const __mmask16 mask = rows >= RB ? 0xFFFF : (__mmask16)((1u << rows) - 1);
+  const __m512 ws = _mm512_maskz_loadu_ps(mask, a.wscale + row0);
+  for (int i = 0; i < MB; i++) {
+    const __m512 r = _mm512_mul_ps(_mm512_add_ps(acc[i], _mm512_set1_ps(a.corr[m0 + i])), ws);
+    _mm512_mask_storeu_ps(y + (m0 + i) * N + row0, mask, r);
+  }
+}
+
+template <int MB>
+__attribute__((target("avx2,fma")))
+void q8_avx2(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_t row0, int rows) {
+  const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+  for (int h = 0; h < 2; h++) {
+    __m256 acc[MB];
+    for (int i = 0; i < MB; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < a.G; g++) {
+      const uint8_t* p = w + g * 512 + 32 * h;
+      __m256i s[MB];
+      for (int i = 0; i < MB; i++) s[i] = _mm256_setzero_si256();
+      for (int c = 0; c < 8; c++) {
+        // signed weights back; |w| * (x * sign w) keeps vpmaddubsw's pairs within int16
+        const __m256i wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(p + 64 * c)), flip);
+        const __m256i aw = _mm256_abs_epi8(wv);
+        for (int i = 0; i < MB; i++) {
+          const int32_t x = ((const int32_t*)(a.q + (m0 + i) * a.K + g * GS))[c];
+          const __m256i t = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_set1_epi32(x), wv));
+          s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(t, ones));
+        }
+      }
+      for (int i = 0; i < MB; i++)
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]),
+                                 _mm256_set1_ps(a.s[(m0 + i) * a.G + g]), acc[i]);
+    }
+    const int n = std::min(8, rows - 8 * h);
+    if (n <= 0) break;
+    for (int i = 0; i < MB; i++) {
+      alignas(32) float tmp[8];
+      _mm256_store_ps(tmp, acc[i]);
+      float* out = y + (m0 + i) * N + row0 + 8 * h;
+      for (int k = 0; k < n; k++) out[k] = tmp[k] * a.wscale[row0 + 8 * h + k];
+    }
+  }
+}
+
+using Kernel = void (*)(const uint8_t*, const Act&, int, float*, int64_t, int64_t, int);
+
+#define LLASA_KERNELS(NAME, MAXB)                                                        \
+  Kernel NAME##_for(int mb) {                                                            \
+    static const Kernel k[8] = {NAME<1>, NAME<2>, NAME<3>, NAME<4>,                      \
+                                NAME<(MAXB > 4 ? 5 : 4)>, NAME<(MAXB > 4 ? 6 : 4)>,       \
+                                NAME<(MAXB > 4 ? 7 : 4)>, NAME<(MAXB > 4 ? 8 : 4)>};      \
+    return k[mb - 1];                                                                    \
+  }
+LLASA_KERNELS(q4_vnni, 8)
+LLASA_KERNELS(q4_avx2, 4)
+LLASA_KERNELS(q8_vnni, 8)
+LLASA_KERNELS(q8_avx2, 4)
+
+// x [M, K] fp32 → int8 codes, and per (row, group of 32) the scale and the exact float sum.
+__attribute__((target("avx2,fma")))
+std::vector<torch::Tensor> quantize_act(const torch::Tensor& x, const torch::Tensor& mul) {
+  TORCH_CHECK(x.dim() == 2 && x.scalar_type() == torch::kFloat && x.is_contiguous(),
+              "quantize_act: x must be a contiguous 2-D fp32 tensor");
+  const int64_t M = x.size(0), K = x.size(1), G = K / GS;
+  TORCH_CHECK(K % GS == 0, "quantize_act: K must be a multiple of 32");
+  auto q = torch::empty({M, K}, x.options().dtype(torch::kInt8));
+  auto s = torch::empty({M, G}, x.options()), sum = torch::empty({M, G}, x.options());
+  TORCH_CHECK(!mul.defined() || mul.numel() == 0 ||
+              (mul.numel() == K && mul.scalar_type() == torch::kFloat && mul.is_contiguous()),
+              "quantize_act: the multiplier must be K fp32 values");
+  const float* mp = mul.defined() && mul.numel() ? mul.data_ptr<float>() : nullptr;
+  std::vector<float> row(GS);
+  const float* xp = x.data_ptr<float>();
+  int8_t* qp = q.data_ptr<int8_t>();
+  float *sp = s.data_ptr<float>(), *up = sum.data_ptr<float>();
+  for (int64_t r = 0; r < M * G; r++) {
+    const float* v = xp + r * GS;
+    if (mp) {  // SmoothQuant's per-channel scales, applied on the way in
+      const float* m = mp + (r % G) * GS;
+      for (int k = 0; k < GS; k++) row[k] = v[k] * m[k];
+      v = row.data();
+    }
+    float amax = 0.f, tot = 0.f;
+    for (int k = 0; k < GS; k++) { amax = std::max(amax, std::fabs(v[k])); tot += v[k]; }
+    const float scale = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
+    for (int k = 0; k < GS; k++) qp[r * GS + k] = (int8_t)std::nearbyint(v[k] * inv);
+    sp[r] = scale;
+    up[r] = tot;
+  }
+  return {q, s, sum};
+}
+
+// y [M, N] = x [M, K] @ W^T for packed 4-bit (bits 4) or 8-bit (bits 8) W, N output rows
+// padded to blocks of 16; wscale: int8's per-row scales.
+torch::Tensor qmatmul(const torch::Tensor& xq, const torch::Tensor& xs, const torch::Tensor& xsum,
+                      const torch::Tensor& packed, const torch::Tensor& wscale, int64_t N,
+                      int64_t bits, bool vnni) {
+  TORCH_CHECK(xq.dim() == 2 && xq.scalar_type() == torch::kInt8 && xq.is_contiguous());
+  TORCH_CHECK(packed.scalar_type() == torch::kUInt8 && packed.is_contiguous());
+  TORCH_CHECK(bits == 4 || bits == 8, "qmatmul: bits must be 4 or 8");
+  const int64_t M = xq.size(0), K = xq.size(1), G = K / GS, NB = (N + RB - 1) / RB;
+  const int64_t gb = bits == 4 ? GB : 512;
+  TORCH_CHECK(packed.numel() == NB * G * gb, "qmatmul: packed weights do not match K and N");
+  TORCH_CHECK(xs.numel() == M * G && xsum.numel() == M * G);
+  auto y = torch::empty({M, N}, xs.options());
+  Act a{xq.data_ptr<int8_t>(), xs.data_ptr<float>(), xsum.data_ptr<float>(), K, G};
+  std::vector<float> corr(M, 0.f);
+  if (bits == 8) {
+    TORCH_CHECK(wscale.numel() >= N && wscale.scalar_type() == torch::kFloat);
+    a.wscale = wscale.data_ptr<float>();
+    for (int64_t m = 0; m < M; m++) {
+      double c = 0;
+      for (int64_t g = 0; g < G; g++) {
+        int32_t t = 0;
+        for (int k = 0; k < GS; k++) t += a.q[m * K + g * GS + k];
+        c += (double)t * a.s[m * G + g];
+      }
+      corr[m] = (float)(-128.0 * c);
+    }
+    a.corr = corr.data();
+  }
+  const uint8_t* w = packed.data_ptr<uint8_t>();
+  float* yp = y.data_ptr<float>();
+  const int maxb = vnni ? 8 : 4;
+  at::parallel_for(0, NB, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      const int rows = (int)std::min<int64_t>(RB, N - b * RB);
+      for (int64_t m0 = 0; m0 < M; m0 += maxb) {
+        const int mb = (int)std::min<int64_t>(maxb, M - m0);
+        const Kernel k = bits == 4 ? (vnni ? q4_vnni_for(mb) : q4_avx2_for(mb))
+                                   : (vnni ? q8_vnni_for(mb) : q8_avx2_for(mb));
+        k(w + b * G * gb, a, (int)m0, yp, N, b * RB, rows);
+      }
+    }
+  });
+  return y;
+}
+
+// Streams a buffer once over the threads: the read-bandwidth ceiling (bench/quant_kernels.py).
+__attribute__((target("avx2")))
+int64_t xor_range(const uint8_t* q, const uint8_t* end) {
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+  for (; q < end; q += 64) {
+    acc0 = _mm256_xor_si256(acc0, _mm256_load_si256((const __m256i*)q));
+    acc1 = _mm256_xor_si256(acc1, _mm256_load_si256((const __m256i*)(q + 32)));
+  }
+  return _mm256_extract_epi64(_mm256_xor_si256(acc0, acc1), 0);
+}
+
+int64_t stream_read(const torch::Tensor& buf) {
+  TORCH_CHECK(buf.is_contiguous() && buf.scalar_type() == torch::kUInt8 && buf.numel() % 4096 == 0);
+  const uint8_t* p = buf.data_ptr<uint8_t>();
+  std::atomic<int64_t> total{0};
+  at::parallel_for(0, buf.numel() / 4096, 1, [&](int64_t b0, int64_t b1) {
+    total += xor_range(p + b0 * 4096, p + b1 * 4096);
+  });
+  return total.load();
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("quantize_act", &quantize_act);
+  m.def("qmatmul", &qmatmul);
+  m.def("stream_read", &stream_read);
+}

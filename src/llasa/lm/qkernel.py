@@ -1,0 +1,150 @@
+"""llasa's own 4-bit CPU kernel for decoding shapes (``csrc/qlinear.cpp``), built on first use.
+
+Batch-1 decoding is bound by the bytes of weights it reads, and no engine measured here streams
+4-bit weights near the read bandwidth (torch's int4pack about 11 GB/s, ONNX Runtime's
+``MatMulNBits`` 12-14.5 GB/s; docs/lm.md). This kernel does: weights packed in blocks of 16 output
+rows, 4-bit codes with an fp16 scale and min per group of 32, activations quantized to int8 per
+row and group of 32, integer dot products (AVX512-VNNI ``vpdpbusd`` or AVX2
+``vpmaddubsw``/``vpmaddwd``), all rows of a batch per block so best-of-N reads the weights once.
+
+The extension is compiled by ``torch.utils.cpp_extension.load`` (ninja, g++) into
+``~/.cache/llasa/ext`` the first time it is needed (``scripts/install.sh`` does it at install).
+:func:`kernel` returns ``None`` where it cannot build or the CPU lacks AVX2, and callers fall back
+to torch's kernels. ``LLASA_QKERNEL=0`` turns it off. The instruction set follows
+:func:`llasa._common.cpu.cpu_info`, so ``ATEN_CPU_CAPABILITY=avx2`` runs the AVX2 path.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from .._common.cpu import cpu_info
+
+log = logging.getLogger(__name__)
+SRC = Path(__file__).with_name("csrc") / "qlinear.cpp"
+ROWS, GROUP, GROUP_BYTES = 16, 32, 320  # must match qlinear.cpp
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    tag = hashlib.sha256(SRC.read_bytes() + torch.__version__.encode()).hexdigest()[:12]
+    return base / "llasa" / "ext" / f"qlinear-{tag}"
+
+
+def isa() -> str | None:
+    """``"avx512_vnni"``, ``"avx2"``, or ``None`` where the kernel cannot run."""
+    info = cpu_info()
+    if "avx512_vnni" in info.flags and info.avx512 and info.vnni:
+        return "avx512_vnni"
+    return "avx2" if {"avx2", "fma"} <= info.flags else None
+
+
+@functools.lru_cache(maxsize=1)
+def kernel():
+    """The compiled extension module, or ``None`` (disabled, no AVX2, or the build failed)."""
+    if os.environ.get("LLASA_QKERNEL", "1") == "0" or isa() is None:
+        return None
+    try:
+        from torch.utils.cpp_extension import load
+
+        d = cache_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        return load(name="llasa_qlinear", sources=[str(SRC)], build_directory=str(d),
+                    extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"],
+                    verbose=False)
+    except Exception as e:  # no compiler, no ninja, a read-only home...: torch's kernels instead
+        log.warning("llasa's 4-bit kernel did not build (%s); using torch's int4 kernel",
+                    str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return None
+
+
+def usable(in_features: int) -> bool:
+    """Whether a layer with ``in_features`` inputs runs on this kernel here."""
+    return in_features % GROUP == 0 and kernel() is not None
+
+
+def pack_int4(q: torch.Tensor, scale_zero: torch.Tensor) -> torch.Tensor:
+    """Codes ``q`` [N, K] (0..15) and ``scale_zero`` [K/32, N, 2] (scale, offset with
+    ``w = (q - 8) * scale + offset``) → the kernel's packed bytes (see qlinear.cpp)."""
+    n, k = q.shape
+    g, pad = k // GROUP, -n % ROWS
+    scale, offset = scale_zero[..., 0].t().float(), scale_zero[..., 1].t().float()  # [N, G]
+    mins = offset - 8 * scale  # w = q * scale + min
+    q = q.to(torch.uint8)
+    if pad:
+        q = torch.cat([q, q.new_zeros(pad, k)])
+        scale, mins = (torch.cat([t, t.new_zeros(pad, g)]) for t in (scale, mins))
+    nb = (n + pad) // ROWS
+    # [block, row, group, 8 quads, 4] → chunk c holds quads c (low nibble) and c + 4 (high)
+    q5 = q.reshape(nb, ROWS, g, 8, 4)
+    codes = (q5[:, :, :, :4] | (q5[:, :, :, 4:] << 4)).permute(0, 2, 3, 1, 4)  # [nb, g, 4, 16, 4]
+    half = lambda t: t.half().reshape(nb, ROWS, g).transpose(1, 2).contiguous().view(  # noqa: E731
+        torch.uint8)  # [nb, g, 32]
+    return torch.cat([codes.reshape(nb, g, 256), half(scale), half(mins)], -1).contiguous()
+
+
+def pack_int8(q: torch.Tensor) -> torch.Tensor:
+    """int8 weights [N, K] → the kernel's packed bytes: blocks of 16 rows, per group of 32 eight
+    chunks of [16 rows, 4] as ``w + 128`` (unsigned, for ``vpdpbusd``)."""
+    n, k = q.shape
+    pad = -n % ROWS
+    u = (q.to(torch.int16) + 128).to(torch.uint8)
+    if pad:
+        u = torch.cat([u, u.new_full((pad, k), 128)])
+    nb = (n + pad) // ROWS
+    return u.reshape(nb, ROWS, k // GROUP, 8, 4).permute(0, 2, 3, 1, 4).reshape(
+        nb, k // GROUP, 512).contiguous()
+
+
+def unpack_int8(packed: torch.Tensor, n: int, k: int) -> torch.Tensor:
+    """int8 weights [n, k] back from :func:`pack_int8`'s bytes."""
+    nb = packed.shape[0]
+    u = packed.reshape(nb, k // GROUP, 8, ROWS, 4).permute(0, 3, 1, 2, 4).reshape(nb * ROWS, k)
+    return (u[:n].to(torch.int16) - 128).to(torch.int8)
+
+
+def _matmul(x: torch.Tensor, packed: torch.Tensor, wscale: torch.Tensor | None, n: int,
+            bits: int, smooth: torch.Tensor | None = None) -> torch.Tensor:
+    ext = kernel()
+    xq, xs, xsum = ext.quantize_act(x.float().contiguous(),
+                                    smooth if smooth is not None else _EMPTY)
+    return ext.qmatmul(xq, xs, xsum, packed, wscale if wscale is not None else _EMPTY, n, bits,
+                       isa() == "avx512_vnni")
+
+
+_EMPTY = torch.empty(0)
+
+
+def int4_matmul(x: torch.Tensor, packed: torch.Tensor, n: int) -> torch.Tensor:
+    """``x`` [M, K] (any float dtype) times :func:`pack_int4`'s weights → fp32 [M, n]."""
+    return _matmul(x, packed, None, n, 4)
+
+
+def int8_matmul(x: torch.Tensor, packed: torch.Tensor, scale: torch.Tensor, n: int,
+                smooth: torch.Tensor | None = None) -> torch.Tensor:
+    """``x * smooth`` [M, K] times :func:`pack_int8`'s weights with per-row ``scale`` → fp32."""
+    return _matmul(x, packed, scale, n, 8, smooth)
+
+
+def unpack_codes(packed: torch.Tensor, n: int, k: int) -> torch.Tensor:
+    """The 4-bit codes [n, k] (uint8 0..15) back from :func:`pack_int4`'s bytes."""
+    nb, g = packed.shape[0], k // GROUP
+    codes = packed[..., :256].reshape(nb, g, 4, ROWS, 4)
+    q = torch.cat([codes & 15, codes >> 4], 2).permute(0, 3, 1, 2, 4)  # [nb, 16, g, 8, 4]
+    return q.reshape(nb * ROWS, k)[:n].contiguous()
+
+
+def dequantize_packed(packed: torch.Tensor, n: int, k: int) -> torch.Tensor:
+    """The fp32 weights [n, k] the kernel computes with (fp16 scales and mins)."""
+    nb, g = packed.shape[0], k // GROUP
+    sm = packed[..., 256:].contiguous().view(torch.float16).float()  # [nb, g, 32]
+    scale = sm[..., :ROWS].transpose(1, 2).reshape(nb * ROWS, g)[:n]
+    mins = sm[..., ROWS:].transpose(1, 2).reshape(nb * ROWS, g)[:n]
+    q = unpack_codes(packed, n, k).float().reshape(n, g, GROUP)
+    return (q * scale[..., None] + mins[..., None]).reshape(n, k)
