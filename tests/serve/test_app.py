@@ -87,7 +87,8 @@ def test_stream_stops_when_client_disconnects(thread_server):
 
 
 def test_compatible_requests_are_batched(thread_server):
-    with thread_server(max_batch=4, batch_wait_s=0.5) as srv:
+    # the "batch" scheduler (tests/serve/test_continuous.py covers the continuous one)
+    with thread_server(max_batch=4, batch_wait_s=0.5, scheduler="batch") as srv:
         texts = ["One.", "Number two.", "And three."]
         res = asyncio.run(_post_many(srv.url, [body(t, max_new_tokens=30) for t in texts]))
         infos = [json.loads(r.headers["X-Llasa-Info"]) for r, _ in res]

@@ -31,7 +31,14 @@ def register(sub) -> None:
     p.add_argument("--model-id", default="llasa", help="model name listed by /v1/models")
     p.add_argument("--max-queue", type=int, default=16,
                    help="requests allowed to wait; more are answered 429 at once")
-    p.add_argument("--max-batch", type=int, default=4, help="largest batch of compatible requests")
+    p.add_argument("--max-batch", type=int, default=4,
+                   help="requests decoded together (continuous: rows of the running batch)")
+    p.add_argument("--scheduler", choices=["continuous", "batch"], default="continuous",
+                   help="continuous: requests join the running batch between decoding steps; "
+                        "batch: one job or batch of compatible requests at a time")
+    p.add_argument("--codec-every", type=int, default=1,
+                   help="continuous: decode stream windows every N steps so that streams "
+                        "share codec calls (up to N-1 tokens of added latency)")
     p.add_argument("--timeout", type=float, default=120.0, help="per-request limit in seconds")
     p.add_argument("--max-new-tokens", type=int, default=1500,
                    help="cap on speech tokens per request (50 = 1 s)")
@@ -56,6 +63,7 @@ def run(args) -> int:
     settings = ServeSettings(
         data_dir=args.data_dir, model_id=args.model_id, api_key=args.api_key,
         max_queue=args.max_queue, max_batch=args.max_batch, request_timeout_s=args.timeout,
+        scheduler=args.scheduler, codec_every=args.codec_every,
         max_new_tokens=args.max_new_tokens, verifiers=_names(args.verifiers),
         default_verifiers=_names(args.default_verifiers))
     engine = load_engine(args.lm, args.codec, settings, device=args.device, dtype=args.dtype,

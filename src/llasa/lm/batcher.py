@@ -151,6 +151,7 @@ class ContinuousBatcher:
             self._static = StaticSteps(self.cache)
         self.steps = 0
         self.tokens_generated = 0
+        self.last_rows = 0  # rows sampled in the last step
 
     # ---------------------------------------------------------------------------- queue
     def submit(self, req: BatchRequest) -> BatchRequest:
@@ -191,6 +192,7 @@ class ContinuousBatcher:
         """Admit, sample one token per live row, retire; returns the requests that finished
         (or were cancelled) during this step."""
         finished: list[BatchRequest] = []
+        self.last_rows = 0
         with torch.inference_mode():
             self._drop_cancelled(finished)
             self._admit(finished)
@@ -247,7 +249,7 @@ class ContinuousBatcher:
             req.joined_at = self.steps
 
     def _sample_and_feed(self, finished: list) -> None:
-        n = len(self._owner)
+        n = self.last_rows = len(self._owner)
         logits = self.head.logits(self._hidden[:n])  # [n, v]
         first = torch.tensor([not r.tokens[j] for r, j in self._owner], device=logits.device)
         logits[:, self.head.end_index].masked_fill_(first, -math.inf)  # never END at step 0
@@ -290,8 +292,9 @@ class ContinuousBatcher:
         picks = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
         groups: dict = {}
         for s, (req, j) in enumerate(self._owner):
-            key = ("shared", _share_key(req.settings)) if req.settings.seed is None and \
-                req.settings.do_sample else ("own", req.id)
+            # greedy rows never touch a generator, unseeded ones may share one
+            shared = req.settings.seed is None or not req.settings.do_sample
+            key = ("shared", _share_key(req.settings)) if shared else ("own", req.id)
             groups.setdefault(key, []).append(s)
         for key, slots in groups.items():
             req = self._owner[slots[0]][0]

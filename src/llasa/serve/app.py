@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from .. import __version__
 from . import http_errors, openai_routes, voice_routes
 from .config import ServeSettings
-from .worker import ModelWorker
+from .continuous import make_worker
 
 _STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 
@@ -68,7 +68,7 @@ def create_app(engine: Any, settings: ServeSettings | None = None) -> FastAPI:
         A FastAPI app; run it with ``uvicorn.run(app)`` or ``llasa serve``.
     """
     settings = settings or getattr(engine, "settings", None) or ServeSettings()
-    worker = ModelWorker(settings.max_queue, settings.max_batch, settings.batch_wait_s)
+    worker = make_worker(engine, settings)  # continuous batching unless settings say "batch"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -13,6 +13,7 @@ from ..tts.voices import MIN_PROMPT_SECONDS
 # Verifiers a client may ask for by name. Specs that load arbitrary hub models ("hf-asr:<id>")
 # are server-side choices only: a request must not make the server fetch or build new models.
 BUILTIN_VERIFIERS = ("sim", "wer", "cer", "mos", "distillmos")
+SCHEDULERS = ("continuous", "batch")
 OPENAI_MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 
 
@@ -25,7 +26,13 @@ class ServeSettings:
         model_id: the name ``/v1/models`` lists and requests may name in ``model``.
         api_key: when set, every ``/v1`` route needs ``Authorization: Bearer <key>``.
         max_queue: requests waiting for the model beyond the running one; more get 429 at once.
-        max_batch: compatible non-streaming requests merged into one ``synthesize_batch`` call.
+        max_batch: requests decoded together: with ``scheduler="continuous"`` the rows of the
+            running batch (streams included); with ``"batch"`` compatible non-streaming
+            requests merged into one ``synthesize_batch`` call.
+        scheduler: "continuous" (requests join the running batch between decoding steps,
+            :mod:`llasa.serve.continuous`) or "batch" (one job or same-key batch at a time).
+        codec_every: continuous scheduler: decode stream windows every this many steps, so
+            windows of several streams share a codec call (see ``SpeechBatcher``).
         batch_wait_s: how long the worker waits for more compatible requests before a batch.
         request_timeout_s: per-request limit (queue wait + generation); over it → 504.
         max_input_chars: longest ``input`` text (OpenAI's limit is 4096).
@@ -43,6 +50,8 @@ class ServeSettings:
     max_queue: int = 16
     max_batch: int = 4
     batch_wait_s: float = 0.02
+    scheduler: str = "continuous"
+    codec_every: int = 1
     request_timeout_s: float = 120.0
     max_input_chars: int = 4096
     max_new_tokens: int = 1500
@@ -60,9 +69,12 @@ class ServeSettings:
         self.default_verifiers = tuple(self.default_verifiers)
         for name, lo in [("max_queue", 1), ("max_batch", 1), ("max_input_chars", 1),
                          ("max_new_tokens", 1), ("max_upload_bytes", 1024),
-                         ("max_search_candidates", 1)]:
+                         ("max_search_candidates", 1), ("codec_every", 1)]:
             if int(getattr(self, name)) < lo:
                 raise InputError(f"ServeSettings.{name} must be >= {lo}")
+        if self.scheduler not in SCHEDULERS:
+            raise InputError(f"ServeSettings.scheduler must be one of {SCHEDULERS}, got "
+                             f"{self.scheduler!r}")
         if int(self.max_search_candidates) > MAX_SEARCH_ROWS:
             raise InputError(f"ServeSettings.max_search_candidates must be <= {MAX_SEARCH_ROWS}")
         if self.request_timeout_s <= 0 or self.batch_wait_s < 0:

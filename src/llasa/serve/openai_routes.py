@@ -206,7 +206,7 @@ async def _stream(request: Request, req: SpeechRequest, job: SpeechJob):
         j = jobs[0]
         return [engine.stream(j.payload, j.emit, j.check, should_stop=j.cancelled)]
 
-    j = worker.submit(run, job, key=None)
+    j = worker.submit(run, job, key=None, stream=True)
     deadline = j.submitted + timeout
     sse = req.stream_format == "sse"
     sr = engine.sample_rate

@@ -49,11 +49,14 @@ class Job:
         payload: the request data ``fn`` reads.
         key: jobs with equal non-None keys may be batched together.
         loop: event loop that owns the future and the chunk queue.
+        stream: the client wants audio as it is decoded (``emit``); a continuous worker
+            streams it itself (:mod:`.continuous`).
     """
 
     def __init__(self, fn: Callable[[list["Job"]], list[Any]], payload: Any,
-                 key: Hashable | None, loop: asyncio.AbstractEventLoop):
+                 key: Hashable | None, loop: asyncio.AbstractEventLoop, stream: bool = False):
         self.fn, self.payload, self.key, self.loop = fn, payload, key, loop
+        self.stream = bool(stream)
         self.future: asyncio.Future = loop.create_future()
         self.chunks: asyncio.Queue = asyncio.Queue()  # streaming output, filled by emit()
         self._cancel = threading.Event()
@@ -132,9 +135,9 @@ class ModelWorker:
 
     # -- submission (event loop side) ------------------------------------------------------
     def submit(self, fn: Callable[[list[Job]], list[Any]], payload: Any,
-               key: Hashable | None = None) -> Job:
+               key: Hashable | None = None, stream: bool = False) -> Job:
         """Queue a job or raise :class:`QueueFull` at once."""
-        job = Job(fn, payload, key, asyncio.get_running_loop())
+        job = Job(fn, payload, key, asyncio.get_running_loop(), stream)
         with self._cond:
             if self._stop:
                 raise QueueFull("server is shutting down")

@@ -47,6 +47,7 @@ class SpeechTask:
         self.submitted = time.perf_counter()
         self.first_audio: float | None = None  # seconds after submit
         self.chunks = 0
+        self.batch_rows = 0  # most LM rows decoded together while this request ran
         self.parts: list[np.ndarray] = []
         self.result: SynthesisResult | None = None  # row 0
         self.rows: list[SynthesisResult] = []  # every candidate of an N-row request
@@ -126,6 +127,10 @@ class SpeechBatcher:
         """One LM step for every live request, then the audio that became ready; returns the
         tasks that finished (or were cancelled) in this step."""
         ended = {r.id for r in self.lm_batcher.step()}
+        rows = self.lm_batcher.last_rows
+        for t in self._tasks.values():
+            if t.req.joined_at is not None:
+                t.batch_rows = max(t.batch_rows, rows)
         streams = [t for t in self._tasks.values() if t.stream and not t.cancelled]
         for t in streams:
             t.windows.push(t.req.take_new(), final=t.req.done)
@@ -204,7 +209,8 @@ class SpeechBatcher:
                     "seconds": len(audio) / sr, "speech_seconds": speech, "chunks": 1,
                     "max_new_tokens": t.budget, "prompt_tokens": len(r.prompt),
                     "cancelled": bool(r.cancelled), "continuous": True,
-                    "joined_step": r.joined_at, "first_audio_seconds": t.first_audio,
+                    "joined_step": r.joined_at, "batch_rows": t.batch_rows,
+                    "first_audio_seconds": t.first_audio,
                     "audio_chunks": t.chunks, "timings": {"total": wall}}
             rows.append(SynthesisResult(audio=audio, sample_rate=sr, codes=r.codes(j),
                                         info=info))
