@@ -81,7 +81,7 @@ def test_an_avx2_cpu_never_gets_emulated_bf16():
 def test_kernel_tests_pass_as_an_avx2_cpu():
     """The tests whose paths depend on the CPU pass when this machine acts as an AVX2 one."""
     files = ["tests/lm/test_optimize.py", "tests/codec/test_fused.py",
-             "tests/_common/test_packing.py", "tests/lm/test_quant.py",
+             "tests/_common/test_packing.py", "tests/lm/test_quant.py", "tests/lm/test_qkernel.py",
              "tests/codec/test_model.py::test_optimize_packs_decoder_at_first_decode_with_same_output"]
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
                          env={**os.environ, **AVX2}, cwd=ROOT, capture_output=True, text=True,
