@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="espeak-ng sox libsox-fmt-all chromium chromium-driver"
+# g++ and ninja build llasa's 4/8-bit CPU kernel (llasa/lm/csrc) once, below.
+APT_PACKAGES="espeak-ng sox libsox-fmt-all chromium chromium-driver g++ ninja-build"
 # issue 18: text sources (data/text) and the flite / festival voices of the synthetic corpus
 APT_PACKAGES="$APT_PACKAGES wordnet-base fortunes fortunes-min dict-gcide flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
 missing=""
@@ -47,4 +48,7 @@ pip install -q -r requirements.txt -r requirements-test.txt
 pip install -q --no-deps xcodec2==0.1.5 vector-quantize-pytorch==1.17.8 einops==0.8.0 silero-vad==6.2.3 einx==0.3.0 frozendict==2.4.6 distillmos==0.9.1 xls-r-sqa==0.1.0
 pip install -q --no-deps -e .
 python -c "import llasa, torch, transformers; print('llasa', llasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
+# Compile the 4/8-bit kernel now (about a minute on 2 cores) rather than at first use; where it
+# cannot build, --quant runs on torch's kernels.
+python -c "from llasa.lm import qkernel; k = qkernel.kernel(); print('llasa 4/8-bit kernel:', qkernel.isa() if k else 'not built, torch kernels instead')"
 echo "$WANT" > "$STAMP"
