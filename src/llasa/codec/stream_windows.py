@@ -17,14 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..audio.crossfade import blend
 from .config import HOP_LENGTH
 from .streaming import StreamSettings
-
-
-def _fade(n: int) -> np.ndarray:
-    """Raised-cosine ramp 0 → 1 over n samples (sums to 1 with its mirror)."""
-    return (np.sin(0.5 * np.pi * (np.arange(n, dtype=np.float32) + 0.5) / n) ** 2
-            ).astype(np.float32)
 
 
 class StreamWindows:
@@ -81,11 +76,9 @@ class StreamWindows:
         self._open = None
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         s = self._s
-        seg = audio[(s - ws) * HOP_LENGTH:(end - ws) * HOP_LENGTH].copy()
+        seg = audio[(s - ws) * HOP_LENGTH:(end - ws) * HOP_LENGTH]
         if self._tail is not None and len(self._tail):
-            n = min(len(self._tail), len(seg))
-            r = _fade(n)
-            seg[:n] = self._tail[:n] * (1 - r) + seg[:n] * r
+            seg = blend(self._tail, seg)  # the same crossfade as decode_stream
         x = self.cfg.crossfade
         self._tail = audio[(end - ws) * HOP_LENGTH:(end - ws + x) * HOP_LENGTH] if x else None
         self._s = end
