@@ -82,6 +82,10 @@ def test_pairs_are_best_and_worst_by_reward(world):
         mine = d.reward[d.cand_item == item]
         assert d.reward[c] == mine.max() and d.reward[r] == mine.min()
     assert len(d.prompts) == 6 and all(len(p) > 0 for p in d.prompts)
+    many = d.best_vs_rest(0.0)
+    assert len(many) == 6 * 3  # each item's best against its 3 other candidates
+    for c, r in many:
+        assert c != r and d.reward[c] == d.reward[d.cand_item == d.cand_item[c]].max()
 
 
 def test_data_resumes_exactly_and_guards_its_plan(world):
@@ -113,7 +117,7 @@ def _train(world, name, **kw):
     return train_prefs(load_recipe(None, **over))
 
 
-def _margins(world, run: str) -> np.ndarray:
+def _margins(world, run: str, many: bool = False) -> np.ndarray:
     """(π_c - ref_c) - (π_r - ref_r) of every pair under the trained model."""
     from transformers import LlamaForCausalLM
 
@@ -125,7 +129,10 @@ def _margins(world, run: str) -> np.ndarray:
     tok = AutoTokenizer.from_pretrained(str(out / "model"))
     model = LlamaForCausalLM.from_pretrained(str(out / "model")).eval()
     eot = tok.convert_tokens_to_ids("<|eot_id|>")
-    ds = PairDataset(PreferenceData(world["root"] / "data"), SpeechVocab.from_tokenizer(tok), eot)
+    data = PreferenceData(world["root"] / "data")
+    if many:
+        data.pairs = data.best_vs_rest(0.0)
+    ds = PairDataset(data, SpeechVocab.from_tokenizer(tok), eot)
     ref = np.load(out / "ref_logps.npy")
     with torch.no_grad():
         lp, _ = token_logps(model, PairCollator(tok.pad_token_id or eot)(
@@ -148,10 +155,12 @@ def test_dpo_grows_the_chosen_rejected_margin(world):
 
 def test_dpo_lora_trains_adapters_and_saves_a_merged_model(world):
     summary = _train(world, "dpo_lora", lora={"enabled": True, "r": 4, "alpha": 16,
-                                              "dropout": 0.0}, optim={"lr": 2e-2})
+                                              "dropout": 0.0}, optim={"lr": 2e-2},
+                     pairs="best-vs-rest", sft_weight=0.5)
+    assert summary["pairs"] == 18
     saved = load_file(world["root"] / "dpo_lora" / "adapter" / "adapter_model.safetensors")
     assert saved and all("lora_" in k for k in saved)
-    assert _margins(world, "dpo_lora").mean() > 0
+    assert _margins(world, "dpo_lora", many=True).mean() > 0
     assert Path(summary["output"]).name == "model"
 
 

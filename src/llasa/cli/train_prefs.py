@@ -35,6 +35,9 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--beta", type=float, help="DPO beta")
     p.add_argument("--sft-weight", type=float, help="add the chosen NLL (RPO) with this weight")
+    p.add_argument("--pairs", choices=["best-worst", "best-vs-rest"],
+                   help="DPO pairs: the folder's best/worst, or each best against every "
+                        "candidate at least the margin below it")
     p.add_argument("--group-size", type=int, help="GRPO candidates per prompt")
     p.add_argument("--kl-beta", type=float, help="GRPO KL weight")
     p.add_argument("--reward", help="GRPO reward spec (default: the data folder's)")
@@ -53,7 +56,7 @@ def run(args) -> int:
                   "max_steps": args.max_steps, "batch_size": args.batch_size,
                   "grad_accum": args.grad_accum, "beta": args.beta,
                   "sft_weight": args.sft_weight, "save_every": args.save_every,
-                  "seed": args.seed}
+                  "seed": args.seed, "pairs": args.pairs}
     if args.method:
         over["method"] = args.method
         if not args.config:

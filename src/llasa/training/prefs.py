@@ -88,6 +88,22 @@ class PreferenceData:
         ).hexdigest()[:16]
 
 
+    def best_vs_rest(self, margin: float) -> np.ndarray:
+        """Pairs (best, other) of each item for every other candidate at least ``margin``
+        below the best: up to N - 1 pairs per item from the stored scores, not just the
+        best/worst pair (more signal from the same search compute)."""
+        out = []
+        for item in np.unique(self.cand_item):
+            idx = np.nonzero(self.cand_item == item)[0]
+            r = self.reward[idx]
+            if np.isnan(r).all():
+                continue
+            best = idx[int(np.nanargmax(r))]
+            out += [(best, j) for j in idx
+                    if j != best and self.reward[best] - self.reward[j] >= margin]
+        return np.asarray(out, np.int64).reshape(-1, 2)
+
+
 def pair_sequence(vocab: SpeechVocab, eot_id: int, prompt: np.ndarray, codes: np.ndarray,
                   ended: bool) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids [l], labels [l]) of prompt + speech tokens (+ END) + eot; labels -100 except
@@ -279,7 +295,9 @@ def train_prefs(s: PrefTrainSettings) -> dict:
     vocab = SpeechVocab.from_tokenizer(tok)
     eot = tok.convert_tokens_to_ids("<|eot_id|>")
     pad = tok.pad_token_id if tok.pad_token_id is not None else eot
-    key = f"{data.fingerprint}:{init_path}"
+    if s.pairs == "best-vs-rest":
+        data.pairs = data.best_vs_rest(data.plan["margin"])
+    key = f"{data.fingerprint}:{s.pairs}:{init_path}"
     if s.method == "dpo":
         if not len(data.pairs):
             raise InputError(f"{s.data} holds no pairs (lower --margin when making it)")

@@ -54,6 +54,8 @@ class PrefTrainSettings:
         beta: DPO temperature of the implicit reward.
         sft_weight: weight of the chosen sequences' per-token NLL added to the DPO loss (RPO;
             0 = plain DPO).
+        pairs: ``best-worst`` (the folder's pairs) or ``best-vs-rest`` (each item's best
+            against every candidate at least the folder's margin below it).
         batch_size: pairs (DPO) or prompts (GRPO) per micro-step.
         max_steps, grad_accum, save_every, log_every, keep_last, seed, resume: as in
             ``llasa train lm``.
@@ -65,6 +67,7 @@ class PrefTrainSettings:
     output_dir: str = "runs/prefs/train"
     beta: float = 0.1
     sft_weight: float = 0.0
+    pairs: str = "best-worst"
     batch_size: int = 8
     grad_accum: int = 1
     max_steps: int = 100
@@ -81,6 +84,8 @@ class PrefTrainSettings:
     def __post_init__(self):
         if self.method not in METHODS:
             raise InputError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.pairs not in ("best-worst", "best-vs-rest"):
+            raise InputError(f"pairs must be 'best-worst' or 'best-vs-rest', got {self.pairs!r}")
         if self.beta <= 0 or self.sft_weight < 0:
             raise InputError("beta must be > 0 and sft_weight >= 0")
         if min(self.batch_size, self.grad_accum, self.max_steps, self.keep_last) < 1:
