@@ -40,9 +40,9 @@ CASES = [
     # clock times
     ("Meet at 10:45 or 6:00.", "Meet at ten forty-five or six o'clock."),
     ("at 9:05 sharp", "at nine oh five sharp"),
-    ("Meet at 5 p.m.", "Meet at five p m."),
-    ("Meet at 5 p.m. Then go.", "Meet at five p m. Then go."),
-    ("at 3pm or 10:30 AM", "at three p m or ten thirty a m"),
+    ("Meet at 5 p.m.", "Meet at five P M."),
+    ("Meet at 5 p.m. Then go.", "Meet at five P M. Then go."),
+    ("at 3pm or 10:30 AM", "at three P M or ten thirty A M"),
     ("at 14:30:15", "at fourteen thirty and fifteen seconds"),
     # money
     ("$34.31", "thirty-four dollars and thirty-one cents"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from llasa._common.errors import InputError
+from llasa._common.textnorm import normalize_english
 from llasa.training.data.sentences import is_heldout
 from llasa.training.data.textlists import (SOURCES, build_lists, clean, read_lists, speakable,
                                            write_lists)
@@ -58,8 +59,9 @@ def test_committed_lists_record_sources_licences_and_splits():
         else:  # the others split by text hash, so growing a list moves nothing
             assert all(not is_heldout(s, 0.05) for s in tr)
             assert all(is_heldout(s, 0.05) for s in he)
-        for s in list(tr)[:500] + list(he)[:500]:
-            assert speakable(s) and clean(s) == s, s
+        for s in list(tr)[:500] + list(he)[:500]:  # numbers: judged as spoken
+            assert speakable(normalize_english(s) if name == "numbers" else s), s
+            assert clean(s) == s, s
         assert not (tr | he) & (train_all | held_all)  # deduplicated across sources
         train_all |= tr
         held_all |= he
@@ -87,3 +89,16 @@ def test_bad_sources_are_input_errors(tmp_path):
         read_lists(DATA, "dev")
     with pytest.raises(InputError, match="no text source"):
         read_lists(DATA, "train", ["nope"])
+
+
+def test_number_sentences_hold_written_forms_the_normaliser_reads():
+    import re
+
+    from llasa.training.data.numbers import number_sentences
+
+    sents = number_sentences(400, seed=3)
+    assert len(sents) == len(set(sents)) == 400 and number_sentences(400, seed=3) == sents
+    assert all(re.search(r"[\d$£€%&@]", s) for s in sents)
+    spoken = [normalize_english(s) for s in sents]
+    assert not any(re.search(r"\d", s) for s in spoken)
+    assert sum(speakable(s) for s in spoken) > 0.7 * len(spoken)

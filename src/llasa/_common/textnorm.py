@@ -141,7 +141,7 @@ _CENTS = re.compile(_B + r"(\d+)\s?¢")
 
 def _clock(h: int, mi: int, ampm: str | None) -> str:
     if ampm:
-        tail = " " + " ".join(ampm.replace(".", "").lower())
+        tail = " " + " ".join(ampm.replace(".", "").upper())  # letters: "P M"
         if mi == 0:
             return cardinal(h) + tail
     else:

@@ -12,6 +12,8 @@ source                    package (files)              licence
 ``fortunes-heldout``      the same, other files        same
 ``gcide``                 dict-gcide (quotations)      GPL-2.0-or-later
 ``grammar``               llasa's phrase grammar       Apache-2.0 (this project)
+``numbers``               llasa's number frames        Apache-2.0 (this project)
+                          (:mod:`.numbers`)
 ========================  ===========================  ==================================
 
 Each list is cleaned (Unicode, quotes, attributions, markup), filtered for speakability
@@ -35,6 +37,8 @@ import numpy as np
 
 from ..._common.errors import InputError
 from ...tts.text import normalize_text, split_sentences
+from ..._common.textnorm import normalize_english
+from .numbers import number_sentences
 from .sentences import is_heldout
 
 WORDNET_DIR = Path("/usr/share/wordnet")
@@ -78,6 +82,9 @@ SOURCES = {
                     "prose and verse)", files=(str(GCIDE_FILE),), cap=8000),
     "grammar": Source("grammar", "llasa", "Apache-2.0",
                       "llasa's phrase grammar (llasa data sentences --style open)"),
+    "numbers": Source("numbers", "llasa", "Apache-2.0",
+                      "llasa's sentences with written numbers, dates, times, money, units "
+                      "(llasa.training.data.numbers)"),
 }
 
 _OK_CHARS = re.compile(r"^[A-Za-z0-9 ,.;:!?'\"$%&()-]+$")
@@ -113,7 +120,7 @@ def speakable(s: str, min_words: int = 3, max_words: int = 30) -> bool:
 
 
 def _key(s: str) -> str:
-    return re.sub(r"[^a-z]", "", s.lower())
+    return re.sub(r"[^a-z0-9]", "", s.lower())
 
 
 def wordnet_sentences(files=SOURCES["wordnet"].files) -> list[str]:
@@ -171,7 +178,7 @@ def grammar_sentences(count: int, seed: int = 0) -> list[str]:
 
 
 def build_lists(sources=tuple(SOURCES), *, max_per_source: int = 20000, grammar_count: int = 5000,
-                heldout_fraction: float = 0.05, seed: int = 0) -> dict[str, dict[str, list[str]]]:
+                numbers_count: int = 3000, heldout_fraction: float = 0.05, seed: int = 0) -> dict[str, dict[str, list[str]]]:
     """Cleaned, speakable, deduplicated lists: ``{source: {"train": [...], "heldout": [...]}}``.
 
     Sentences are deduplicated across sources in the order given (the first source keeps a
@@ -196,12 +203,15 @@ def build_lists(sources=tuple(SOURCES), *, max_per_source: int = 20000, grammar_
                "fortunes": lambda: fortune_sentences(src.files),
                "fortunes-heldout": lambda: fortune_sentences(src.files),
                "gcide": lambda: gcide_sentences(src.files[0]),
-               "grammar": lambda: grammar_sentences(grammar_count, seed)}[name]()
+               "grammar": lambda: grammar_sentences(grammar_count, seed),
+               "numbers": lambda: number_sentences(numbers_count, seed)}[name]()
         kept = []
         for s in raw:
             s = clean(s)
             k = _key(s)
-            if speakable(s) and k not in seen:
+            # written forms are judged as they are spoken ("tina@example.com", "4 °C")
+            ok = speakable(normalize_english(s) if name == "numbers" else s)
+            if ok and k not in seen:
                 seen.add(k)
                 kept.append(s)
         cap = min(max_per_source, src.cap or max_per_source)
