@@ -12,7 +12,7 @@ EPILOG = """examples:
   llasa train prefs --method dpo --data runs/prefs/data --output-dir runs/prefs/dpo
   llasa train prefs --method dpo --data runs/prefs/data --lora --lr 5e-4
   llasa train prefs --method grpo --data runs/prefs/data --group-size 8 --max-steps 50
-  llasa train prefs --config configs/prefs/dpo.yaml
+  llasa train prefs --config my_prefs.yaml   # 'preset: dpo|grpo|tiny' + overrides
 
 The run folder holds checkpoints/ (exact resume: run the same command again), metrics.csv,
 loss.png, ref_logps.npy (DPO's cached reference log-probs) and model/ (plus adapter/ with
