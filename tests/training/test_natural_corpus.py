@@ -147,3 +147,20 @@ def test_cli_synth_corpus_engines_and_text_lists(tmp_path, capsys):
     assert "unknown engine" in capsys.readouterr().err
     assert main(["data", "text-lists", str(tmp_path / "t"), "--sources", "wordnet,nope"]) == 2
     assert "unknown text source" in capsys.readouterr().err
+
+
+def test_rebuilt_sentence_lists_are_not_mixed_into_a_resumed_corpus(tmp_path):
+    _need("espeak")
+    from llasa.training.data.natural import TEXT_DIR
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for f in TEXT_DIR.iterdir():
+        (lists / f.name).write_text(f.read_text())
+    cfg = NaturalConfig(num_utterances=2, engine_shares={"espeak": 1}, eval_text_share=0,
+                        eval_voice_share=0, heldout_voices=(), text_dir=str(lists), workers=1)
+    synth_natural(cfg, tmp_path / "c")
+    for train in lists.glob("*.train.txt"):  # same settings, other sentences
+        train.write_text(train.read_text().replace("e", "E"))
+    with pytest.raises(InputError, match="other settings"):
+        synth_natural(cfg, tmp_path / "c")

@@ -20,6 +20,7 @@ is reproducible and a killed run started again only synthesises missing files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -214,6 +215,10 @@ def synth_natural(cfg: NaturalConfig, out_dir) -> Path:
     jobs, table = plan(cfg)
     fingerprint = json.loads(json.dumps({k: v for k, v in to_dict(cfg).items()
                                          if k not in ("workers", "chunk")}))
+    # files are reused by index, so the plan's texts must match too (lists can be rebuilt)
+    fingerprint["plan_sha1"] = hashlib.sha1(
+        "\n".join(f"{j.text}\t{j.engine}\t{j.voice}\t{j.speed}" for j in jobs).encode()
+    ).hexdigest()
     plan_file = root / "plan.json"
     if plan_file.is_file() and json.loads(plan_file.read_text()) != fingerprint:
         raise InputError(f"{root} holds a corpus made with other settings; use a new folder")
