@@ -38,6 +38,7 @@ import torch
 from .._common.errors import InputError
 from .._common.seed import make_generator
 from .decoding import _cap
+from .device_sampling import history_tensor
 from .rowcache import RowKVCache
 from .sampling import GenerationSettings, choose
 
@@ -89,9 +90,9 @@ class BatchRequest:
 
     def take_new(self, row: int = 0) -> np.ndarray:
         """Codes of ``row`` sampled since the last call (for streaming)."""
-        c = self.codes(row)
-        new, self._sent[row] = c[self._sent[row]:], len(c)
-        return new
+        toks = self.tokens[row]
+        new, self._sent[row] = toks[self._sent[row]:], len(toks)
+        return np.asarray([t - self._base for t in new if t != self._end], dtype=np.int64)
 
     def num_tokens(self, row: int = 0) -> int:
         """LM tokens sampled for ``row`` (END included)."""
@@ -301,17 +302,14 @@ class ContinuousBatcher:
             s_ = req.settings
             # rows of one request in row order: the generator sees what generate() feeds it
             slots.sort(key=lambda s: (self._owner[s][0].id, self._owner[s][1]))
-            hist = [self._owner[s][0]._hist[self._owner[s][1]] for s in slots]
-            w = s_.repetition_window
-            hist = [h[-w:] if w else h for h in hist]
-            width = max(1, max(len(h) for h in hist))
-            ht = torch.full((len(slots), width), -1, dtype=torch.long)
-            for i, h in enumerate(hist):
-                if h:
-                    ht[i, width - len(h):] = torch.tensor(h)
+            ht = None
+            if s_.repetition_penalty != 1.0:  # the history only matters to the penalty
+                ht = history_tensor([self._owner[s][0]._hist[self._owner[s][1]]
+                                     for s in slots], s_.repetition_window)
             gen = self._shared_gen if key[0] == "shared" else req._generator
             idx = torch.tensor(slots, device=logits.device)
-            picks[idx] = choose(logits[idx], s_, ht.to(logits.device), gen)
+            picks[idx] = choose(logits[idx], s_, None if ht is None else ht.to(logits.device),
+                                gen)
         return picks
 
     def _retire(self, slots: list[int]) -> None:

@@ -88,6 +88,21 @@ def sample_rows(logits: torch.Tensor, *, greedy: torch.Tensor, temperature: torc
     return torch.where(greedy, best, pick)
 
 
+def history_tensor(hist: list[list[int]], windows: int | list[int]) -> torch.Tensor:
+    """Right-aligned [rows, width] int64 of each row's last ``window`` ids (0: all), -1 empty
+    (what the repetition penalty reads)."""
+    import numpy as np
+
+    ws = windows if isinstance(windows, list) else [windows] * len(hist)
+    hist = [h[-w:] if w else h for h, w in zip(hist, ws)]
+    width = max(1, max(len(h) for h in hist))
+    out = np.full((len(hist), width), -1, dtype=np.int64)
+    for i, h in enumerate(hist):
+        if h:
+            out[i, width - len(h):] = h
+    return torch.from_numpy(out)
+
+
 def new_seed() -> int:
     """A random 63-bit seed for an unseeded request (its stream is still counter-based)."""
     return int.from_bytes(os.urandom(8), "little") >> 1
@@ -106,16 +121,11 @@ class RowSampler:
         for r in reqs:
             if getattr(r, "_row_seed", None) is None:
                 r._row_seed = new_seed() if r.settings.seed is None else int(r.settings.seed)
-        hist = []
-        for r, j in zip(reqs, rows):
-            w = r.settings.repetition_window
-            h = r._hist[j]  # prompt codes + this row's tokens so far
-            hist.append(h[-w:] if w else h)
-        width = max(1, max(len(h) for h in hist))
-        ht = torch.full((len(hist), width), -1, dtype=torch.long)
-        for i, h in enumerate(hist):
-            if h:
-                ht[i, width - len(h):] = torch.tensor(h)
+        # prompt codes + the row's tokens, in each row's window (only the penalty reads them)
+        ht = None
+        if any(s.repetition_penalty != 1.0 for s in ss):
+            ht = history_tensor([r._hist[j] for r, j in zip(reqs, rows)],
+                                [s.repetition_window for s in ss])
         ks = [s.top_k if s.do_sample else 0 for s in ss]
         sampled = [s for s in ss if s.do_sample]
         k_max = 0 if any(not s.top_k for s in sampled) else max([s.top_k for s in sampled] or [0])
@@ -129,6 +139,6 @@ class RowSampler:
             top_k=t(ks, torch.long), top_p=t([s.top_p for s in ss], torch.float32),
             min_p=t([s.min_p for s in ss], torch.float32),
             penalty=t([s.repetition_penalty for s in ss], torch.float32),
-            history=ht.to(dev, non_blocking=True), seed=t([r._row_seed for r in reqs], torch.long),
+            history=None if ht is None else ht.to(dev, non_blocking=True), seed=t([r._row_seed for r in reqs], torch.long),
             row=t(rows, torch.long), step=t([len(r.tokens[j]) for r, j in zip(reqs, rows)],
                                             torch.long), k_max=k_max)
