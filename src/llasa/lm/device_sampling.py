@@ -139,6 +139,6 @@ class RowSampler:
             top_k=t(ks, torch.long), top_p=t([s.top_p for s in ss], torch.float32),
             min_p=t([s.min_p for s in ss], torch.float32),
             penalty=t([s.repetition_penalty for s in ss], torch.float32),
-            history=None if ht is None else ht.to(dev, non_blocking=True), seed=t([r._row_seed for r in reqs], torch.long),
-            row=t(rows, torch.long), step=t([len(r.tokens[j]) for r, j in zip(reqs, rows)],
-                                            torch.long), k_max=k_max)
+            history=None if ht is None else ht.to(dev, non_blocking=True),
+            seed=t([r._row_seed for r in reqs], torch.long), row=t(rows, torch.long),
+            step=t([len(r.tokens[j]) for r, j in zip(reqs, rows)], torch.long), k_max=k_max)
