@@ -241,3 +241,21 @@ def test_unconditional_items_leave_the_text_out(tok, speech):
     for bad in ({"unconditional": -0.1}, {"unconditional": 0.1, "task": "asr"}):
         with pytest.raises(InputError, match="unconditional"):
             LMDataSettings(**bad)
+
+
+def test_normalizing_frontend_reaches_training_sequences(tok):
+    # data.text_frontend "normalize:en+espeak:en-us": the transcript "$45" trains as the
+    # phonemes of "forty-five dollars", as LlasaLM reads the same text at inference
+    from llasa.lm.frontend import get_frontend
+    from llasa.training.lm_config import LMDataSettings
+
+    spec = "normalize:en+espeak:en-us"
+    assert LMDataSettings(text_frontend=spec).text_frontend == spec
+    assert LMDataSettings(text_frontend="normalize:en").text_frontend == "normalize:en"
+    with pytest.raises(InputError, match="normalize:en"):
+        LMDataSettings(text_frontend="normalize:en+g2p")
+    fe = get_frontend(spec)
+    b = SequenceBuilder(tok, "tts", frontend=fe)
+    s = b.build("It cost $45.", [3, 0])
+    prompt = build_tts_prompt(tok, get_frontend("espeak:en-us")("It cost forty-five dollars."))
+    assert s["input_ids"][: len(prompt)].tolist() == prompt

@@ -55,8 +55,10 @@ class LMDataSettings:
             the model also learns speech without text: classifier-free guidance
             (``GenerationSettings.cfg_scale``) contrasts the two. 0: none; 0.1 is typical.
         text_frontend: what the model reads instead of the transcripts: ``"espeak:VOICE"``
-            (espeak-ng IPA phonemes, clause punctuation kept; :mod:`llasa.lm.frontend`) or
-            ``"none"`` (raw text, as the official checkpoints). None: what ``model.init``
+            (espeak-ng IPA phonemes, clause punctuation kept; :mod:`llasa.lm.frontend`),
+            ``"normalize:en"`` (numbers, dates, money... as words), both in order
+            (``"normalize:en+espeak:en-us"``), or ``"none"`` (raw text, as the official
+            checkpoints). None: what ``model.init``
             declares (raw text for tiny models and the official checkpoints). Saved into the
             model's ``config.json``, so inference applies the same frontend.
     """
@@ -84,10 +86,11 @@ class LMDataSettings:
         elif not isinstance(self.train, str):
             raise InputError(f"data.train must be a folder or a list of folders, got "
                              f"{self.train!r}")
-        if self.text_frontend is not None and not (
-                self.text_frontend == "none" or self.text_frontend.startswith("espeak:")):
-            raise InputError(f"data.text_frontend must be 'espeak:VOICE' or 'none', got "
-                             f"{self.text_frontend!r}")
+        if self.text_frontend is not None and not (self.text_frontend == "none" or all(
+                p.startswith("espeak:") or p == "normalize:en"
+                for p in self.text_frontend.split("+"))):
+            raise InputError(f"data.text_frontend must be 'espeak:VOICE', 'normalize:en', both "
+                             f"joined by '+', or 'none', got {self.text_frontend!r}")
         if self.text_frontend not in (None, "none") and self.task != "tts":
             raise InputError("data.text_frontend needs data.task 'tts'")
         if self.clone_pairs < 0:
