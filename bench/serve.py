@@ -14,6 +14,10 @@ Everything is bounded (client count, time, token cap) and talks only to 127.0.0.
 
     python bench/serve.py                       # 4 clients, 15 s per phase, ~3 min
     python bench/serve.py --clients 8 --seconds 30 --max-batch 1,4,8
+
+``--streams 1,4,8`` instead compares the schedulers (``--schedulers continuous,batch``) in the
+same run: N concurrent streaming clients (bench/_streams.py) per level, aggregate speech
+tokens/s and p50/p99 time to first audio, continuous ÷ batch ratios.
 """
 
 from __future__ import annotations
@@ -45,17 +49,19 @@ def build_model(root: Path) -> None:
     Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
 
 
-def start_server(root: Path, max_batch: int, max_queue: int, tokens: int):
+def start_server(root: Path, max_batch: int, max_queue: int, tokens: int,
+                 scheduler: str = "continuous"):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "llasa.cli", "serve", "--port", str(port), "--lm",
            str(root / "lm"), "--codec", str(root / "codec"), "--device", "cpu", "--data-dir",
            str(root / "data"), "--max-batch", str(max_batch), "--max-queue", str(max_queue),
-           "--max-new-tokens", str(max(tokens, 100)), "--log-level", "error"]
+           "--max-new-tokens", str(max(tokens, 100)), "--log-level", "error",
+           "--scheduler", scheduler]
     env = dict(os.environ, HF_HUB_OFFLINE="1", LLASA_QUIET="1", TOKENIZERS_PARALLELISM="false")
     # The server's log goes to a file: an unread pipe would fill up and block the server.
-    log = open(root / f"server-batch{max_batch}.log", "w")
+    log = open(root / f"server-{scheduler}-batch{max_batch}.log", "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -130,6 +136,41 @@ def summarize(name, cfg, out, wall, rss0, rss1):
             f"| {audio_s / wall:.1f} | {rss0:.0f} → {rss1:.0f} |")
 
 
+def compare_streams(root: Path, args) -> None:
+    """Continuous vs batch scheduler at each ``--streams`` level, one table."""
+    from _streams import run_levels
+
+    levels = [int(x) for x in args.streams.split(",")]
+    res = {}
+    for sched in args.schedulers.split(","):
+        print(f"server, {sched} scheduler…", file=sys.stderr, flush=True)
+        proc, url = start_server(root, max(levels), max(levels) * 2, args.tokens, sched)
+        try:
+            res[sched] = run_levels(url, levels, args.seconds, args.tokens)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    print(f"\nllasa serve on 127.0.0.1, tiny random LM + codec, {args.tokens} tokens per "
+          f"streaming request, {args.seconds:g} s per level, {os.cpu_count()} CPUs, load "
+          f"average {os.getloadavg()[0]:.1f} at the end\n")
+    print("| scheduler | streams | requests ok | errors | aggregate tok/s | tok/s per stream "
+          "| first audio p50 ms | first audio p99 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for sched, rows in res.items():
+        for r in rows:
+            print(f"| {sched} | {r['streams']} | {r['ok']} | {r['errors']} | {r['agg_tok_s']} "
+                  f"| {r['per_stream_tok_s']} | {r['first_audio_p50_ms']} "
+                  f"| {r['first_audio_p99_ms']} |")
+    if {"continuous", "batch"} <= set(res):
+        print("\n| streams | aggregate tok/s, continuous ÷ batch | first audio p50, batch ÷ "
+              "continuous |\n|---|---|---|")
+        for c, b in zip(res["continuous"], res["batch"]):
+            p50 = (f"{b['first_audio_p50_ms'] / c['first_audio_p50_ms']:.2f}x"
+                   if c["first_audio_p50_ms"] and b["first_audio_p50_ms"] else "-")
+            print(f"| {c['streams']} | {c['agg_tok_s'] / max(b['agg_tok_s'], 1e-9):.2f}x "
+                  f"| {p50} |")
+
+
 def main():
     from llasa._common.cpu import cpu_info  # every benchmark names its CPU
 
@@ -140,6 +181,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=100, help="speech tokens per request (50 = 1 s)")
     ap.add_argument("--max-batch", default="1,4", help="server batch sizes to compare")
     ap.add_argument("--max-queue", type=int, default=4)
+    ap.add_argument("--streams", default="", help="e.g. 1,4,8: compare schedulers on streams")
+    ap.add_argument("--schedulers", default="continuous,batch")
     args = ap.parse_args()
     if not 1 <= args.clients <= 64 or not 1 <= args.seconds <= 300:
         raise SystemExit("keep --clients in 1..64 and --seconds in 1..300")
@@ -149,11 +192,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         build_model(root)
-        for mb in (int(x) for x in args.max_batch.split(",")):
-            print(f"server with max_batch={mb}…", file=sys.stderr, flush=True)
-            proc, url = start_server(root, mb, args.max_queue, args.tokens)
+        if args.streams:
+            compare_streams(root, args)
+            return
+        configs = [(sc, int(x)) for sc in args.schedulers.split(",")
+                   for x in args.max_batch.split(",")]
+        for sched, mb in configs:
+            print(f"server, {sched} scheduler, max_batch={mb}…", file=sys.stderr, flush=True)
+            proc, url = start_server(root, mb, args.max_queue, args.tokens, sched)
             try:
-                cfg = f"batch≤{mb}, queue {args.max_queue}"
+                cfg = f"{sched}, batch≤{mb}, queue {args.max_queue}"
                 rss0 = rss_mib(proc)
                 print("  speech phase…", file=sys.stderr, flush=True)
                 out, wall = asyncio.run(phase(url, args.clients, args.seconds, body))
