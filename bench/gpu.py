@@ -38,9 +38,9 @@ import torch
 HERE = Path(__file__).resolve().parent
 TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away."
 FULL = dict(preset="1b", dtype="bf16", device="cuda", new_tokens=256, levels="1,8,32,64,128",
-            seconds=20.0, tokens=250, codec_batches="1,8,32,64", max_batch=128)
+            seconds=20.0, tokens=250, codec_batches="1,8,32,64", max_batch=128, codec_every=4)
 SMOKE = dict(preset="tiny", dtype="fp32", device="cpu", new_tokens=16, levels="1,2",
-             seconds=1.5, tokens=30, codec_batches="1,2", max_batch=4)
+             seconds=1.5, tokens=30, codec_batches="1,2", max_batch=4, codec_every=1)
 
 
 def build_lm(preset: str, dtype: str, device: str):
@@ -157,6 +157,7 @@ def serve_levels(lm, codec, cfg: dict, tmp: Path) -> list[dict]:
     tts = Llasa(lm, codec)
     settings = ServeSettings(data_dir=tmp / "data", max_batch=cfg["max_batch"],
                              max_queue=4 * cfg["max_batch"], scheduler="continuous",
+                             codec_every=cfg["codec_every"],
                              max_new_tokens=max(cfg["tokens"], 64), request_timeout_s=600)
     app = create_app(LlasaEngine(tts, settings), settings)
     with socket.socket() as s:

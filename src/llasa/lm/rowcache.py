@@ -9,8 +9,10 @@ reused by moving the last live row into it, so live rows always fill slots ``[0,
 step works on contiguous views.
 
 The forward reuses the HF Llama modules (projections, norms, MLP, rotary embedding): packed
-or quantized linear layers keep working, and the KV values equal transformers' own. Attention
-is ``scaled_dot_product_attention`` (flash / memory-efficient kernels on CUDA). With
+or quantized linear layers keep working, and the KV values equal transformers' own. Prefill
+attention is ``scaled_dot_product_attention`` (causal; flash kernels on CUDA); a decode step's
+single query per row is two batched matmuls with the query heads grouped onto their KV head
+(no copy of the cache, unlike SDPA's masked-GQA fallback). With
 ``t_live=None`` every shape is static (the CUDA-graph path, :mod:`llasa.lm.graphs`); on CPU
 steps attend to the live prefix only.
 
@@ -34,6 +36,20 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     # x [n, heads, q, e]; cos/sin [n, q, e] (the same formula as transformers' Llama)
     return x * cos[:, None] + _rotate_half(x) * sin[:, None]
+
+
+def _decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor,
+                      scale: float) -> torch.Tensor:
+    """One query per row with grouped KV heads: q [n, H, 1, e], k/v [n, h, t, e], mask
+    [n, 1, 1, t] → [n, H, 1, e]. The query heads of a KV head are grouped onto it instead of
+    repeating K/V (SDPA's math fallback for GQA copies the whole cache every layer)."""
+    n, heads, _, e = q.shape
+    h = k.shape[1]
+    qg = q.reshape(n, h, heads // h, e)  # [n, h, g, e]
+    scores = torch.matmul(qg, k.transpose(-1, -2)).float() * scale  # [n, h, g, t]
+    scores = scores.masked_fill(~mask, float("-inf"))  # [n, 1, 1, t] broadcasts over h, g
+    out = torch.matmul(scores.softmax(-1).to(v.dtype), v)  # [n, h, g, e]
+    return out.reshape(n, heads, 1, e)
 
 
 class RowKVCache:
@@ -126,9 +142,12 @@ class RowKVCache:
             qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
             write(i, ks, vs)
             k_all, v_all = read(i)
-            o = F.scaled_dot_product_attention(
-                qs, k_all, v_all, attn_mask=mask, is_causal=causal, scale=attn.scaling,
-                enable_gqa=k_all.shape[1] != qs.shape[1])
+            if causal:  # prefill: one prompt, SDPA's causal kernels
+                o = F.scaled_dot_product_attention(
+                    qs, k_all, v_all, is_causal=True, scale=attn.scaling,
+                    enable_gqa=k_all.shape[1] != qs.shape[1])
+            else:
+                o = _decode_attention(qs, k_all, v_all, mask, attn.scaling)
             x = r + attn.o_proj(o.transpose(1, 2).reshape(n, q, -1))
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         return dec.norm(x)
