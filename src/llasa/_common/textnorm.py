@@ -14,8 +14,9 @@ Number spelling is num2words' (cardinal, ordinal, year), American style: no "and
 numbers ("one hundred twenty-one"). The rules here decide only *which* reading a written form
 gets: money, percentages, clock times, dates, years and decades, ordinals, decimals, fractions,
 ranges, phone numbers, units after a number, common abbreviations, symbols, URLs and e-mail
-addresses. Anything not matched is left as written; the result holds no ASCII digits except in
-numbers of 10^12 and more, which are read digit by digit.
+addresses. Anything not matched is left as written, and the result holds no ASCII digits
+(numbers of 10^15 and more, and digit strings of ten or more without commas, are read digit by
+digit).
 """
 
 from __future__ import annotations
@@ -75,21 +76,21 @@ _TITLES = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Mt."}
 _SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ",
             "÷": " divided by ", "~": " about ", "#": " hash ", "§": " section ", "°": " degrees ",
             "%": " percent "}
-_ORDINAL_FIX = {"first", "second", "third"}  # num2words' ordinals, for the suffix check
+_DENOMINATORS = {2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100}  # read "a b-ths" below
 
 
 def cardinal(n: int) -> str:
-    """``121`` → "one hundred twenty-one" (no "and", no commas); 10^12 and more digit by digit."""
+    """``121`` → "one hundred twenty-one" (no "and", no commas); 10^15 and more digit by digit."""
     if n < 0:
         return "minus " + cardinal(-n)
-    if n >= 10**12:
+    if n >= 10**15:
         return digits(str(n))
     return num2words(n).replace(" and ", " ").replace(",", "")
 
 
 def ordinal(n: int) -> str:
     """``21`` → "twenty-first"."""
-    if n >= 10**12:
+    if n >= 10**15:
         return digits(str(n)) + "th"
     return num2words(n, to="ordinal").replace(" and ", " ").replace(",", "")
 
@@ -210,6 +211,7 @@ _VALUE = r"(-?)(?:(" + _NUM + r")(?:\.(\d+))?|\.(\d+))"  # sign, whole, fraction
 _UNIT_AFTER = re.compile(_B + _VALUE + r"\s?(" + _UNIT_RE + r")(?!\w)")
 _NUMBER = re.compile(_B + _VALUE + _E)
 _YEAR_RANGE = re.compile(_B + r"(1[1-9]\d\d|20\d\d)\s?[-–]\s?(1[1-9]\d\d|20\d\d|\d\d)" + _E)
+_DOTTED = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")  # 192.168.0.1, 2.0.1
 _ALNUM = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 _URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)]", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -229,8 +231,8 @@ def _spell_address(s: str) -> str:
 
 def _fraction(m: re.Match) -> str:
     a, b = int(m.group(1)), int(m.group(2))
-    if b == 0 or b > 100 or a > 1000:
-        return f"{cardinal(a)} over {cardinal(b)}"
+    if b not in _DENOMINATORS or (a >= b and b not in (2, 4)):  # "50/50", "9/11"
+        return f"{cardinal(a)} {cardinal(b)}"
     if b == 2:
         return "one half" if a == 1 else f"{cardinal(a)} halves"
     if b == 4:
@@ -250,7 +252,8 @@ def _unit(m: re.Match) -> str:
 def _number(m: re.Match) -> str:
     sign, whole, frac, frac_only = m.groups()
     frac = frac or frac_only
-    if whole and len(whole) > 1 and whole.startswith("0") and "," not in whole:
+    if whole and "," not in whole and (len(whole) >= 10 or (len(whole) > 1 and whole[0] == "0")):
+        # "007", and long digit strings without commas (ids, account numbers)
         words = digits(whole) + (f" point {digits(frac)}" if frac else "")
     else:
         words = decimal(whole, frac)
@@ -295,10 +298,12 @@ def normalize_english(text: str) -> str:
     s = _ORDINAL.sub(lambda m: ordinal(_int(m.group(1))), s)
     s = _UNIT_AFTER.sub(_unit, s)
     s = _ALNUM.sub(" ", s)  # "MP3" → "MP 3", "COVID-19" stays split at the dash
+    s = _DOTTED.sub(lambda m: " dot ".join(cardinal(int(x)) for x in m.group().split(".")), s)
     s = _NUMBER.sub(_number, s)
     s = re.sub(r"\d+", lambda m: cardinal(int(m.group())), s)  # whatever digits are left
     s = "".join(_SYMBOLS.get(c, c) for c in s)
     s = re.sub(r"(?<=\w)/(?=\w)", " ", s)  # "and/or"
+    s = re.sub(r"(?<=[a-z]),(?=[a-z])", ", ", s)  # "1,2,3" → "one, two, three"
     s = re.sub(r"\s+([,.;:!?])", r"\1", s)
     return " ".join(s.split())
 
@@ -315,6 +320,8 @@ def _stop(m: re.Match, abbrev: str = "") -> str:
 def _year_range(m: re.Match) -> str:
     a, b = m.group(1), m.group(2)
     if len(b) == 2:
+        if int(b) <= int(a[2:]):  # "2021-13-01" is no range of years
+            return m.group(0)
         b = a[:2] + b
     return f"{year(int(a))} to {year(int(b))}"
 
