@@ -1,6 +1,7 @@
 """English text normalisation: written forms → the words a reader says.
 
-    "On 3 May 2021 it cost $45."  ->  "On the third of May, twenty twenty-one it cost forty-five dollars."
+    "On 3 May 2021 it cost $45."
+    ->  "On the third of May, twenty twenty-one it cost forty-five dollars."
 
 One function, :func:`normalize_english`, used the same way in three places so that they agree:
 
@@ -40,30 +41,31 @@ _B = r"(?<![\w.,])"  # a number starts here: not inside a word or another number
 _E = r"(?![\w]|[.,]\d)"  # and ends here
 
 # Currencies: symbol → (unit, units, sub-unit, sub-units).
-_CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
+_CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"),
+             "£": ("pound", "pounds", "penny", "pence"),
              "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen"),
              "₹": ("rupee", "rupees", "paisa", "paise")}
 _SCALE = {"k": "thousand", "m": "million", "bn": "billion", "b": "billion",
           "thousand": "thousand", "million": "million", "billion": "billion",
           "trillion": "trillion"}
 # Units after a number: abbreviation → (singular, plural). Case matters ("m" metre, "M" no).
-_UNITS = {
-    "km": ("kilometer", "kilometers"), "m": ("meter", "meters"), "cm": ("centimeter", "centimeters"),
-    "mm": ("millimeter", "millimeters"), "mi": ("mile", "miles"), "ft": ("foot", "feet"),
-    "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"), "mg": ("milligram", "milligrams"),
-    "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
-    "l": ("liter", "liters"), "ml": ("milliliter", "milliliters"), "mL": ("milliliter", "milliliters"),
-    "km/h": ("kilometer per hour", "kilometers per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
-    "mph": ("mile per hour", "miles per hour"), "m/s": ("meter per second", "meters per second"),
-    "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"), "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"), "kB": ("kilobyte", "kilobytes"), "KB": ("kilobyte", "kilobytes"),
-    "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"), "TB": ("terabyte", "terabytes"),
-    "ms": ("millisecond", "milliseconds"), "sec": ("second", "seconds"), "min": ("minute", "minutes"),
-    "hr": ("hour", "hours"), "hrs": ("hour", "hours"), "h": ("hour", "hours"),
-    "W": ("watt", "watts"), "kW": ("kilowatt", "kilowatts"), "V": ("volt", "volts"),
-    "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
-    "°": ("degree", "degrees"), "%": ("percent", "percent"),
-}
+_UNITS = {u: tuple(w.split("|")) for u, w in (
+    ("km", "kilometer|kilometers"), ("m", "meter|meters"), ("cm", "centimeter|centimeters"),
+    ("mm", "millimeter|millimeters"), ("mi", "mile|miles"), ("ft", "foot|feet"),
+    ("kg", "kilogram|kilograms"), ("g", "gram|grams"), ("mg", "milligram|milligrams"),
+    ("lb", "pound|pounds"), ("lbs", "pound|pounds"), ("oz", "ounce|ounces"),
+    ("l", "liter|liters"), ("ml", "milliliter|milliliters"), ("mL", "milliliter|milliliters"),
+    ("km/h", "kilometer per hour|kilometers per hour"),
+    ("kph", "kilometer per hour|kilometers per hour"),
+    ("mph", "mile per hour|miles per hour"), ("m/s", "meter per second|meters per second"),
+    ("Hz", "hertz|hertz"), ("kHz", "kilohertz|kilohertz"), ("MHz", "megahertz|megahertz"),
+    ("GHz", "gigahertz|gigahertz"), ("kB", "kilobyte|kilobytes"), ("KB", "kilobyte|kilobytes"),
+    ("MB", "megabyte|megabytes"), ("GB", "gigabyte|gigabytes"), ("TB", "terabyte|terabytes"),
+    ("ms", "millisecond|milliseconds"), ("sec", "second|seconds"), ("min", "minute|minutes"),
+    ("hr", "hour|hours"), ("hrs", "hour|hours"), ("h", "hour|hours"),
+    ("W", "watt|watts"), ("kW", "kilowatt|kilowatts"), ("V", "volt|volts"),
+    ("°C", "degree Celsius|degrees Celsius"), ("°F", "degree Fahrenheit|degrees Fahrenheit"),
+    ("°", "degree|degrees"), ("%", "percent|percent"))}
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 # Abbreviations with a period that are always expanded.
 _ABBREV = {"Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Prof.": "Professor",
@@ -74,8 +76,8 @@ _ABBREV = {"Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Dr.": "Doctor", "Pr
 _ABBREV_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in _ABBREV) + r")(?=\W|$)")
 _TITLES = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Mt."}
 _SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ",
-            "÷": " divided by ", "~": " about ", "#": " hash ", "§": " section ", "°": " degrees ",
-            "%": " percent "}
+            "÷": " divided by ", "~": " about ", "#": " hash ", "§": " section ",
+            "°": " degrees ", "%": " percent "}
 _DENOMINATORS = {2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100}  # read "a b-ths" below
 
 
@@ -154,7 +156,8 @@ def _clock(h: int, mi: int, ampm: str | None) -> str:
 
 
 _AMPM = r"(?:\s?(?P<ampm>[aApP]\.?[mM]\.?)(?![\w]))"
-_TIME = re.compile(_B + r"(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?" + _AMPM + r"?(?![\w:])")
+_TIME = re.compile(_B + r"(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?" + _AMPM
+                   + r"?(?![\w:])")
 _TIME_AMPM = re.compile(_B + r"(?P<h>1[0-2]|0?[1-9])" + _AMPM)
 
 
@@ -172,13 +175,15 @@ def _month(s: str) -> str:
 
 
 _ORD = r"(?:st|nd|rd|th)"
-_DAY_MONTH = re.compile(r"(?:(?<!\w)(?P<the>[Tt]he)\s+)?" + _B + r"(?P<d>[12]\d|3[01]|0?[1-9])" + _ORD + r"?(?:\s+of)?\s+(?P<mo>"
-                        + _MONTH_RE + r")(?:,?\s+(?P<y>\d{4}))?(?!\w)")
+_DAY_MONTH = re.compile(r"(?:(?<!\w)(?P<the>[Tt]he)\s+)?" + _B + r"(?P<d>[12]\d|3[01]|0?[1-9])"
+                        + _ORD + r"?(?:\s+of)?\s+(?P<mo>" + _MONTH_RE
+                        + r")(?:,?\s+(?P<y>\d{4}))?(?!\w)")
 _MONTH_DAY = re.compile(r"(?<!\w)(?P<mo>" + _MONTH_RE + r")\s+(?P<d>[12]\d|3[01]|0?[1-9])" + _ORD
                         + r"?(?:,?\s+(?P<y>\d{4}))?(?![\w:]|[.,]\d)")
 _MONTH_YEAR = re.compile(r"(?<!\w)(?P<mo>" + _MONTH_RE + r")\s+(?P<y>1[1-9]\d\d|20\d\d)(?!\w)")
 _ISO_DATE = re.compile(_B + r"(?P<y>\d{4})-(?P<mo>0[1-9]|1[0-2])-(?P<d>0[1-9]|[12]\d|3[01])" + _E)
-_US_DATE = re.compile(_B + r"(?P<mo>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])/(?P<y>\d{4}|\d{2})" + _E)
+_US_DATE = re.compile(_B + r"(?P<mo>0?[1-9]|1[0-2])/(?P<d>0?[1-9]|[12]\d|3[01])/"
+                      r"(?P<y>\d{4}|\d{2})" + _E)
 
 
 def _date(mo: str, d: str | None, y: str | None, day_first: bool, the: str | None = None) -> str:
@@ -204,7 +209,9 @@ def _sub_dates(s: str) -> str:
 _DECADE = re.compile(_B + r"(?:(?P<full>1[1-9]\d0|20\d0)|'(?P<short>\d0))'?s(?!\w)")
 _YEAR = re.compile(_B + r"(1[1-9]\d\d|20\d\d)(?!\w|[.,]\d|%|\s?(?:" + _UNIT_RE + r")(?!\w))")
 _PHONE = re.compile(r"(?<![\w.,-])(?:\(\d{3}\)\s?|\d{3}[-.\s])?\d{3}-\d{4}(?![\w-]|[.,]\d)")
-_RANGE = re.compile(_B + r"(" + _NUM + r")\s?[-–]\s?(" + _NUM + r")" + _E)
+_RANGE = re.compile(
+    r"(?<!\d[-–])" + _B + r"(" + _NUM + r")\s?[-–]\s?(" + _NUM + r")" + _E + r"(?![-–]\d)"
+)
 _FRACTION = re.compile(_B + r"(\d+)/(\d+)" + _E)
 _ORDINAL = re.compile(_B + r"(" + _NUM + r")(st|nd|rd|th)(?!\w)")
 _VALUE = r"(-?)(?:(" + _NUM + r")(?:\.(\d+))?|\.(\d+))"  # sign, whole, fraction | fraction
@@ -225,7 +232,7 @@ def _spell_address(s: str) -> str:
     s = re.sub(r"^(?:https?|ftp)://", "", s, flags=re.I)
     s = re.sub(r"(?i)\bwww(?=\.)", "w w w", s)
     s = "".join(names.get(c, c) for c in s)
-    s = re.sub(r"\d+", lambda m: digits(m.group()) if len(m.group()) > 2 else cardinal(int(m.group())), s)
+    s = re.sub(r"\d+", lambda m: digits(m[0]) if len(m[0]) > 2 else cardinal(int(m[0])), s)
     return " ".join(s.split())
 
 
@@ -284,7 +291,7 @@ def normalize_english(text: str) -> str:
     s = re.sub(r"(?<![\w.])No\.\s?(?=\d)", "number ", s)
     s = re.sub(r"(?<!\w)#\s?(?=\d)", "number ", s)
     s = _MONEY.sub(lambda m: " " + _money(m) + " ", s)
-    s = _CENTS.sub(lambda m: f"{cardinal(int(m.group(1)))} cent{'' if m.group(1) == '1' else 's'}", s)
+    s = _CENTS.sub(lambda m: f"{cardinal(int(m[1]))} cent{'' if m[1] == '1' else 's'}", s)
     s = _sub_dates(s)
     s = _TIME.sub(lambda m: _time(m) + _stop(m), s)
     s = _TIME_AMPM.sub(lambda m: _clock(int(m["h"]), 0, m["ampm"]) + _stop(m), s)
@@ -328,6 +335,6 @@ def _year_range(m: re.Match) -> str:
 
 def _decade(full: str | None, short: str | None) -> str:
     words = year(int(full)) if full else cardinal(int(short))
-    if full and int(full) % 100 == 0:  # "1900s" → "nineteen hundreds", "2000s" → "two thousands"
+    if full and int(full) % 100 == 0:  # "1900s" → "nineteen hundreds"
         return words + "s"
     return words[:-1] + "ies" if words.endswith("y") else words + "s"

