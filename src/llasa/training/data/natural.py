@@ -251,6 +251,8 @@ def synth_natural(cfg: NaturalConfig, out_dir) -> Path:
         with get_context("spawn").Pool(cfg.workers) as pool:
             for n in pool.imap_unordered(_run_task, tasks):
                 bar.update(n)
+            pool.close()  # let idle workers exit instead of killing them mid-message
+            pool.join()
     bar.close()
     entries = []
     for j in jobs:
