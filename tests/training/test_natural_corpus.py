@@ -165,3 +165,42 @@ def test_rebuilt_sentence_lists_are_not_mixed_into_a_resumed_corpus(tmp_path):
         train.write_text(train.read_text().replace("e", "E"))
     with pytest.raises(InputError, match="other settings"):
         synth_natural(cfg, tmp_path / "c")
+
+
+def test_eval_lists_from_a_natural_corpus(tmp_path):
+    from llasa.eval.testsets import load_list
+    from llasa.training.data.eval_lists import natural_eval_lists
+    from llasa.training.data.natural import TEXT_DIR
+    from llasa.training.data.textlists import read_lists
+
+    held = read_lists(TEXT_DIR, "heldout", ["fortunes-heldout", "numbers"])
+    rows = []
+    for i, (text, src) in enumerate(held[:60]):
+        split = "eval_voice" if i % 3 == 0 else "eval_text"
+        spk = f"kokoro-af_river{i % 2}" if split == "eval_voice" else "espeak-en-us_m1"
+        audio = tmp_path / "audio" / spk / f"{i:03d}.flac"  # a folder per voice
+        audio.parent.mkdir(parents=True, exist_ok=True)
+        audio.write_bytes(b"x")
+        rows.append({"audio": str(audio), "text": text, "speaker": spk, "split": split,
+                     "source": src})
+    held_num = read_lists(TEXT_DIR, "heldout", ["numbers"])[:6]
+    for j, (text, src) in enumerate(held_num):
+        audio = tmp_path / "audio" / f"n{j}.flac"
+        audio.write_bytes(b"x")  # flite-slt
+        rows.append({"audio": str(audio), "text": text, "speaker": "flite-slt",
+                     "split": "eval_text", "source": src})
+    man = tmp_path / "manifest.jsonl"
+    man.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    paths = natural_eval_lists(man, tmp_path / "lists", paragraphs=3)
+    assert set(paths) == {"eval_text", "eval_numbers", "eval_voice", "eval_long"}
+    items = {k: load_list(p) for k, p in paths.items()}  # valid lists for llasa eval tts
+    assert len(items["eval_text"]) == sum(r["split"] == "eval_text" for r in rows)
+    assert len(items["eval_numbers"]) >= 6
+    for it in items["eval_voice"]:  # cloning prompt and target: one held-out voice
+        assert it.prompt_wav.parent == it.reference_wav.parent and it.prompt_text
+    assert items["eval_long"] and all(260 <= len(it.target_text) <= 340
+                                      for it in items["eval_long"])
+    with pytest.raises(InputError, match="no eval_text"):
+        one = tmp_path / "train.jsonl"
+        one.write_text(json.dumps({**rows[0], "split": "train"}) + "\n")
+        natural_eval_lists(one, tmp_path / "x")

@@ -36,6 +36,7 @@ def register(sub) -> None:
     t.add_argument("--heldout-fraction", type=float, default=0.05)
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=run_text_lists)
+    register_eval_lists(sub)
 
 
 def run_text_lists(args) -> int:
@@ -131,4 +132,25 @@ def run_natural(args) -> int:
         f"({', '.join(f'{k} {v}' for k, v in info['counts'].items())}; engines "
         f"{', '.join(f'{k} {v}' for k, v in info['engines'].items() if v)})"
     )
+    return 0
+
+
+def register_eval_lists(sub) -> None:
+    e = sub.add_parser("eval-lists", help="held-out evaluation lists (plain, numbers, cloning, "
+                       "300-character paragraphs) of a natural-voice corpus, for llasa eval tts")
+    e.add_argument("manifest", help="manifest.jsonl of `llasa data synth-corpus --engine ...`")
+    e.add_argument("out_dir")
+    e.add_argument("--limit", type=int, default=200, help="lines per list at most")
+    e.add_argument("--paragraphs", type=int, default=10)
+    e.set_defaults(func=run_eval_lists)
+
+
+def run_eval_lists(args) -> int:
+    from ..training.data.eval_lists import natural_eval_lists
+
+    paths = natural_eval_lists(args.manifest, args.out_dir, limit=args.limit,
+                               paragraphs=args.paragraphs)
+    for name, p in paths.items():
+        n = sum(1 for _ in open(p, encoding="utf-8"))
+        print(f"{name:13s} {n:4d} lines  {p}")
     return 0
