@@ -22,7 +22,8 @@ def test_gpu_bench_smoke_writes_json_and_table(tmp_path):
     assert [r["method"] for r in res["batch1"]][0] == "HF generate"
     assert all(r["tokens"] == 16 and r["tok_s"] > 0 for r in res["batch1"])
     assert [r["windows"] for r in res["codec"]] == [1, 2]
-    assert [r["streams"] for r in res["serve"]] == [1, 2]
+    assert [(r["streams"], r["first_chunk"]) for r in res["serve"]] == [
+        (1, "standard (75)"), (2, "standard (75)"), (1, 10)]
     for r in res["serve"]:
         assert r["ok"] >= r["streams"] and r["errors"] == 0 and r["agg_tok_s"] > 0
         assert r["first_audio_p50_ms"] is not None

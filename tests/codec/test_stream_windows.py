@@ -54,3 +54,21 @@ def test_window_protocol_and_bad_codes(tiny_codec):
     assert len(seg) == 10 * 320
     with pytest.raises(Exception, match="codes"):
         sw.push(np.array([-1]))
+
+
+def test_short_first_window_after_context(tiny_codec):
+    rng = np.random.default_rng(1)
+    ctx, new = rng.integers(0, 1000, 12), rng.integers(0, 1000, 40)
+    sw = StreamWindows(tiny_codec, ST, context=len(ctx), first_chunk=4)
+    sw.push(ctx)
+    out, first_at = [], None
+    for i, c in enumerate(new):
+        sw.push([c], final=i == len(new) - 1)
+        while (w := sw.window()) is not None:
+            out.append(sw.accept(decode_windows(tiny_codec, [w])[0]))
+            first_at = first_at or i + 1
+    assert first_at == 4 + ST.crossfade  # not chunk + lookahead (15)
+    assert sum(len(o) for o in out) == 320 * len(new)  # the context is never emitted
+    assert len(out[0]) == 4 * 320
+    with pytest.raises(Exception, match="crossfade"):
+        StreamWindows(tiny_codec, ST, first_chunk=2)

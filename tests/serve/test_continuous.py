@@ -100,3 +100,13 @@ def test_whole_requests_and_seeded_requests_join_too(thread_server):
     assert max(i["batch_size"] for _, _, i in first) >= 2
     for (_, a, _), (_, b, _) in zip(first, again):  # seeded: the same audio in any batch
         assert a == b and len(a) == 2 * 320 * 60
+
+
+def test_first_chunk_setting_streams_early(thread_server):
+    with thread_server(max_batch=2, scheduler="continuous", stream_first_chunk=10) as srv:
+        async def main():
+            async with httpx.AsyncClient(timeout=120) as c:
+                return await _sse(c, srv.url, _body(TEXTS[0], 40))
+        pcm, done = asyncio.run(main())
+    # standard windows would hold all 40 codes back for one final window (75 > 40)
+    assert done["info"]["audio_chunks"] >= 2 and len(pcm) == 320 * 40

@@ -96,3 +96,18 @@ def test_refuses_what_it_cannot_batch(tiny_tts):
         b.submit("Hi", stream=True, num_rows=2)
     with pytest.raises(InputError):
         b.submit("Hi", temperature=-1)
+
+
+def test_first_chunk_streams_sooner(tiny_tts, prompt_voice):
+    st = StreamSettings()  # the server's windows: 75 codes before the first audio
+    b = SpeechBatcher(tiny_tts, max_rows=2, stream_settings=st, first_chunk=10)
+    seen = {}
+    tasks = [b.submit(t, v, stream=True, max_new_tokens=90,
+                      on_audio=lambda a, i=i: seen.setdefault(i, tasks[i].req.num_tokens()),
+                      **GREEDY) for i, (t, v) in enumerate([(TEXTS[0], None),
+                                                             (TEXTS[1], prompt_voice)])]
+    while not b.idle:
+        b.step()
+    assert seen == {0: 10 + st.crossfade, 1: 10 + st.crossfade}
+    for t in tasks:
+        assert len(t.result.audio) == 320 * len(t.result.codes)

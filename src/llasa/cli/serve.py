@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--codec-every", type=int, default=1,
                    help="continuous: decode stream windows every N steps so that streams "
                         "share codec calls (up to N-1 tokens of added latency)")
+    p.add_argument("--first-chunk", type=int, default=0,
+                   help="continuous: a stream's first audio after N codes + the crossfade "
+                        "(0: standard windows, 75 codes)")
     p.add_argument("--timeout", type=float, default=120.0, help="per-request limit in seconds")
     p.add_argument("--max-new-tokens", type=int, default=1500,
                    help="cap on speech tokens per request (50 = 1 s)")
@@ -64,6 +67,7 @@ def run(args) -> int:
         data_dir=args.data_dir, model_id=args.model_id, api_key=args.api_key,
         max_queue=args.max_queue, max_batch=args.max_batch, request_timeout_s=args.timeout,
         scheduler=args.scheduler, codec_every=args.codec_every,
+        stream_first_chunk=args.first_chunk,
         max_new_tokens=args.max_new_tokens, verifiers=_names(args.verifiers),
         default_verifiers=_names(args.default_verifiers))
     engine = load_engine(args.lm, args.codec, settings, device=args.device, dtype=args.dtype,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._common.errors import InputError
 from ..audio.crossfade import blend
 from .config import HOP_LENGTH
 from .streaming import StreamSettings
@@ -28,23 +29,36 @@ class StreamWindows:
     Args:
         codec: validates pushed codes (``check_codes``); decoding is the caller's.
         settings: window sizes (default ``StreamSettings()``).
+        context: leading codes that are decoder context only (a voice prompt's codes): they
+            are pushed like the others but never emitted, so the first window starts at them.
+        first_chunk: emit the first window after ``first_chunk + crossfade`` codes instead of
+            ``chunk + lookahead`` (0: off). Lower first-audio latency, at the price of a first
+            window decoded with little right context; later windows are the standard ones.
+            Off, the output equals :func:`~llasa.codec.streaming.decode_stream`'s.
     """
 
-    def __init__(self, codec, settings: StreamSettings | None = None):
+    def __init__(self, codec, settings: StreamSettings | None = None, *, context: int = 0,
+                 first_chunk: int = 0):
         self.codec, self.cfg = codec, settings or StreamSettings()
+        if first_chunk and first_chunk < self.cfg.crossfade:
+            raise InputError(f"first_chunk ({first_chunk}) must be 0 or at least the crossfade "
+                             f"({self.cfg.crossfade})")
+        self.first_chunk = int(first_chunk)
         self._buf = np.zeros(0, dtype=np.int64)  # codes from global index _base on
         self._base = 0
-        self._s = 0  # first token whose audio is not yet out
+        self._s = self._start = int(context)  # first token whose audio is not yet out
         self.total = 0  # codes pushed
         self.final = False  # no more codes will come
         self._tail: np.ndarray | None = None  # previous window's audio for [s, s + crossfade)
         self._open: tuple[int, int, int] | None = None  # (window start, end, emit end)
 
-    def push(self, codes: np.ndarray, final: bool = False) -> None:
-        """Append codes [k] (may be empty); ``final`` marks the end of the stream."""
+    def push(self, codes: np.ndarray, final: bool = False, checked: bool = False) -> None:
+        """Append codes [k] (may be empty); ``final`` marks the end of the stream.
+        ``checked``: the caller vouches for the codes (an LM's own output), skip validation."""
         arr = np.asarray(codes)
         if arr.size:
-            arr = self.codec.check_codes(arr, "stream codes")
+            if not checked:
+                arr = self.codec.check_codes(arr, "stream codes")
             self._buf = np.concatenate([self._buf, arr])
             self.total += len(arr)
         self.final = self.final or final
@@ -60,8 +74,11 @@ class StreamWindows:
         c = self.cfg
         if self._open is not None:
             raise RuntimeError("accept() the open window's audio first")
-        if self.total >= self._s + c.chunk + c.lookahead:
-            end, we = self._s + c.chunk, self._s + c.chunk + c.lookahead
+        chunk, ahead = c.chunk, c.lookahead
+        if self.first_chunk and self._s == self._start:  # the short first window
+            chunk, ahead = self.first_chunk, c.crossfade
+        if self.total >= self._s + chunk + ahead:
+            end, we = self._s + chunk, self._s + chunk + ahead
         elif self.final and self.total > self._s:
             end = we = self.total
         else:

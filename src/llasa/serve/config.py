@@ -33,6 +33,8 @@ class ServeSettings:
             :mod:`llasa.serve.continuous`) or "batch" (one job or same-key batch at a time).
         codec_every: continuous scheduler: decode stream windows every this many steps, so
             windows of several streams share a codec call (see ``SpeechBatcher``).
+        stream_first_chunk: continuous scheduler: a stream's first audio after this many codes
+            plus the crossfade (0: the codec's standard windows, 75 codes by default).
         batch_wait_s: how long the worker waits for more compatible requests before a batch.
         request_timeout_s: per-request limit (queue wait + generation); over it → 504.
         max_input_chars: longest ``input`` text (OpenAI's limit is 4096).
@@ -52,6 +54,7 @@ class ServeSettings:
     batch_wait_s: float = 0.02
     scheduler: str = "continuous"
     codec_every: int = 1
+    stream_first_chunk: int = 0
     request_timeout_s: float = 120.0
     max_input_chars: int = 4096
     max_new_tokens: int = 1500
@@ -72,6 +75,8 @@ class ServeSettings:
                          ("max_search_candidates", 1), ("codec_every", 1)]:
             if int(getattr(self, name)) < lo:
                 raise InputError(f"ServeSettings.{name} must be >= {lo}")
+        if int(self.stream_first_chunk) < 0:
+            raise InputError("ServeSettings.stream_first_chunk must be >= 0")
         if self.scheduler not in SCHEDULERS:
             raise InputError(f"ServeSettings.scheduler must be one of {SCHEDULERS}, got "
                              f"{self.scheduler!r}")

@@ -200,5 +200,6 @@ def make_worker(engine: Any, settings) -> ModelWorker:
     """The worker ``settings.scheduler`` names: "continuous" or "batch" (one batch per call)."""
     if getattr(settings, "scheduler", "batch") == "continuous":
         return ContinuousWorker(engine, settings.max_queue, settings.max_batch,
-                                getattr(settings, "codec_every", 1))
+                                getattr(settings, "codec_every", 1),
+                                first_chunk=getattr(settings, "stream_first_chunk", 0))
     return ModelWorker(settings.max_queue, settings.max_batch, settings.batch_wait_s)

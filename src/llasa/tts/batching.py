@@ -66,6 +66,9 @@ class SpeechBatcher:
         max_rows: LM rows decoded together (a search-style request takes ``num_rows``).
         stream_settings: codec windows for streaming requests (default ``StreamSettings()``).
         capacity, prefill_tokens, sampling, static: see :class:`ContinuousBatcher`.
+        first_chunk: streaming: emit the first audio after ``first_chunk`` + crossfade new codes
+            (:class:`~llasa.codec.stream_windows.StreamWindows`; 0: the standard windows,
+            whose audio equals :meth:`Llasa.stream`'s).
         max_codec_batch: windows (or whole requests) per codec call.
         codec_every: decode streaming windows every this many steps (finished streams at
             once): windows of streams that became ready a few steps apart then share one
@@ -75,13 +78,13 @@ class SpeechBatcher:
     def __init__(self, tts, max_rows: int = 16, *, stream_settings: Any = None,
                  capacity: int | None = None, prefill_tokens: int = 4096,
                  sampling: str | None = None, static: bool | None = None,
-                 max_codec_batch: int = 64, codec_every: int = 1):
+                 first_chunk: int = 0, max_codec_batch: int = 64, codec_every: int = 1):
         if codec_every < 1:
             raise InputError(f"codec_every must be >= 1, got {codec_every}")
         self.tts = tts
         self.lm_batcher = ContinuousBatcher(tts.lm, max_rows, capacity, prefill_tokens,
                                             sampling, static)
-        self.stream_settings = stream_settings
+        self.stream_settings, self.first_chunk = stream_settings, int(first_chunk)
         self.max_codec_batch, self.codec_every = int(max_codec_batch), int(codec_every)
         self.hop = int(tts.codec.hop_length)
         self._tasks: dict[int, SpeechTask] = {}
@@ -114,7 +117,11 @@ class SpeechBatcher:
         req = BatchRequest(prompt, replace(s, max_new_tokens=budget), num_rows, should_stop)
         context = np.asarray(tts.context_codes(prompt), dtype=np.int64)
         windows, skip = None, 0
-        if stream:
+        if stream and self.first_chunk:  # the context is never decoded on its own
+            windows = StreamWindows(tts.codec, self.stream_settings, context=len(context),
+                                    first_chunk=self.first_chunk)
+            windows.push(context)
+        elif stream:  # as Llasa.stream: the context's audio comes out and is skipped
             windows = StreamWindows(tts.codec, self.stream_settings)
             windows.push(context)
             skip = len(context) * self.hop
@@ -133,7 +140,8 @@ class SpeechBatcher:
                 t.batch_rows = max(t.batch_rows, rows)
         streams = [t for t in self._tasks.values() if t.stream and not t.cancelled]
         for t in streams:
-            t.windows.push(t.req.take_new(), final=t.req.done)
+            # the LM's own codes: in range by construction (128 streams × a check per step adds up)
+            t.windows.push(t.req.take_new(), final=t.req.done, checked=True)
         tick = self.lm_batcher.steps % self.codec_every == 0
         self._decode_streams([t for t in streams if tick or t.req.done])
         out = [self._tasks.pop(i) for i in ended]
