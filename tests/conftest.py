@@ -41,6 +41,19 @@ def speech():
     return espeak
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one intra-op thread for the test, restored after. Tiny models gain nothing
+    from threads, and on a shared 2-core machine thread hand-offs make them 10-30x slower.
+    Use it as ``@pytest.fixture(autouse=True) def _one_thread(one_torch_thread): ...``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # Tiny real models shared by the pipeline and search tests (built once per session):
 # ``tiny_tts`` has the official 65 536 speech tokens (random weights: it rarely samples END, so
 # rows run to their cap); ``chatty_tts`` is a 16-code LM with weights scaled up, which ends after
@@ -59,6 +72,27 @@ def tiny_tts(tiny_codec):
     from llasa.tts import Llasa
 
     return Llasa(tiny_lm(codebook_size=65536, seed=0), tiny_codec)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """``<dir>/lm`` and ``<dir>/codec`` in HF layout: ``tiny_tts``'s models (65 536 speech
+    tokens, so any codec code fits the LM; seed 0), saved once for the CLI, eval and serving
+    tests, which load models by path. Read only: tests write elsewhere."""
+    from llasa.codec import presets
+    from llasa.codec.model import Codec
+    from llasa.lm.tiny import tiny_lm
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    tiny_lm(codebook_size=65536, seed=0).save_pretrained(root / "lm")
+    Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_args(tiny_model_dir) -> list[str]:
+    """``--lm DIR --codec DIR`` of :func:`tiny_model_dir` for CLI calls."""
+    return ["--lm", str(tiny_model_dir / "lm"), "--codec", str(tiny_model_dir / "codec")]
 
 
 @pytest.fixture(scope="session")

@@ -64,15 +64,8 @@ def test_codec_mode_on_list_targets(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_dirs(tmp_path_factory):
-    from llasa.codec import presets
-    from llasa.codec.model import Codec
-    from llasa.lm.tiny import tiny_lm
-
-    root = tmp_path_factory.mktemp("cli-eval-model")
-    tiny_lm(codebook_size=65536, seed=0).save_pretrained(root / "lm")
-    Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
-    return ["--lm", root / "lm", "--codec", root / "codec", "--device", "cpu"]
+def tiny_dirs(tiny_model_args):
+    return [*tiny_model_args, "--device", "cpu"]
 
 
 def test_search_sweep_end_to_end(tiny_dirs, tmp_path):

@@ -13,15 +13,8 @@ from llasa.cli.main import main
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    from llasa.codec import presets
-    from llasa.codec.model import Codec
-    from llasa.lm.tiny import tiny_lm
-
-    d = tmp_path_factory.mktemp("models")
-    tiny_lm(codebook_size=65536, seed=0).save_pretrained(d / "lm")
-    Codec.from_config(presets.tiny(), seed=0).save_pretrained(d / "codec")
-    return ["--lm", str(d / "lm"), "--codec", str(d / "codec")]
+def models(tiny_model_args):
+    return tiny_model_args  # the shared tiny LM + codec on disk (tests/conftest.py)
 
 
 def _run(capsys, *argv):

@@ -11,15 +11,8 @@ from llasa.cli.main import main
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    from llasa.codec import presets
-    from llasa.codec.model import Codec
-    from llasa.lm.tiny import tiny_lm
-
-    d = tmp_path_factory.mktemp("models")
-    tiny_lm(codebook_size=65536, seed=0).save_pretrained(d / "lm")
-    Codec.from_config(presets.tiny(), seed=0).save_pretrained(d / "codec")
-    return ["--lm", str(d / "lm"), "--codec", str(d / "codec")]
+def models(tiny_model_args):
+    return tiny_model_args  # the shared tiny LM + codec on disk (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +61,7 @@ def test_plain_output_reports_scores_and_transcribes_prompt(models, prompt_wav, 
 @pytest.mark.parametrize("argv,msg", [
     (["--search", "magic:3"], "unknown search strategy 'magic'"),
     (["--search", "beam:2x2"], "give --voice or --voice-audio"),
-    (["--verifier", "sim"], "compares with a voice prompt"),
+    (["--verifier", "sim"], "give --voice or --voice-audio"),
     (["--search", "best-of-n:2", "--verifier", "nope"], "unknown verifier 'nope'"),
     (["--search", "threshold:wer>=0.1"], "lower-is-better: write wer<=0.1"),
     (["--search", "best-of-n:2", "--stream"], "cannot be combined with --stream"),

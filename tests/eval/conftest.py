@@ -27,17 +27,9 @@ def judges():
 
 
 @pytest.fixture(scope="session")
-def eval_model_dir(tmp_path_factory) -> Path:
-    """``<dir>/lm`` and ``<dir>/codec``: tiny LlasaLM + tiny codec in HF layout."""
-    from llasa.codec import presets
-    from llasa.codec.model import Codec
-    from llasa.lm.tiny import tiny_lm
-
-    root = tmp_path_factory.mktemp("eval-tiny-model")
-    # the full 65 536-token speech vocabulary: cloning prompts may use any codec code
-    tiny_lm(codebook_size=65536, seed=0).save_pretrained(root / "lm")
-    Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
-    return root
+def eval_model_dir(tiny_model_dir) -> Path:
+    """The shared tiny LM + codec on disk (tests/conftest.py)."""
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,13 @@
 """Tiny real Llasa LMs shared by the lm tests (built offline in ~1 s)."""
 
 import pytest
-import torch
 
 from llasa.lm import tiny_lm
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from intra-op threads, and on a shared 2-core machine thread
-    # hand-offs make them 10-30x slower. Restored after each test.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):  # tests/conftest.py
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")

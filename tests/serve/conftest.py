@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,20 +21,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """``<dir>/lm`` and ``<dir>/codec``: a tiny LlasaLM and tiny codec saved in HF layout."""
-    from llasa.codec import presets
-    from llasa.codec.model import Codec
-    from llasa.lm.tiny import tiny_lm
-
-    root = tmp_path_factory.mktemp("tiny-model")
-    # 65 536 speech tokens: the same codebook as the codec, so uploaded voices fit the LM
-    tiny_lm(codebook_size=65536, seed=0).save_pretrained(root / "lm")
-    Codec.from_config(presets.tiny(), seed=0).save_pretrained(root / "codec")
-    return root
 
 
 @pytest.fixture(scope="session")

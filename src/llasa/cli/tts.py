@@ -200,7 +200,8 @@ def check_search_args(args) -> None:
         cfg = args.search_config
         specs += [v for v in (*cfg.verifiers, *getattr(getattr(cfg, "beam", None),
                                                        "verifiers", ())) if isinstance(v, str)]
-    check_reference(specs, bool(args.voice or args.voice_audio))
+    check_reference(specs, bool(args.voice or args.voice_audio),
+                    remedy="give --voice or --voice-audio")
     for spec in args.verifier:
         build_verifier(spec)  # unknown names and bad weights are errors now, not after synthesis
     cfg = getattr(args, "search_config", None)

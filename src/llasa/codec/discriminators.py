@@ -27,7 +27,7 @@ _LRELU = 0.1  # slope used by HiFiGAN-style discriminators
 
 @dataclass
 class DiscriminatorSettings:
-    """Sizes of both discriminators. Defaults follow the X-codec2 recipe (reference §1.8).
+    """Sizes of both discriminators. Defaults: the X-codec2 recipe (docs/training_codec.md).
 
     Attributes:
         periods: MPD periods; one 2-D sub-discriminator per period.

@@ -18,7 +18,7 @@ from .._common.errors import InputError
 from .config import SAMPLE_RATE
 from .discriminators import DiscOutput
 
-# X-codec2 recipe (reference §1.8): window = n_fft, hop = window / 4, n_mels per scale
+# X-codec2 recipe (docs/training_codec.md): window = n_fft, hop = window / 4, n_mels per scale
 MEL_WINDOWS = (32, 64, 128, 256, 512, 1024, 2048)
 MEL_BINS = (5, 10, 20, 40, 80, 160, 320)
 

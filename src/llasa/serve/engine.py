@@ -155,7 +155,7 @@ class LlasaEngine:
             if n not in self.settings.verifiers:
                 raise InputError(f"unknown verifier {n!r}; this server offers "
                                  f"{list(self.settings.verifiers)}")
-        check_reference(names, voice != DEFAULT_VOICE)
+        check_reference(names, voice != DEFAULT_VOICE, remedy="pick a voice")
 
     def score(self, audios: list[np.ndarray], text: str, voice: Voice | None,
               names: tuple[str, ...]) -> list[dict]:

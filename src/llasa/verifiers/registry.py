@@ -134,9 +134,10 @@ class VerifierRegistry:
         return self._cache[key]
 
 
-def check_reference(specs, has_reference: bool) -> None:
+def check_reference(specs, has_reference: bool, remedy: str = "give a voice") -> None:
     """Refuse speaker-similarity specs (``sim``, ``wavlm-sim:...``, weighted sums with them)
-    when there is no voice prompt to compare with; the rule of every front end."""
+    when there is no voice prompt to compare with; the rule of every front end, which words
+    the ``remedy`` in its own terms (a CLI flag, a request field)."""
     if not has_reference and any("sim" in str(s) for s in specs):
-        raise InputError("speaker similarity ('sim') compares with a voice prompt: give a "
-                         "voice, or use another verifier (wer, mos)")
+        raise InputError(f"speaker similarity ('sim') compares with a voice prompt: {remedy}, "
+                         "or use another verifier (wer, mos)")
