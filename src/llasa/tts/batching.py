@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 from .._common.errors import InputError
 from ..codec.stream_windows import StreamWindows, decode_windows
 from ..lm.batcher import BatchRequest, ContinuousBatcher
+from .plan import check_voice, plan
 from .text import check_text, chunk_text
 from .types import SynthesisResult
 
@@ -112,10 +112,10 @@ class SpeechBatcher:
         if stream and (num_rows != 1 or duration is not None):
             raise InputError("a streaming request has one row and no duration")
         s = tts.make_settings(settings, **sampling)
-        prompt = tts.build_prompt(clean, voice)
-        budget = tts.token_budget(clean, len(prompt), s, duration)
-        req = BatchRequest(prompt, replace(s, max_new_tokens=budget), num_rows, should_stop)
-        context = np.asarray(tts.context_codes(prompt), dtype=np.int64)
+        check_voice(tts.lm, tts.codec, voice)
+        p = plan(tts.lm, clean, voice, s, tts.plan_config, duration=duration)  # the pipeline's
+        budget, context = p.budget, p.context
+        req = BatchRequest(p.prompt, p.settings, num_rows, should_stop)
         windows, skip = None, 0
         if stream and self.first_chunk:  # the context is never decoded on its own
             windows = StreamWindows(tts.codec, self.stream_settings, context=len(context),
