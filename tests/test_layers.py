@@ -67,3 +67,18 @@ def test_import_llasa_loads_no_torch():
 
     code = "import sys, llasa; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_architecture_doc_states_these_rules():
+    """docs/architecture.md's layer table is this test's ALLOWED, row for row."""
+    import re
+
+    doc = (ROOT.parents[1] / "docs" / "architecture.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and re.fullmatch(r"`\w+`", cells[0]):
+            rows[cells[0].strip("`")] = set(re.findall(r"`(\w+)`", cells[1]))
+    assert set(rows) == set(ALLOWED)
+    for package, allowed in ALLOWED.items():
+        assert rows[package] == allowed - {"_common"}, package

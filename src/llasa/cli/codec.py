@@ -79,7 +79,7 @@ def _encode(args) -> int:
     for src, dst, c in zip(args.inputs, targets, codes):
         dst.parent.mkdir(parents=True, exist_ok=True)
         np.save(dst, c)
-        print(f"{src} → {dst} ({len(c)} codes, {len(c) / 50:.2f} s)")
+        print(f"{src} → {dst} ({len(c)} codes, {len(c) / codec.frame_rate:.2f} s)")
     return 0
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..codec.config import FRAME_RATE
 from ..tts.types import SynthesisResult
 
 
@@ -86,7 +87,7 @@ class Candidate:
 
     def to_dict(self) -> dict:
         return {"index": self.index, "tokens": self.num_tokens, "ended": self.ended,
-                "seconds": round(len(self.codes) / 50, 3),
+                "seconds": round(len(self.codes) / FRAME_RATE, 3),
                 "scores": {k: _num(v) for k, v in self.scores.items()},
                 "rank_score": _num(self.rank_score), **self.meta}
 
