@@ -91,6 +91,10 @@ CASES = [
     ("See https://www.example.com/docs?id=42.",
      "See w w w dot example dot com slash docs question mark id equals forty-two."),
     ("Go to www.my-site.org", "Go to w w w dot my dash site dot org"),
+    ("Visit example.com or my-site.org/docs.",
+     "Visit example dot com or my dash site dot org slash docs."),
+    ("see you at 940 PM or 115pm", "see you at nine forty P M or one fifteen P M"),
+    ("see file.txt, e.g. this", "see file.txt, for example this"),
     # dotted numbers, lists, long ids, fractions that are not fractions
     ("IP 192.168.0.1 and v2.0.1",
      "IP one hundred ninety-two dot one hundred sixty-eight dot zero dot one and v two dot "

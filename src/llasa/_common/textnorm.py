@@ -158,7 +158,7 @@ def _clock(h: int, mi: int, ampm: str | None) -> str:
 _AMPM = r"(?:\s?(?P<ampm>[aApP]\.?[mM]\.?)(?![\w]))"
 _TIME = re.compile(_B + r"(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?::(?P<s>[0-5]\d))?" + _AMPM
                    + r"?(?![\w:])")
-_TIME_AMPM = re.compile(_B + r"(?P<h>1[0-2]|0?[1-9])" + _AMPM)
+_TIME_AMPM = re.compile(_B + r"(?P<h>1[0-2]|0?[1-9])(?P<mi>[0-5]\d)?" + _AMPM)  # 3pm, 940 PM
 
 
 def _time(m: re.Match) -> str:
@@ -222,6 +222,9 @@ _DOTTED = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")  # 192.168.0.1,
 _ALNUM = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 _URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)]", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# bare domains ("example.com"): common top-level domains only, so "e.g." or "3.5" never match
+_DOMAIN = re.compile(r"(?<![\w@.])[A-Za-z][\w-]*(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|io|co|uk|us"
+                     r"|de|fr|info|biz|ai|dev|app)\b(?!\.\w|@)(?:/[\w./-]*\w)?", re.I)
 
 
 def _spell_address(s: str) -> str:
@@ -285,6 +288,7 @@ def normalize_english(text: str) -> str:
     s = unicodedata.normalize("NFKC", text).replace("\u2044", "/").replace("\u2212", "-")
     s = _URL.sub(lambda m: " " + _spell_address(m.group()) + " ", s)
     s = _EMAIL.sub(lambda m: " " + _spell_address(m.group()) + " ", s)
+    s = _DOMAIN.sub(lambda m: " " + _spell_address(m.group()) + " ", s)
     s = _ABBREV_RE.sub(lambda m: _ABBREV[m.group(1)] + _stop(m, m.group(1)), s)
     s = re.sub(r"(?<![\w.])St\.(?=\s+[A-Z])", "Saint", s)  # "St. Louis"; "Main St." is a street
     s = re.sub(r"(?<![\w.])St\.", "Street", s)
@@ -294,7 +298,7 @@ def normalize_english(text: str) -> str:
     s = _CENTS.sub(lambda m: f"{cardinal(int(m[1]))} cent{'' if m[1] == '1' else 's'}", s)
     s = _sub_dates(s)
     s = _TIME.sub(lambda m: _time(m) + _stop(m), s)
-    s = _TIME_AMPM.sub(lambda m: _clock(int(m["h"]), 0, m["ampm"]) + _stop(m), s)
+    s = _TIME_AMPM.sub(lambda m: _clock(int(m["h"]), int(m["mi"] or 0), m["ampm"]) + _stop(m), s)
     s = _DECADE.sub(lambda m: _decade(m["full"], m["short"]), s)
     s = re.sub(_B + r"24/7" + _E, "twenty-four seven", s)
     s = _PHONE.sub(lambda m: " " + digits(m.group()) + " ", s)

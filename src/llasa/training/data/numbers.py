@@ -90,6 +90,10 @@ UNITS = (
 TITLES = ("Dr.", "Mr.", "Mrs.", "Ms.", "Prof.")
 
 
+def _plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith(("ch", "sh", "s", "x")) else "s")
+
+
 def _money(r) -> str:
     kind = r.integers(4)
     if kind == 0:
@@ -158,7 +162,7 @@ def sentence(r: np.random.Generator) -> str:
         lambda: f"Add {c(['1/2', '3/4', '1/3', '2/3'])} cup of sugar and {n} g of butter.",
         lambda: f"Read pages {n}-{n + int(r.integers(5, 40))} for {c(['Monday', 'Friday'])}.",
         lambda: (
-            f"{c(NAMES)} & {c(NAMES)} sold {int(r.integers(2, 99)) * 10} {c(THINGS)}s in "
+            f"{c(NAMES)} & {c(NAMES)} sold {int(r.integers(2, 99)) * 10} {_plural(c(THINGS))} in "
             f"{int(r.integers(1990, 2025))}."
         ),
         lambda: f"The temperature fell to -{int(r.integers(1, 20))} °C on {_date(r)}.",
