@@ -167,3 +167,22 @@ def test_web_page_is_served(cli_server):
     assert '<button id="synthesize">' in html and "/static/app.js" in html
     assert "synthesize" in httpx.get(cli_server + "/static/app.js").text
     assert httpx.get(cli_server + "/static/../../etc/passwd").status_code == 404
+
+
+def test_server_limit_clamps_the_library_cap(thread_server, tiny_tts):
+    """One cap policy (llasa.lm.settings.token_budget): the server's --max-new-tokens only
+    lowers it, so a short text gets the cap `llasa tts` would give it (issue 20)."""
+    from llasa.lm.settings import GenerationSettings, token_budget
+
+    def cap(srv, text):
+        r = httpx.post(srv.url + "/v1/audio/speech", timeout=120,
+                       json={"model": "llasa", "input": text, "seed": 0})
+        assert r.status_code == 200, r.text
+        return json.loads(r.headers["X-Llasa-Info"])["max_new_tokens"]
+
+    with thread_server(max_new_tokens=150) as srv:
+        short, longer = "Hi.", "A longer sentence to read."
+        assert cap(srv, short) == token_budget(len(short), 2048, GenerationSettings()) == 130
+        assert tiny_tts.synthesize(short, seed=0).info["max_new_tokens"] == 130  # as the CLI
+        assert token_budget(len(longer), 2048, GenerationSettings()) > 150
+        assert cap(srv, longer) == 150  # over the server's limit: clamped, not recomputed
