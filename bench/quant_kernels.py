@@ -1,15 +1,20 @@
-"""4-bit and 8-bit matrix-vector kernels on CPU: ONNX Runtime's MatMulNBits against torch's
-int4pack (``Int4Linear``) and fbgemm int8 (``Int8Linear``), on the same volume of weights.
+"""4-bit and 8-bit matrix-vector kernels on CPU: llasa's own kernel (``llasa.lm.qkernel``),
+ONNX Runtime's MatMulNBits, torch's int4pack and fbgemm int8 (``Int4Linear``/``Int8Linear`` with
+the llasa kernel off), on the same volume of weights, against a plain streaming read.
 
-48 matrices of [8192, 2048] (the Llasa-1B MLP shape): 400 MB in 4 bits, 805 MB in 8 bits, more
-than a CPU cache holds, so each call streams its weights from memory as LM decoding does. Prints
-ms per pass over all 48 and the effective GB/s of weight bytes, for 1 and 8 rows.
+48 matrices of [8192, 2048] (the Llasa-1B MLP shape): 400 MB of 4-bit codes, 805 MB in 8 bits,
+more than this CPU's share of cache, so each call streams its weights from memory as LM decoding
+does. Prints ms per pass over all 48 and the effective GB/s of weight bytes (codes only, the same
+count for every kernel), for 1 and 8 rows; the first row is the read bandwidth ceiling (2 threads
+XOR-reading 1 GiB, best of 5).
 
-    python bench/quant_kernels.py            # about 1 minute, ~3 GB of memory
+    python bench/quant_kernels.py            # about 2 minutes, ~4 GB of memory
+    python bench/quant_kernels.py --only llasa,torch   # skip ONNX Runtime
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -54,17 +59,47 @@ def _time(fn, reps: int = 10) -> float:
 
 
 def main() -> None:
+    import argparse
+
     import torch
 
     from llasa._common.cpu import cpu_info
+    from llasa.lm import qkernel
     from llasa.lm.quant import Int4Linear, Int8Linear
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="llasa,ort,torch", type=lambda t: t.split(","))
+    a = ap.parse_args()
     torch.set_num_threads(2)
-    print(f"CPU: {cpu_info().summary()}; load average {os.getloadavg()[0]:.1f}\n")
+    print(f"CPU: {cpu_info().summary()}; llasa kernel ISA {qkernel.isa()}; load average "
+          f"{os.getloadavg()[0]:.1f}\n")
     print("| kernel | bits | rows | ms per 48 matrices | GB/s of weights |")
     print("|---|---|---|---|---|")
+    ext = qkernel.kernel()
+    if ext is not None:
+        buf = torch.ones(2**30, dtype=torch.uint8)
+        dt = min(_time(lambda: ext.stream_read(buf), 1) for _ in range(5))
+        print(f"| streaming read (ceiling) | | | {dt * 1e3:.1f} per GiB | "
+              f"{buf.numel() / dt / 1e9:.1f} |", flush=True)
+        del buf
     rng = np.random.default_rng(0)
-    for bits in (4, 8):
+    mods = {}
+    if "llasa" in a.only and ext is not None:
+        mods["llasa"] = ((Int4Linear, 4), (Int8Linear, 8))
+    if "torch" in a.only:
+        mods["torch"] = ((Int4Linear, 4), (Int8Linear, 8))
+    for name, kinds in mods.items():
+        for cls, bits in kinds:
+            with (qkernel.off() if name == "torch" else contextlib.nullcontext()):
+                layers = [cls.from_linear(torch.nn.Linear(K, N, bias=False))
+                          for _ in range(MATS)]
+            for m in (1, 8):
+                x = torch.randn(m, K)
+                dt = _time(lambda: [f(x) for f in layers])
+                print(f"| {name} {cls.__name__} | {bits} | {m} | {dt * 1e3:.1f} | "
+                      f"{MATS * N * K * bits / 8 / dt / 1e9:.1f} |", flush=True)
+            del layers
+    for bits in ((4, 8) if "ort" in a.only else ()):
         s = _ort_session(bits, rng)
         for m in (1, 8):
             x = rng.standard_normal((m, K)).astype(np.float32)
@@ -72,14 +107,6 @@ def main() -> None:
             print(f"| ORT MatMulNBits | {bits} | {m} | {dt * 1e3:.1f} | "
                   f"{MATS * N * K * bits / 8 / dt / 1e9:.1f} |", flush=True)
         del s
-    for cls, bits in ((Int4Linear, 4), (Int8Linear, 8)):
-        mods = [cls.from_linear(torch.nn.Linear(K, N, bias=False)) for _ in range(MATS)]
-        for m in (1, 8):
-            x = torch.randn(m, K)
-            dt = _time(lambda: [f(x) for f in mods])
-            print(f"| torch {cls.__name__} | {bits} | {m} | {dt * 1e3:.1f} | "
-                  f"{MATS * N * K * bits / 8 / dt / 1e9:.1f} |", flush=True)
-        del mods
 
 
 if __name__ == "__main__":

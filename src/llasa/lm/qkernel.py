@@ -16,6 +16,7 @@ to torch's kernels. ``LLASA_QKERNEL=0`` turns it off. The instruction set follow
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -55,6 +56,8 @@ def kernel():
 
         d = cache_dir()
         d.mkdir(parents=True, exist_ok=True)
+        if not (d / "llasa_qlinear.so").exists():
+            log.warning("compiling llasa's 4/8-bit CPU kernel into %s (once, about a minute)", d)
         return load(name="llasa_qlinear", sources=[str(SRC)], build_directory=str(d),
                     extra_cflags=["-O3", "-fopenmp"], extra_ldflags=["-fopenmp"],
                     verbose=False)
@@ -64,9 +67,22 @@ def kernel():
         return None
 
 
+_OFF = [False]
+
+
+@contextlib.contextmanager
+def off():
+    """Layers built inside use torch's kernels (benchmarks compare the two)."""
+    _OFF[0] = True
+    try:
+        yield
+    finally:
+        _OFF[0] = False
+
+
 def usable(in_features: int) -> bool:
     """Whether a layer with ``in_features`` inputs runs on this kernel here."""
-    return in_features % GROUP == 0 and kernel() is not None
+    return not _OFF[0] and in_features % GROUP == 0 and kernel() is not None
 
 
 def pack_int4(q: torch.Tensor, scale_zero: torch.Tensor) -> torch.Tensor:
@@ -109,13 +125,18 @@ def unpack_int8(packed: torch.Tensor, n: int, k: int) -> torch.Tensor:
     return (u[:n].to(torch.int16) - 128).to(torch.int8)
 
 
+@functools.lru_cache(maxsize=1)
+def _vnni() -> bool:  # asked once: cpu_info() costs more than a small matmul
+    return isa() == "avx512_vnni"
+
+
 def _matmul(x: torch.Tensor, packed: torch.Tensor, wscale: torch.Tensor | None, n: int,
             bits: int, smooth: torch.Tensor | None = None) -> torch.Tensor:
     ext = kernel()
     xq, xs, xsum = ext.quantize_act(x.float().contiguous(),
                                     smooth if smooth is not None else _EMPTY)
     return ext.qmatmul(xq, xs, xsum, packed, wscale if wscale is not None else _EMPTY, n, bits,
-                       isa() == "avx512_vnni")
+                       _vnni())
 
 
 _EMPTY = torch.empty(0)
