@@ -124,7 +124,8 @@ class Int8Linear(nn.Module):
         return self.out_features * (self.in_features + 4)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+        kind = "llasa kernel" if self._qk is not None else "fbgemm"
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8, {kind}"
 
 
 class Int4Linear(nn.Module):
@@ -186,8 +187,9 @@ class Int4Linear(nn.Module):
         return self._q.numel() // 2 + self._sz.numel() * 2
 
     def extra_repr(self) -> str:
+        kind = "llasa kernel" if self._qk is not None else "int4pack"
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"int4 g{self.group_size}, {'llasa kernel' if self._qk is not None else 'int4pack'}")
+                f"int4 g{self.group_size}, {kind}")
 
 
 def _bias(lin: nn.Linear):
