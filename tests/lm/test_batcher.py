@@ -128,9 +128,14 @@ def test_static_steps_match_live_prefix(lm):
             cache.prefill(s, torch.tensor(lm.build_prompt(text)))
         pos = torch.tensor([len(lm.build_prompt(t)) for t in TEXTS[:3]])
         ids = torch.tensor([300, 301, 302])
-        static = steps.decode(ids, pos).clone()
         live = cache.decode(ids, pos, int(pos.max()) + 1)
-    torch.testing.assert_close(static, live, rtol=1e-5, atol=1e-5)
+        whole = steps.decode(ids, pos).clone()  # the whole capacity
+        bucket = steps.decode(ids, pos, int(pos.max())).clone()  # a length bucket (256)
+    assert steps.lengths == [256] and steps.length(150) == 256
+    torch.testing.assert_close(whole, live, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(bucket, live, rtol=1e-5, atol=1e-5)
+    big = StaticSteps(RowKVCache(lm.model, 2, 2048))
+    assert big.lengths == [256, 512, 1024, 2048] and big.length(257) == 512
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")

@@ -276,7 +276,7 @@ class ContinuousBatcher:
             ids = self.head.ids[torch.tensor(self._tok[:m], device=dev)]
             pos = torch.tensor(self._pos[:m], device=dev)
             if self._static is not None:
-                self._hidden[:m] = self._static.decode(ids, pos)
+                self._hidden[:m] = self._static.decode(ids, pos, max(self._pos[:m]))
             else:  # attend to the live prefix only
                 self._hidden[:m] = self.cache.decode(ids, pos, max(self._pos[:m]) + 1)
             for s in range(m):
