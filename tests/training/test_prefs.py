@@ -27,11 +27,8 @@ TEXTS = ["Hello there.", "The cat sat on the mat.", "Please call me.", "Green ap
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):  # tests/conftest.py
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

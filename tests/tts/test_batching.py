@@ -3,7 +3,6 @@ models; audio equals the same requests run alone through the pipeline."""
 
 import numpy as np
 import pytest
-import torch
 
 from llasa._common.errors import InputError
 from llasa.codec.streaming import StreamSettings
@@ -15,11 +14,8 @@ TEXTS = ["Hello there, friend.", "A second and longer sentence to speak.", "Thir
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):  # tests/conftest.py
     yield
-    torch.set_num_threads(n)
 
 
 def _drive(b, submits, every=4):
