@@ -31,6 +31,10 @@ def test_info_text_and_json(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["cpu"]["isa"] == info.isa and d["cpu"]["native_bf16"] == info.native_bf16
     assert d["choices"]["quant_int8"] and d["choices"]["quant_int4"]
+    from llasa.lm import qkernel
+
+    assert d["choices"]["quant_kernel"] == {"isa": qkernel.isa(), "status": qkernel.status()}
+    assert f"llasa's kernel ({qkernel.isa()}): {qkernel.status()}" in text
 
 
 def test_info_as_an_avx2_cpu_picks_fp32_and_mkl():

@@ -25,6 +25,7 @@ def collect() -> dict:
     from .. import __version__
     from .._common.cpu import cpu_info, native_dtype
     from .._common.packing import should_pack
+    from ..lm import qkernel
 
     info = cpu_info()
     cuda = torch.cuda.is_available()
@@ -49,6 +50,7 @@ def collect() -> dict:
             "codec_packed_fp32": should_pack("cpu", torch.float32, "long"),
             "quant_int8": "fbgemm" in engines,
             "quant_int4": hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"),
+            "quant_kernel": {"isa": qkernel.isa(), "status": qkernel.status()},
         },
     }
 
@@ -75,4 +77,9 @@ def run(args) -> int:
           f"{'oneDNN-packed weights' if ch['codec_packed_fp32'] else 'MKL (plain weights)'}")
     print(f"  --quant int8 (fbgemm): {yes[ch['quant_int8']]}; --quant int4 (int4pack): "
           f"{yes[ch['quant_int4']]}")
+    qk = ch["quant_kernel"]
+    use = qk["status"] in ("built", "not built yet")
+    print(f"  --quant int8/int4 on llasa's kernel ({qk['isa'] or '-'}): {qk['status']}"
+          + (" (compiled on first use)" if qk["status"] == "not built yet" else "")
+          + ("" if use else "; torch's kernels above are used"))
     return 0

@@ -46,6 +46,15 @@ def isa() -> str | None:
     return "avx2" if {"avx2", "fma"} <= info.flags else None
 
 
+def status() -> str:
+    """For ``llasa info``, without building: "off", "no AVX2", "built" or "not built yet"."""
+    if os.environ.get("LLASA_QKERNEL", "1") == "0":
+        return "off"
+    if isa() is None:
+        return "no AVX2"
+    return "built" if (cache_dir() / "llasa_qlinear.so").exists() else "not built yet"
+
+
 @functools.lru_cache(maxsize=1)
 def kernel():
     """The compiled extension module, or ``None`` (disabled, no AVX2, or the build failed)."""
