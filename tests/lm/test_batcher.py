@@ -216,3 +216,16 @@ def test_device_sampling_batcher_reproducible_and_greedy_equal(lm):
     reqs = _run(b, prompts, [GREEDY] * 3)
     for r, a in zip(reqs, _alone(lm, prompts, [GREEDY] * 3)):
         np.testing.assert_array_equal(r.codes(), a[0].codes)
+
+
+@pytest.mark.parametrize("mode", ["optimize", "int8", "int4"])
+def test_packed_and_quantized_layers_equal_generate(mode):
+    from llasa.lm import tiny_lm
+
+    lm = tiny_lm(codebook_size=256, seed=0)  # its own copy: the layers are replaced
+    lm.optimize() if mode == "optimize" else lm.quantize(mode)
+    prompts = [lm.build_prompt(t) for t in TEXTS[:2]]
+    b = ContinuousBatcher(lm, max_rows=2, capacity=256)
+    reqs = _run(b, prompts, [GREEDY] * 2, every=3)
+    for r, a in zip(reqs, _alone(lm, prompts, [GREEDY] * 2)):
+        np.testing.assert_array_equal(r.codes(), a[0].codes)
