@@ -229,3 +229,14 @@ def test_packed_and_quantized_layers_equal_generate(mode):
     reqs = _run(b, prompts, [GREEDY] * 2, every=3)
     for r, a in zip(reqs, _alone(lm, prompts, [GREEDY] * 2)):
         np.testing.assert_array_equal(r.codes(), a[0].codes)
+
+
+def test_prefill_budget_spreads_a_burst_over_steps(lm):
+    b = ContinuousBatcher(lm, max_rows=4, capacity=256, prefill_tokens=10)
+    for t in TEXTS[:3]:  # every prompt is longer than 10 tokens: one newcomer per step
+        b.submit(BatchRequest(lm.build_prompt(t), GREEDY))
+    live = []
+    for _ in range(3):
+        b.step()
+        live.append(b.live_rows)
+    assert live == [1, 2, 3] and b.waiting == 0
