@@ -106,18 +106,24 @@ def batch1(lm, n: int, device: str) -> list[dict]:
     graphs = "static cache, CUDA graphs" if cb._static is not None else "row cache"
     for name, fn in [("HF generate", hf), ("llasa generate (eager)", ours),
                      (f"llasa continuous batcher ({graphs})", cont)]:
-        fn(8)  # warm-up: kernels, allocator, graph capture
-        sync(device)
-        t = time.perf_counter()
-        k = fn(n)
-        sync(device)
+        try:
+            fn(8)  # warm-up: kernels, allocator, graph capture
+            sync(device)
+            t = time.perf_counter()
+            k = fn(n)
+            sync(device)
+        except Exception as e:  # noqa: BLE001 - keep the other methods' figures
+            rows.append({"method": name, "tokens": 0, "wall_s": None, "tok_s": None,
+                         "error": repr(e)})
+            print(f"  {name} failed: {e!r}", file=sys.stderr, flush=True)
+            continue
         wall = time.perf_counter() - t
         rows.append({"method": name, "tokens": int(k), "wall_s": round(wall, 3),
                      "tok_s": round(k / wall, 1)})
         print(f"  {name}: {k / wall:.1f} tok/s", file=sys.stderr, flush=True)
     hf_tps = rows[0]["tok_s"]
     for r in rows:
-        r["vs_hf"] = round(r["tok_s"] / hf_tps, 2)
+        r["vs_hf"] = round(r["tok_s"] / hf_tps, 2) if r["tok_s"] and hf_tps else None
     return rows
 
 
@@ -176,10 +182,13 @@ def serve_levels(lm, codec, cfg: dict, tmp: Path, levels: str, first_chunk: int 
     rows = []
     try:
         for n in [int(x) for x in levels.split(",") if x]:
-            out = tmp / f"level{n}.json"
-            subprocess.run([sys.executable, str(HERE / "_streams.py"), url, "--levels", str(n),
-                            "--seconds", str(cfg["seconds"]), "--tokens", str(cfg["tokens"]),
-                            "--out", str(out)], check=True)
+            out = tmp / f"level{n}-{first_chunk}.json"
+            proc = subprocess.run([sys.executable, str(HERE / "_streams.py"), url, "--levels",
+                                   str(n), "--seconds", str(cfg["seconds"]), "--tokens",
+                                   str(cfg["tokens"]), "--out", str(out)])
+            if proc.returncode:
+                rows.append({"streams": n, "error": f"client exited {proc.returncode}"})
+                continue
             row = json.loads(out.read_text())[0]
             row["first_chunk"] = first_chunk or "standard (75)"
             row.update(mem_gib())
@@ -205,6 +214,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny models on CPU (CI check)")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--graphs", choices=["on", "off"], default="on",
+                    help="CUDA graphs in the batcher (off: LLASA_CUDA_GRAPHS=0, eager steps)")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch CPU threads (0: torch's default; --smoke: 1)")
     for k, v in FULL.items():
@@ -214,6 +225,7 @@ def main(argv=None):
     cfg.update({k: getattr(a, k) for k in FULL if getattr(a, k) is not None})
     if cfg["device"] == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run on the GPU machine, or use --smoke")
+    os.environ["LLASA_CUDA_GRAPHS"] = "1" if a.graphs == "on" else "0"
     if a.threads or a.smoke:  # tiny models on a shared CPU: one thread is fastest
         torch.set_num_threads(a.threads or 1)
     out = Path(a.out)
@@ -226,43 +238,70 @@ def main(argv=None):
            "cuda": torch.version.cuda, "load_avg_start": round(os.getloadavg()[0], 1)}
     print(f"{env}\n{cfg}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    res = {"env": env, "config": cfg}
+    res: dict = {"env": env, "config": {**cfg, "graphs": a.graphs}}
+
+    def phase(name, fn, *args):
+        """Run one phase; a failure is recorded and the run goes on. Results are written after
+        every phase, so a run cut short by its time limit still leaves what it measured."""
+        print(f"{name}…", file=sys.stderr, flush=True)
+        try:
+            res[name] = fn(*args)
+        except Exception as e:  # noqa: BLE001 - one GPU session: keep the other phases
+            import traceback
+
+            res[name] = {"error": repr(e), "traceback": traceback.format_exc()[-3000:]}
+            print(f"{name} failed: {e!r}", file=sys.stderr, flush=True)
+        res["elapsed_s"] = round(time.perf_counter() - t0, 1)
+        write(out, res)
+
     lm = build_lm(cfg["preset"], cfg["dtype"], cfg["device"])
     codec = build_codec(a.smoke, cfg["device"])
     res["build_s"] = round(time.perf_counter() - t0, 1)
-    print("batch 1…", file=sys.stderr, flush=True)
-    res["batch1"] = batch1(lm, cfg["new_tokens"], cfg["device"])
+    phase("batch1", batch1, lm, cfg["new_tokens"], cfg["device"])
     res["batch1_memory"] = mem_gib()
-    print("codec…", file=sys.stderr, flush=True)
-    res["codec"] = codec_bench(codec, [int(x) for x in cfg["codec_batches"].split(",")],
-                               cfg["device"])
-    print("server…", file=sys.stderr, flush=True)
+    phase("codec", codec_bench, codec, [int(x) for x in cfg["codec_batches"].split(",")],
+          cfg["device"])
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as tmp:
-        res["serve"] = serve_levels(lm, codec, cfg, Path(tmp), cfg["levels"])
+        phase("serve", serve_levels, lm, codec, cfg, Path(tmp), cfg["levels"])
         if cfg["fast_levels"] and cfg["first_chunk"]:  # streams' first window shortened
-            print("server, short first window…", file=sys.stderr, flush=True)
-            res["serve"] += serve_levels(lm, codec, cfg, Path(tmp), cfg["fast_levels"],
-                                         cfg["first_chunk"])
+            phase("serve_first_chunk", serve_levels, lm, codec, cfg, Path(tmp),
+                  cfg["fast_levels"], cfg["first_chunk"])
     res["total_s"] = round(time.perf_counter() - t0, 1)
+    print(write(out, res))
+
+
+def write(out: Path, res: dict) -> str:
+    """gpu.json and gpu.md from what is measured so far; returns the markdown."""
     (out / "gpu.json").write_text(json.dumps(res, indent=1))
+    cfg, env = res["config"], res["env"]
+
+    def part(name, cols):
+        r = res.get(name)
+        if r is None:
+            return "not run\n"
+        if isinstance(r, dict):
+            return f"failed: `{r['error']}` (traceback in gpu.json)\n"
+        return table(r, cols)
+
     md = (f"# bench/gpu.py\n\n{env}\n\nLLM preset {cfg['preset']} {cfg['dtype']} on "
-          f"{cfg['device']}; build {res['build_s']} s; total {res['total_s']} s\n\n"
+          f"{cfg['device']}; build {res.get('build_s')} s; elapsed {res.get('elapsed_s')} s\n\n"
           f"## Batch 1, {cfg['new_tokens']} new tokens\n\n"
-          + table(res["batch1"], ["method", "tokens", "wall_s", "tok_s", "vs_hf"])
-          + f"\nmemory: {res['batch1_memory']}\n\n## Codec, streaming windows of 175 codes\n\n"
-          + table(res["codec"], ["windows", "ms_per_call", "window_codes_per_s",
-                                 "audio_s_per_s"])
+          + part("batch1", ["method", "tokens", "wall_s", "tok_s", "vs_hf"])
+          + f"\nmemory: {res.get('batch1_memory')}\n\n## Codec, streaming windows of 175 codes"
+            "\n\n"
+          + part("codec", ["windows", "ms_per_call", "window_codes_per_s", "audio_s_per_s"])
           + f"\n## Server, {cfg['tokens']} tokens per streaming request, {cfg['seconds']} s "
-            "per level\n\n"
-          + table(res["serve"], ["streams", "first_chunk", "ok", "errors", "agg_tok_s",
-                                 "per_stream_tok_s",
-                                 "realtime_streams", "first_audio_p50_ms",
-                                 "first_audio_p99_ms", "peak_allocated_gib",
-                                 "device_used_gib", "load_avg"]))
+            "per level\n\n")
+    cols = ["streams", "first_chunk", "ok", "errors", "agg_tok_s", "per_stream_tok_s",
+            "realtime_streams", "first_audio_p50_ms", "first_audio_p99_ms",
+            "peak_allocated_gib", "device_used_gib", "load_avg"]
+    md += part("serve", cols)
+    if "serve_first_chunk" in res:
+        md += "\nShort first window:\n\n" + part("serve_first_chunk", cols)
     (out / "gpu.md").write_text(md)
-    print(md)
+    return md
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import itertools
 import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import fields
@@ -117,9 +118,9 @@ class ContinuousBatcher:
             arrivals does not stall the running rows for many prefills at once.
         sampling: "host" (per-request generators, equal to ``generate``) or "device";
             default: "device" on CUDA, else "host".
-        static: decode with static shapes (:class:`~llasa.lm.graphs.StaticSteps`: batch
-            buckets, whole-capacity attention), captured as CUDA graphs on CUDA; default: on
-            CUDA only. On CPU the live prefix is cheaper.
+        static: decode with static shapes (:class:`~llasa.lm.graphs.StaticSteps`: row and
+            length buckets), captured as CUDA graphs on CUDA; default: on CUDA unless the
+            environment says ``LLASA_CUDA_GRAPHS=0``. On CPU the live prefix is cheaper.
     """
 
     def __init__(self, lm, max_rows: int = 16, capacity: int | None = None,
@@ -146,7 +147,9 @@ class ContinuousBatcher:
         self._shared_gen = make_generator(None, dev)
         self._sampler = None
         self._static = None
-        if cuda if static is None else static:
+        if static is None:
+            static = cuda and os.environ.get("LLASA_CUDA_GRAPHS", "1") != "0"
+        if static:
             from .graphs import StaticSteps
 
             self._static = StaticSteps(self.cache)
