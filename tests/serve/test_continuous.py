@@ -110,3 +110,15 @@ def test_first_chunk_setting_streams_early(thread_server):
         pcm, done = asyncio.run(main())
     # standard windows would hold all 40 codes back for one final window (75 > 40)
     assert done["info"]["audio_chunks"] >= 2 and len(pcm) == 320 * 40
+
+
+def test_long_text_runs_whole_between_steps(thread_server):
+    long_text = "This sentence is part of a long text. " * 12  # several text chunks
+    with thread_server(max_batch=2, scheduler="continuous") as srv:
+        r = httpx.post(srv.url + "/v1/audio/speech", timeout=120,
+                       json={"model": "llasa", "input": long_text, "max_new_tokens": 20,
+                             "response_format": "pcm"})
+        w = httpx.get(srv.url + "/health").json()["worker"]
+    info = json.loads(r.headers["X-Llasa-Info"])
+    assert r.status_code == 200 and info["chunks"] >= 2 and "continuous" not in info
+    assert w["completed"] == 1 and w["continuous"] == 0

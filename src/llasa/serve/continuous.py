@@ -118,6 +118,8 @@ class ContinuousWorker(ModelWorker):
             self.stats["running"] -= 1
 
     def _submit(self, job: Job) -> None:
+        from ..tts.batching import NotBatchable  # torch: only once a torch engine is in use
+
         p: SpeechJob = job.payload
         eng = self.engine
         try:
@@ -129,10 +131,10 @@ class ContinuousWorker(ModelWorker):
             self._batcher.submit(p.text, voice, stream=job.stream,
                                  on_audio=job.emit if job.stream else None,
                                  should_stop=job.cancelled, tag=job, **kw)
+        except NotBatchable:  # several text chunks: the pipeline's own path
+            self._run_whole(job)
+            return
         except InputError as e:
-            if "long text" in str(e):  # several text chunks: the pipeline's own path
-                self._run_whole(job)
-                return
             self.stats["failed"] += 1
             job._resolve(error=e)
             return

@@ -35,6 +35,10 @@ from .text import check_text, chunk_text
 from .types import SynthesisResult
 
 
+class NotBatchable(InputError):
+    """A request this batcher does not run (long text); run it through the pipeline."""
+
+
 class SpeechTask:
     """One request in a :class:`SpeechBatcher`; ``result`` is set when ``done``."""
 
@@ -107,8 +111,8 @@ class SpeechBatcher:
         tts = self.tts
         clean = check_text(text, tts.limits)
         if len(chunk_text(clean, tts.limits.chunk_chars)) > 1:
-            raise InputError("long text (several chunks) is not continuously batched; use "
-                             "Llasa.synthesize / Llasa.stream")
+            raise NotBatchable("long text (several chunks) is not continuously batched; use "
+                               "Llasa.synthesize / Llasa.stream")
         if stream and (num_rows != 1 or duration is not None):
             raise InputError("a streaming request has one row and no duration")
         s = tts.make_settings(settings, **sampling)
