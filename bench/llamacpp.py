@@ -214,13 +214,15 @@ def quantize(src, dst, qtype: str, cache_dir=None, threads: int = 2) -> int:
 
 
 def bench(path, threads: int = 2, n: int = 64, reps: int = 3, cache_dir=None) -> float:
-    """Decode tok/s from ``llama-bench -p 0 -n N -t threads -o json`` (mean of ``reps``)."""
+    """Decode tok/s from ``llama-bench -p 0 -n N -t threads -o json``: the best of ``reps``
+    (as llasa's rows in bench/cpu.py; on a shared machine the least disturbed run)."""
     exe = ensure_llamacpp(cache_dir)["bench"]
     out = subprocess.run([str(exe), "-m", str(path), "-p", "0", "-n", str(n), "-t",
                           str(threads), "-r", str(reps), "-o", "json"], check=True,
                          capture_output=True, text=True).stdout
     rows = json.loads(out)
-    return float(next(r for r in rows if r.get("n_gen") == n)["avg_ts"])
+    row = next(r for r in rows if r.get("n_gen") == n)
+    return float(max(row.get("samples_ts") or [row["avg_ts"]]))
 
 
 def cpu_info() -> str:
