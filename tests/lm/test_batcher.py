@@ -111,8 +111,9 @@ def test_bad_requests(lm):
     b = ContinuousBatcher(lm, max_rows=2, capacity=64)
     with pytest.raises(InputError, match="rows"):
         b.submit(BatchRequest(lm.build_prompt("x"), GREEDY, num_rows=3))
-    with pytest.raises(InputError, match="guidance"):
-        BatchRequest([1, 2], GenerationSettings(cfg_scale=2.0))
+    with pytest.raises(InputError, match="guidance"):  # 2 rows + 2 twins > 2 slots
+        b.submit(BatchRequest(lm.build_prompt("x"), GenerationSettings(cfg_scale=2.0),
+                              num_rows=2))
     with pytest.raises(InputError):
         b.submit(BatchRequest(lm.build_prompt("x" * 80), GREEDY))  # does not fit 64 positions
     with pytest.raises(InputError, match="sampling"):
@@ -240,3 +241,18 @@ def test_prefill_budget_spreads_a_burst_over_steps(lm):
         b.step()
         live.append(b.live_rows)
     assert live == [1, 2, 3] and b.waiting == 0
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_guidance_twins_equal_generate(lm, sampled):
+    prompts = [lm.build_prompt(t) for t in TEXTS[:3]]
+    cfg = (GenerationSettings(seed=3, top_p=0.9, max_new_tokens=30, cfg_scale=2.5) if sampled
+           else GenerationSettings(do_sample=False, max_new_tokens=30, cfg_scale=2.5,
+                                   repetition_penalty=1.3))
+    sets = [cfg, GREEDY, cfg]  # guided and plain requests in one batch
+    b = ContinuousBatcher(lm, max_rows=7, capacity=256)
+    reqs = _run(b, prompts, sets, rows={2: 2}, every=3)
+    assert b.idle and b.live_rows == 0
+    for r, a in zip(reqs, _alone(lm, prompts, sets, rows={2: 2})):
+        for j, g in enumerate(a):
+            np.testing.assert_array_equal(r.codes(j), g.codes)

@@ -122,3 +122,15 @@ def test_long_text_runs_whole_between_steps(thread_server):
     info = json.loads(r.headers["X-Llasa-Info"])
     assert r.status_code == 200 and info["chunks"] >= 2 and "continuous" not in info
     assert w["completed"] == 1 and w["continuous"] == 0
+
+
+def test_guided_request_joins_and_equals_alone(thread_server, tiny_tts):
+    body = {"model": "llasa", "input": TEXTS[1], "max_new_tokens": 40, "cfg_scale": 2.0,
+            "response_format": "pcm", **GREEDY}
+    with thread_server(max_batch=3, scheduler="continuous") as srv:
+        r = httpx.post(srv.url + "/v1/audio/speech", json=body, timeout=120)
+    info = json.loads(r.headers["X-Llasa-Info"])
+    assert r.status_code == 200 and info["continuous"] and info["batch_size"] == 2  # + twin
+    ref = tiny_tts.synthesize(TEXTS[1], max_new_tokens=40, cfg_scale=2.0, **GREEDY)
+    got = np.frombuffer(r.content, "<i2").astype(int)
+    assert np.abs(got - np.frombuffer(pcm16(ref.audio), "<i2")).max() <= 1

@@ -19,8 +19,10 @@ requests with equal settings share one call. ``sampling="device"`` uses the batc
 sampler (:mod:`llasa.lm.device_sampling`, the CUDA default): one call for all rows, seeds
 reproducible whatever else is in the batch, but a different random stream from ``generate``.
 
-Not supported here (callers run them through :class:`~llasa.lm.decoding.DecodeState`):
-classifier-free guidance (twin rows) and beam search (row forks mid-generation).
+Classifier-free guidance (``cfg_scale != 1``) gives each row a twin slot that decodes the
+:func:`~llasa.lm.prompt.unconditional_prompt` and is fed the row's tokens, as in
+:class:`~llasa.lm.decoding.DecodeState` (in ``_owner`` a twin of row ``j`` is ``-j - 1``).
+Not supported here: beam search (row forks mid-generation; it uses ``DecodeState``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from .._common.seed import make_generator
 from .decoding import _cap
 from .device_sampling import history_tensor
 from .rowcache import RowKVCache
-from .sampling import GenerationSettings, choose
+from .prompt import unconditional_prompt
+from .sampling import GenerationSettings, choose, guide
 
 _ids = itertools.count()
 
@@ -65,11 +68,10 @@ class BatchRequest:
                  should_stop: Callable[[], bool] | None = None):
         if num_rows < 1:
             raise InputError(f"num_rows must be >= 1, got {num_rows}")
-        if settings.cfg_scale != 1.0:
-            raise InputError("continuous batching does not run classifier-free guidance "
-                             "(cfg_scale != 1); use LlasaLM.generate")
         self.id = next(_ids)
         self.prompt, self.settings = list(prompt), settings
+        self.cfg = settings.cfg_scale != 1.0  # each row has an unconditional twin row
+        self._uncond: list[int] = []
         self.num_rows, self.should_stop = int(num_rows), should_stop
         self.tokens: list[list[int]] = [[] for _ in range(num_rows)]  # indices into v
         self.ended = [False] * num_rows
@@ -160,9 +162,9 @@ class ContinuousBatcher:
     # ---------------------------------------------------------------------------- queue
     def submit(self, req: BatchRequest) -> BatchRequest:
         """Queue ``req``; it joins at the next step with enough free slots (thread-safe)."""
-        if req.num_rows > self.max_rows:
-            raise InputError(f"request needs {req.num_rows} rows; this batcher has "
-                             f"{self.max_rows}")
+        if req.num_rows * (2 if req.cfg else 1) > self.max_rows:
+            raise InputError(f"request needs {req.num_rows * (2 if req.cfg else 1)} rows "
+                             f"(guidance doubles them); this batcher has {self.max_rows}")
         vocab = self.lm.vocab
         vocab.check_prompt(req.prompt)
         req.cap = min(_cap(self.lm, req.prompt, req.settings), self.capacity - len(req.prompt))
@@ -175,6 +177,8 @@ class ContinuousBatcher:
         w = req.settings.repetition_window
         req._hist = [list(spoken[-w:] if w else spoken) for _ in range(req.num_rows)]
         req._generator = make_generator(req.settings.seed, self.lm.device)
+        if req.cfg:
+            req._uncond = unconditional_prompt(req.prompt, vocab)
         with self._lock:
             self._pending.append(req)
         return req
@@ -235,40 +239,54 @@ class ContinuousBatcher:
                 if not self._pending:
                     return
                 req = self._pending[0]
-                if req.num_rows > self.max_rows - len(self._owner):
+                need = req.num_rows * (2 if req.cfg else 1)
+                if need > self.max_rows - len(self._owner):
                     return  # FIFO: a big request is not overtaken by small ones
                 if admitted and len(req.prompt) > budget:
                     return
                 self._pending.popleft()
             budget -= len(req.prompt)
             admitted += 1
-            slot = len(self._owner)
-            dev = self.lm.device
-            h = self.cache.prefill(slot, torch.tensor(req.prompt, device=dev))
-            for j in range(req.num_rows):
-                self.cache.copy_row(slot, slot + j)
-                self._hidden[slot + j] = h
-                self._pos[slot + j] = len(req.prompt)
-                self._owner.append((req, j))
+            parts = [(req.prompt, range(req.num_rows))]
+            if req.cfg:  # the twins: row j's is -j - 1
+                parts.append((req._uncond, range(-1, -req.num_rows - 1, -1)))
+            for prompt, rows in parts:
+                slot = len(self._owner)
+                h = self.cache.prefill(slot, torch.tensor(prompt, device=self.lm.device))
+                for k, j in enumerate(rows):
+                    self.cache.copy_row(slot, slot + k)
+                    self._hidden[slot + k] = h
+                    self._pos[slot + k] = len(prompt)
+                    self._owner.append((req, j))
             req.joined_at = self.steps
 
     def _sample_and_feed(self, finished: list) -> None:
         n = self.last_rows = len(self._owner)
         logits = self.head.logits(self._hidden[:n])  # [n, v]
-        first = torch.tensor([not r.tokens[j] for r, j in self._owner], device=logits.device)
+        rows = [s for s, (_, j) in enumerate(self._owner) if j >= 0]  # twins only guide
+        twin = {(r.id, -j - 1): s for s, (r, j) in enumerate(self._owner) if j < 0}
+        if twin:
+            logits = self._guide(logits, rows, twin)
+        idx = torch.tensor(rows, device=logits.device)
+        logits = logits[idx]  # [rows, v]
+        first = torch.tensor([not self._owner[s][0].tokens[self._owner[s][1]] for s in rows],
+                             device=logits.device)
         logits[:, self.head.end_index].masked_fill_(first, -math.inf)  # never END at step 0
-        picks = self._choose(logits).tolist()
+        picks = self._choose(logits, rows).tolist()
         retire, touched = [], {}
-        for s, ((req, j), tok) in enumerate(zip(self._owner, picks)):
+        for s, tok in zip(rows, picks):
+            req, j = self._owner[s]
+            if req.cfg:  # the twin is fed the row's token
+                self._tok[twin[(req.id, j)]] = tok
             req.tokens[j].append(tok)
             req._hist[j].append(tok)
             self._tok[s] = tok
             ended = tok == self.head.end_index
             if ended or len(req.tokens[j]) >= req.cap:
                 req.ended[j], req.row_done[j] = ended, True
-                retire.append(s)
+                retire += [s, twin[(req.id, j)]] if req.cfg else [s]
                 touched[req.id] = req
-        self.tokens_generated += n
+        self.tokens_generated += len(rows)
         self._retire(retire)  # rows that end now are not fed: pack the others first
         for req in touched.values():
             if all(req.row_done):
@@ -285,32 +303,48 @@ class ContinuousBatcher:
             for s in range(m):
                 self._pos[s] += 1
 
-    def _choose(self, logits: torch.Tensor) -> torch.Tensor:
+    def _guide(self, logits: torch.Tensor, rows: list[int], twin: dict) -> torch.Tensor:
+        """Guided logits for the rows of guided requests (their twins' rows are unused)."""
+        logits = logits.clone()
+        by_scale: dict = {}
+        for s in rows:
+            req, j = self._owner[s]
+            if req.cfg:
+                by_scale.setdefault(req.settings.cfg_scale, []).append((s, twin[(req.id, j)]))
+        for scale, pairs in by_scale.items():
+            c = torch.tensor([a for a, _ in pairs], device=logits.device)
+            u = torch.tensor([b for _, b in pairs], device=logits.device)
+            logits[c] = guide(logits[c], logits[u], scale)
+        return logits
+
+    def _choose(self, logits: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """One pick per entry of ``rows`` (slots) from their logits [len(rows), v]."""
         if self.sampling == "device":
             from .device_sampling import RowSampler
 
             if self._sampler is None:
                 self._sampler = RowSampler(self.head)
-            return self._sampler.choose(logits, [r for r, _ in self._owner],
-                                        [j for _, j in self._owner])
+            return self._sampler.choose(logits, [self._owner[s][0] for s in rows],
+                                        [self._owner[s][1] for s in rows])
         picks = torch.empty(logits.shape[0], dtype=torch.long, device=logits.device)
         groups: dict = {}
-        for s, (req, j) in enumerate(self._owner):
+        for i, s in enumerate(rows):  # i: index into logits
+            req, j = self._owner[s]
             # greedy rows never touch a generator, unseeded ones may share one
             shared = req.settings.seed is None or not req.settings.do_sample
             key = ("shared", _share_key(req.settings)) if shared else ("own", req.id)
-            groups.setdefault(key, []).append(s)
-        for key, slots in groups.items():
-            req = self._owner[slots[0]][0]
+            groups.setdefault(key, []).append(i)
+        for key, ids in groups.items():
+            req = self._owner[rows[ids[0]]][0]
             s_ = req.settings
             # rows of one request in row order: the generator sees what generate() feeds it
-            slots.sort(key=lambda s: (self._owner[s][0].id, self._owner[s][1]))
+            ids.sort(key=lambda i: (self._owner[rows[i]][0].id, self._owner[rows[i]][1]))
             ht = None
             if s_.repetition_penalty != 1.0:  # the history only matters to the penalty
-                ht = history_tensor([self._owner[s][0]._hist[self._owner[s][1]]
-                                     for s in slots], s_.repetition_window)
+                ht = history_tensor([self._owner[rows[i]][0]._hist[self._owner[rows[i]][1]]
+                                     for i in ids], s_.repetition_window)
             gen = self._shared_gen if key[0] == "shared" else req._generator
-            idx = torch.tensor(slots, device=logits.device)
+            idx = torch.tensor(ids, device=logits.device)
             picks[idx] = choose(logits[idx], s_, None if ht is None else ht.to(logits.device),
                                 gen)
         return picks

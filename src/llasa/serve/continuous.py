@@ -8,8 +8,8 @@ for all of them, streams the audio that became ready (windows of all streams dec
 and answers the jobs that finished. A client that leaves, or times out, frees its row at the
 next step; the others go on.
 
-Jobs the batcher cannot run (search, long text, classifier-free guidance, engines without a
-torch LM) run whole on the same thread between two steps, exactly as ``ModelWorker`` runs them.
+Jobs the batcher cannot run (search, long text, engines without a torch LM) run whole on the
+same thread between two steps, exactly as ``ModelWorker`` runs them.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class ContinuousWorker(ModelWorker):
         p = job.payload
         if not isinstance(p, SpeechJob) or p.search is not None:
             return False
-        return float(p.sampling.get("cfg_scale", 1.0)) == 1.0 and self.batcher() is not None
+        return self.batcher() is not None
 
     # -- worker thread ------------------------------------------------------------------------
     def _take_ready(self, block: bool) -> list[Job] | None:

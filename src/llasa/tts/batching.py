@@ -14,9 +14,9 @@ requests at once:
   after their contexts (:meth:`Llasa.decode`); ``duration`` requests are padded to length.
 
 With greedy (or seeded, host-sampled) settings the codes equal those of running each request
-alone through the pipeline, and the audio equals it to float rounding. Text that needs
-long-text chunking, classifier-free guidance and search are not batched here: callers run them
-through the pipeline (the server runs them between steps).
+alone through the pipeline, and the audio equals it to float rounding (guided requests too).
+Text that needs long-text chunking and search are not batched here: callers run them through
+the pipeline (the server runs them between steps).
 """
 
 from __future__ import annotations
