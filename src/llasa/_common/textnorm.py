@@ -25,8 +25,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from num2words import num2words
-
 from .errors import InputError
 
 _DIGITS = "zero one two three four five six seven eight nine".split()
@@ -81,20 +79,26 @@ _SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " t
 _DENOMINATORS = {2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100}  # read "a b-ths" below
 
 
+def _n2w(n: int, **kw) -> str:
+    from num2words import num2words  # here: its 30 ms of imports only for text with numbers
+
+    return num2words(n, **kw)
+
+
 def cardinal(n: int) -> str:
     """``121`` → "one hundred twenty-one" (no "and", no commas); 10^15 and more digit by digit."""
     if n < 0:
         return "minus " + cardinal(-n)
     if n >= 10**15:
         return digits(str(n))
-    return num2words(n).replace(" and ", " ").replace(",", "")
+    return _n2w(n).replace(" and ", " ").replace(",", "")
 
 
 def ordinal(n: int) -> str:
     """``21`` → "twenty-first"."""
     if n >= 10**15:
         return digits(str(n)) + "th"
-    return num2words(n, to="ordinal").replace(" and ", " ").replace(",", "")
+    return _n2w(n, to="ordinal").replace(" and ", " ").replace(",", "")
 
 
 def year(n: int) -> str:
@@ -102,7 +106,7 @@ def year(n: int) -> str:
     oh-five", 2005 "two thousand five", 2021 "twenty twenty-one"."""
     if n < 1000 or 2000 <= n < 2010 or n % 1000 == 0:
         return cardinal(n)
-    return num2words(n, to="year").replace(" and ", " ")
+    return _n2w(n, to="year").replace(" and ", " ")
 
 
 def digits(s: str) -> str:
