@@ -84,7 +84,7 @@ def curves(path: str | Path) -> dict:
         wer = np.array([c["wer"] for c in r["cands"]])
         sim = np.array([c["sim"] for c in r["cands"]])
         d = {}
-        for n in NS:
+        for n in (n for n in NS if n <= len(wer)):
             blocks = [range(b * n, (b + 1) * n) for b in range(len(wer) // n)]
             picks = [b[_pick(wer[list(b)], sim[list(b)])] for b in blocks]
             d[f"wer@{n}"] = float(np.mean(wer[picks]))
@@ -114,12 +114,14 @@ def report(a) -> None:
         table[name] = m
         j2 = " / ".join(f"{100 * m[k][0]:.1f}" for k in ("wer2@1", "wer2@4", "wer2@16")
                         if k in m)
-        print(f"| {name} | " + " | ".join(f"{100 * m[f'wer@{n}'][0]:.1f} ± {100 * m[f'wer@{n}'][1]:.1f}"
-                                         for n in NS) + " | " +
-              " | ".join(f"{m[f'sim@{n}'][0]:.3f}" for n in NS) + f" | {j2} | "
-              f"{m['lm_tokens'][0]:.0f} |")
-    if len(names) == 2:
-        b, t = (runs[n] for n in names)
+        print(f"| {name} | " + " | ".join(
+            f"{100 * m[f'wer@{n}'][0]:.1f} ± {100 * m[f'wer@{n}'][1]:.1f}" if f"wer@{n}" in m
+            else "–" for n in NS) + " | " + " | ".join(
+            f"{m[f'sim@{n}'][0]:.3f}" if f"sim@{n}" in m else "–" for n in NS)
+            + f" | {j2} | {m['lm_tokens'][0]:.0f} |")
+    for name in names[1:]:  # each later run against the first
+        b, t = runs[names[0]], runs[name]
+        print(f"{name} - {names[0]}:")
         for label, kb, kt in (("WER after@1 - before@1", "wer@1", "wer@1"),
                               ("WER after@1 - before@4 (goal <= 0)", "wer@4", "wer@1"),
                               ("WER after@4 - before@16 (stretch < 0)", "wer@16", "wer@4"),
@@ -151,10 +153,11 @@ def _plot(table: dict, path: str) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name, m in table.items():
+        ns = [n for n in NS if f"wer@{n}" in m]
         for ax, key in zip(axes, ("wer", "sim")):
-            y = np.array([m[f"{key}@{n}"][0] for n in NS]) * (100 if key == "wer" else 1)
-            e = np.array([m[f"{key}@{n}"][1] for n in NS]) * (100 if key == "wer" else 1)
-            ax.errorbar(NS, y, yerr=e, marker="o", capsize=3, label=name)
+            y = np.array([m[f"{key}@{n}"][0] for n in ns]) * (100 if key == "wer" else 1)
+            e = np.array([m[f"{key}@{n}"][1] for n in ns]) * (100 if key == "wer" else 1)
+            ax.errorbar(ns, y, yerr=e, marker="o", capsize=3, label=name)
     for ax, lab in zip(axes, ("WER % (Whisper tiny.en) ↓", "SIM-o (resemblyzer) ↑")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(NS, [str(n) for n in NS])
