@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before any ONNX Runtime session, ours or a library's
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before any ORT session, ours or not
 os.environ.setdefault("LLASA_QUIET", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
