@@ -125,7 +125,7 @@ class ContinuousWorker(ModelWorker):
         try:
             kw = eng._kwargs(p)
             if job.stream and "duration" in kw:  # streams have no duration: cap tokens
-                rate = getattr(eng, "frame_rate", 50)
+                rate = eng.frame_rate
                 kw["max_new_tokens"] = max(1, round(rate * kw.pop("duration")))
             voice = eng.voice(p.voice)
             self._batcher.submit(p.text, voice, stream=job.stream,
