@@ -37,7 +37,10 @@ def test_hub_errors_fit_on_one_line(monkeypatch):
     from llasa._common.errors import ModelLoadError
     from llasa._common.hub import resolve
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    # huggingface_hub reads HF_HUB_OFFLINE at import: set its switch so no request can leave
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError) as e:
         resolve("llasa-tests/no-such-repo")
     assert "\n" not in str(e.value) and "no-such-repo" in str(e.value)

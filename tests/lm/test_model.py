@@ -29,13 +29,17 @@ def test_load_bf16(tmp_path, lm):
     assert g.num_tokens >= 1 and g.codes.dtype.kind == "i"
 
 
-def test_missing_or_foreign_models_are_clear_errors(tmp_path):
+def test_missing_or_foreign_models_are_clear_errors(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    # huggingface_hub reads HF_HUB_OFFLINE at import: set its switch so no request can leave
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError, match="does not exist"):
         LlasaLM.from_pretrained(tmp_path / "nope")
     with pytest.raises(ModelLoadError, match="config.json"):
         LlasaLM.from_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match="hub"):  # offline: a hub id cannot be fetched
-        LlasaLM.from_pretrained("HKUSTAudio/Llasa-does-not-exist")
+        LlasaLM.from_pretrained("llasa-tests/no-such-repo")
 
 
 def test_tiny_factory_is_seeded_and_configurable():
