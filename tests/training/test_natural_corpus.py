@@ -204,3 +204,17 @@ def test_eval_lists_from_a_natural_corpus(tmp_path):
         one = tmp_path / "train.jsonl"
         one.write_text(json.dumps({**rows[0], "split": "train"}) + "\n")
         natural_eval_lists(one, tmp_path / "x")
+
+
+def test_voices_restrict_an_engines_training_voices():
+    """--voices: only the named voices of an engine train (the ones a codec heard); the
+    held-out voice still speaks eval_voice alone."""
+    cfg = NaturalConfig(engine_shares={"espeak": 1}, num_utterances=60, eval_voice_share=0.2,
+                        voices=("espeak:en-us+m1", "espeak:en-us+edward"),
+                        heldout_voices=("espeak:en-us+max",))
+    jobs, table = plan(cfg)
+    assert table == {"espeak": ["en-us+m1", "en-us+edward"]}
+    assert {j.voice for j in jobs if j.split == "train"} <= {"en-us+m1", "en-us+edward"}
+    assert {j.voice for j in jobs if j.split == "eval_voice"} == {"en-us+max"}
+    with pytest.raises(InputError, match="engine:voice"):
+        NaturalConfig(voices=("en-us+m1",))

@@ -88,6 +88,11 @@ def add_engine_options(c) -> None:
         "(default kokoro:af_river,kokoro:am_puck,kokoro:bf_lily,kokoro:bm_lewis,"
         "espeak:en-us+max)",
     )
+    g.add_argument(
+        "--voices",
+        help="comma list of engine:voice, the only training voices of the engines named "
+        "(e.g. espeak:en-us+m1,espeak:en-us+edward: the voices a codec was trained on)",
+    )
 
 
 def run_natural(args) -> int:
@@ -123,6 +128,9 @@ def run_natural(args) -> int:
         speed=(lo, hi),
         workers=args.workers,
         text_sources=tuple(args.text_sources.split(",")) if args.text_sources else None,
+        voices=tuple(v.strip() for v in args.voices.split(",") if v.strip())
+        if args.voices
+        else None,
         **kw,
     )
     manifest = synth_natural(cfg, args.out_dir)

@@ -60,6 +60,8 @@ class NaturalConfig:
         kokoro_mixes: mixed Kokoro voices added as speakers.
         speed: range of the per-utterance speed factor.
         heldout_voices: ``engine:voice`` specs kept for ``eval_voice``.
+        voices: ``engine:voice`` specs: the only training voices of the engines they name
+            (None: every installed voice; e.g. the espeak-ng voices a codec was trained on).
         chunk: utterances per worker task (Kokoro and Piper load a model per process / call).
     """
 
@@ -73,6 +75,7 @@ class NaturalConfig:
     kokoro_mixes: int = 12
     speed: tuple = (0.9, 1.1)
     heldout_voices: tuple = DEFAULT_HELDOUT
+    voices: tuple | None = None
     workers: int = 2
     chunk: int = 8
 
@@ -80,6 +83,8 @@ class NaturalConfig:
         self.speed, self.heldout_voices = tuple(self.speed), tuple(self.heldout_voices)
         if self.text_sources is not None:
             self.text_sources = tuple(self.text_sources)
+        if self.voices is not None:
+            self.voices = tuple(self.voices)
         bad = [e for e in self.engine_shares if e not in E.ENGINES]
         if bad or not self.engine_shares:
             raise InputError(f"unknown engine(s) {bad} (known: {', '.join(E.ENGINES)})")
@@ -97,9 +102,9 @@ class NaturalConfig:
             raise InputError("eval_text_share + eval_voice_share must leave room for training")
         if not 0.5 <= self.speed[0] <= self.speed[1] <= 2.0:
             raise InputError("speed must be a range (lo, hi) within 0.5..2")
-        for spec in self.heldout_voices:
+        for spec in (*self.heldout_voices, *(self.voices or ())):
             if spec.partition(":")[0] not in E.ENGINES or not spec.partition(":")[2]:
-                raise InputError(f"held-out voice must be 'engine:voice', got {spec!r}")
+                raise InputError(f"voice must be 'engine:voice', got {spec!r}")
         if self.eval_voice_share > 0 and not self.heldout_voices:
             raise InputError("eval_voice_share > 0 needs held-out voices")
 
@@ -126,9 +131,13 @@ class Job:
 def speaker_table(cfg: NaturalConfig, rng: np.random.Generator) -> dict[str, list[str]]:
     """engine → training voices (Kokoro mixes included); held-out voices left out."""
     held = {tuple(s.split(":", 1)) for s in cfg.heldout_voices}
+    only: dict[str, list[str]] = {}
+    for spec in cfg.voices or ():
+        eng, voice = spec.split(":", 1)
+        only.setdefault(eng, []).append(voice)
     table = {}
     for eng in (e for e, w in cfg.engine_shares.items() if w > 0):
-        table[eng] = [v for v in E.voices(eng) if (eng, v) not in held]
+        table[eng] = [v for v in only.get(eng) or E.voices(eng) if (eng, v) not in held]
         if not table[eng]:
             raise InputError(
                 f"engine {eng} has no training voice left (all held out or none "
@@ -227,9 +236,11 @@ def synth_natural(cfg: NaturalConfig, out_dir) -> Path:
         raise InputError(f"{root} is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
     jobs, table = plan(cfg)
-    fingerprint = json.loads(
-        json.dumps({k: v for k, v in to_dict(cfg).items() if k not in ("workers", "chunk")})
-    )
+    # voices=None is left out so that corpora made before that option still resume
+    fingerprint = json.loads(json.dumps({
+        k: v for k, v in to_dict(cfg).items()
+        if k not in ("workers", "chunk") and not (k == "voices" and v is None)
+    }))
     # files are reused by index, so the plan's texts must match too (lists can be rebuilt)
     fingerprint["plan_sha1"] = hashlib.sha1(
         "\n".join(f"{j.text}\t{j.engine}\t{j.voice}\t{j.speed}" for j in jobs).encode()
