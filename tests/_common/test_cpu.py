@@ -84,6 +84,7 @@ def test_kernel_tests_pass_as_an_avx2_cpu():
     """The tests whose paths depend on the CPU pass when this machine acts as an AVX2 one."""
     files = ["tests/lm/test_optimize.py", "tests/codec/test_fused.py",
              "tests/_common/test_packing.py", "tests/lm/test_quant.py", "tests/lm/test_qkernel.py",
+             "tests/lm/test_qfuse.py",
              "tests/codec/test_model.py::test_optimize_packs_decoder_at_first_decode_with_same_output",
              "tests/_common/test_cpu.py::test_cpu_info_reads_this_machine",
              "tests/_common/test_cpu.py::test_choices_follow_the_cpu"]

@@ -32,11 +32,11 @@ def _rescore(tts, voice, verifier, codes_list):
 
 
 def _prefills(lm):
-    """Count decoder forwards that take more than one token per row (prompt prefills)."""
+    """Token counts per row of every decoder forward (> 1: a prompt prefill), seen at the
+    embedding lookup that every forward starts with."""
     seen = []
-    h = lm.model.model.register_forward_hook(
-        lambda mod, args, kwargs, out: seen.append(kwargs["input_ids"].shape[1]),
-        with_kwargs=True)
+    h = lm.model.model.embed_tokens.register_forward_hook(
+        lambda mod, args, out: seen.append(args[0].shape[-1]))
     return seen, h
 
 

@@ -22,6 +22,7 @@ from .._common.errors import BudgetError, Cancelled, InputError
 from .._common.seed import make_generator
 from .._common.packing import decode_batch_hint, pack_weight, packed_linear
 from .prompt import unconditional_prompt
+from .rowcache import RowKVCache
 from .sampling import GenerationSettings, choose, guide
 from .settings import token_budget
 from .tokens import SpeechVocab
@@ -113,23 +114,15 @@ class DecodeState:
         if self.cfg:  # the unconditional twins, after the rows
             rows += [unconditional_prompt(p, vocab) for p in prompts]
         lens = [len(p) for p in rows]
-        t = max(lens)
-        ids = torch.full((len(rows), t), lm.tokenizer.pad_token_id or 0, dtype=torch.long)
-        mask = torch.zeros((len(rows), t), dtype=torch.long)
-        for r, p in enumerate(rows):  # left padding keeps every row's last token aligned
-            ids[r, t - len(p):] = torch.tensor(p)
-            mask[r, t - len(p):] = 1
-        self._mask = mask.to(dev)  # [b, t]
-        # Without padding the causal mask is implicit: skipping it saves work every step.
-        self._padded = bool((mask == 0).any())
         self._pos = torch.tensor(lens, device=dev)  # next position id per row
-        self.cache = _new_cache(lm, t + max(caps))
-        self._cache_kw = _cache_kwarg(self.model.model)
+        self._t = max(lens)  # positions any row has written: attention reads [0, _t]
+        # One KV slot per row: each prompt is prefilled alone (no padding, no mask), and a
+        # step is the lean decoder forward of lm.rowcache (HF's forward costs more than the
+        # 4-bit matmuls of a 1B model on CPU).
+        self.cache = RowKVCache(self.model, len(rows), max(lens) + max(caps))
         with torch.inference_mode():
-            pos_ids = (mask.cumsum(1) - 1).clamp(min=0).to(dev)
-            hidden = self.model.model(input_ids=ids.to(dev), attention_mask=self._attn_mask(),
-                                      position_ids=pos_ids, **{self._cache_kw: self.cache},
-                                      use_cache=True).last_hidden_state[:, -1]
+            hidden = torch.stack([self.cache.prefill(r, torch.tensor(p, device=dev))
+                                  for r, p in enumerate(rows)])
         h = max(1, max(len(x) for x in hist)) if any(hist) else 0
         hist_t = torch.full((len(prompts), h), -1, dtype=torch.long)
         for r, x in enumerate(hist):  # right-aligned so "the last W columns" is a window
@@ -178,17 +171,15 @@ class DecodeState:
             raise InputError("select needs at least one row")
         if min(rows) < 0 or max(rows) >= self.num_rows:
             raise InputError(f"row index out of range [0, {self.num_rows}): {rows}")
-        idx = torch.tensor(rows, device=self._mask.device)
+        idx = torch.tensor(rows, device=self._pos.device)
         n = self.num_rows  # twins move with their rows
         both = torch.cat([idx, idx + n]) if self.cfg else idx
-        _select_cache_rows(self.cache, both)
-        for name in ("_mask", "_pos", "_hidden"):
+        self.cache.select(both)
+        for name in ("_pos", "_hidden"):
             setattr(self, name, getattr(self, name)[both])
         for name in ("_hist", "_caps", "_done", "_ended"):
             setattr(self, name, getattr(self, name)[idx])
         self._tokens = [list(self._tokens[r]) for r in rows]
-        if self._padded:  # e.g. the shorter prompts finished: the rest may need no mask
-            self._padded = bool((self._mask == 0).any())
 
     def step(self, max_tokens: int = 1) -> int:
         """Advance every unfinished row by up to ``max_tokens`` tokens.
@@ -212,9 +203,6 @@ class DecodeState:
         return made
 
     # ---- internals ------------------------------------------------------------------------
-    def _attn_mask(self) -> torch.Tensor | None:
-        return self._mask if self._padded else None
-
     def _one_step(self) -> int:
         s, head = self.settings, self.head
         logits = head.logits(self._hidden)  # [b, v] ([2b, v] with twins)
@@ -241,43 +229,13 @@ class DecodeState:
         if bool(self._done.all()):
             return made  # nothing to feed: skip the forward
         self._hist = torch.cat([self._hist, torch.where(live, pick, -1)[:, None]], 1)
-        if self._padded:
-            self._mask = torch.cat([self._mask, torch.ones_like(self._mask[:, :1])], 1)
-        ids = head.ids[pick][:, None]  # [b, 1]
+        ids = head.ids[pick]  # [b]
         if self.cfg:
-            ids = ids.repeat(2, 1)
-        self._hidden = self.model.model(
-            input_ids=ids, attention_mask=self._attn_mask(), position_ids=self._pos[:, None],
-            **{self._cache_kw: self.cache}, use_cache=True).last_hidden_state[:, -1]
+            ids = ids.repeat(2)
+        self._t += 1
+        self._hidden = self.cache.decode(ids, self._pos, self._t)
         self._pos = self._pos + 1
         return made
-
-
-def _new_cache(lm, max_len: int):
-    # Preallocated keys/values: a step writes one slot instead of concatenating (copying) the
-    # whole cache, which matters most with many rows (best-of-N, beams).
-    from transformers import StaticCache
-
-    return StaticCache(config=lm.model.config, max_cache_len=max_len)
-
-
-def _select_cache_rows(cache, idx: torch.Tensor) -> None:
-    """Keep/duplicate batch rows of every layer's keys and values (forks the KV cache)."""
-    for layer in cache.layers:
-        if getattr(layer, "keys", None) is None or not getattr(layer, "is_initialized", True):
-            continue
-        layer.keys = layer.keys.index_select(0, idx)
-        layer.values = layer.values.index_select(0, idx)
-        if hasattr(layer, "batch_size"):
-            layer.batch_size = len(idx)
-
-
-def _cache_kwarg(decoder) -> str:
-    # transformers >= 5.2x renamed ``past_key_values`` to ``cache``; support both.
-    import inspect
-
-    params = inspect.signature(decoder.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 def _cap(lm, prompt: list[int], s: GenerationSettings) -> int:

@@ -141,11 +141,8 @@ def _vnni() -> bool:  # asked once: cpu_info() costs more than a small matmul
 
 def _matmul(x: torch.Tensor, packed: torch.Tensor, wscale: torch.Tensor | None, n: int,
             bits: int, smooth: torch.Tensor | None = None) -> torch.Tensor:
-    ext = kernel()
-    xq, xs, xsum = ext.quantize_act(x.float().contiguous(),
-                                    smooth if smooth is not None else _EMPTY)
-    return ext.qmatmul(xq, xs, xsum, packed, wscale if wscale is not None else _EMPTY, n, bits,
-                       _vnni())
+    return kernel().qlinear(x.float().contiguous(), smooth if smooth is not None else _EMPTY,
+                            packed, wscale if wscale is not None else _EMPTY, n, bits, _vnni())
 
 
 _EMPTY = torch.empty(0)

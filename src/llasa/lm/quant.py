@@ -95,13 +95,14 @@ class Int8Linear(nn.Module):
         return qkernel.unpack_int8(self._qk, self.out_features, self.in_features)
 
     @classmethod
-    def from_linear(cls, lin: nn.Linear, act_absmax: torch.Tensor | None = None
-                    ) -> "Int8Linear":
-        """``act_absmax``: calibrated per-input-channel |activation| maxima → smoothed."""
+    def from_linear(cls, lin: nn.Linear, act_absmax: torch.Tensor | None = None,
+                    smooth: torch.Tensor | None = None) -> "Int8Linear":
+        """``act_absmax``: calibrated per-input-channel |activation| maxima → smoothed;
+        ``smooth``: the smoothing scales themselves (shared by sibling layers)."""
         w = lin.weight.detach().float()
-        if act_absmax is None:
+        if smooth is None and act_absmax is None:
             return cls(*int8_weights(w), _bias(lin))
-        s = smooth_scales(w, act_absmax)
+        s = smooth if smooth is not None else smooth_scales(w, act_absmax)
         return cls(*int8_weights(w * s), _bias(lin), 1 / s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -255,12 +256,30 @@ def quantize_weight(method: str, weight: torch.Tensor,
     return make_quant_linear(method, lin, act_absmax)
 
 
-def make_quant_linear(method: str, lin: nn.Linear,
-                      act_absmax: torch.Tensor | None = None) -> nn.Module:
-    """``act_absmax`` (int8 only; int4 keeps its activations in bf16): see :class:`Int8Linear`."""
+def make_quant_linear(method: str, lin: nn.Linear, act_absmax: torch.Tensor | None = None,
+                      smooth: torch.Tensor | None = None) -> nn.Module:
+    """``act_absmax``/``smooth`` (int8 only): see :class:`Int8Linear`."""
     if method == "int8":
-        return Int8Linear.from_linear(lin, act_absmax)
+        return Int8Linear.from_linear(lin, act_absmax, smooth)
     return Int4Linear.from_linear(lin)
+
+
+#: linear layers that read one input (q/k/v after one norm, gate/up after another)
+SIBLING_LINEARS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+
+
+def _joint_smooth(parent: nn.Module, parent_name: str, stats: dict) -> dict:
+    """SmoothQuant's scales for siblings that read one input, from their joint weights, so
+    they can run as one kernel call (:mod:`llasa.lm.qfuse`)."""
+    out = {}
+    for names in SIBLING_LINEARS:
+        lins = [getattr(parent, n, None) for n in names]
+        keys = [f"{parent_name}.{n}" if parent_name else n for n in names]
+        if all(type(m) is nn.Linear for m in lins) and all(k in stats for k in keys):
+            absmax = torch.stack([stats[k].float() for k in keys]).amax(0)
+            w = torch.cat([m.weight.detach().float() for m in lins])
+            out.update(dict.fromkeys(names, smooth_scales(w, absmax)))
+    return out
 
 
 def quantize_model(layers: nn.Module, method: str,
@@ -272,11 +291,14 @@ def quantize_model(layers: nn.Module, method: str,
     """
     n = 0
     for parent_name, parent in list(layers.named_modules()):
+        joint = _joint_smooth(parent, parent_name, act_absmax) if method == "int8" and \
+            act_absmax else {}
         for name, child in list(parent.named_children()):
             if type(child) is nn.Linear:
                 key = f"{parent_name}.{name}" if parent_name else name
                 setattr(parent, name, make_quant_linear(method, child,
-                                                        (act_absmax or {}).get(key)))
+                                                        (act_absmax or {}).get(key),
+                                                        joint.get(name)))
                 n += 1
     return n
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from .._common.errors import InputError
+from . import qfuse
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -87,6 +88,12 @@ class RowKVCache:
                 k[dst].copy_(k[src])
                 v[dst].copy_(v[src])
 
+    def select(self, idx: torch.Tensor) -> None:
+        """Keep/duplicate slots: slot ``j`` becomes old slot ``idx[j]`` (search forks rows)."""
+        self.keys = [k.index_select(0, idx) for k in self.keys]
+        self.values = [v.index_select(0, idx) for v in self.values]
+        self.rows = int(idx.numel())
+
     # ------------------------------------------------------------------------- forwards
     def prefill(self, slot: int, ids: torch.Tensor) -> torch.Tensor:
         """Run prompt ids [p] through the decoder into slot ``slot`` (positions 0..p-1).
@@ -136,9 +143,11 @@ class RowKVCache:
             attn = layer.self_attn
             r = x
             y = layer.input_layernorm(x)
-            qs = attn.q_proj(y).view(n, q, -1, self.head_dim).transpose(1, 2)
-            ks = attn.k_proj(y).view(n, q, -1, self.head_dim).transpose(1, 2)
-            vs = attn.v_proj(y).view(n, q, -1, self.head_dim).transpose(1, 2)
+            f = qfuse.qkv(attn)
+            qs, ks, vs = f(y) if f is not None else (attn.q_proj(y), attn.k_proj(y),
+                                                     attn.v_proj(y))
+            qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
+                          for t in (qs, ks, vs))
             qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
             write(i, ks, vs)
             k_all, v_all = read(i)
@@ -149,5 +158,13 @@ class RowKVCache:
             else:
                 o = _decode_attention(qs, k_all, v_all, mask, attn.scaling)
             x = r + attn.o_proj(o.transpose(1, 2).reshape(n, q, -1))
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            x = x + self._mlp(layer.mlp, layer.post_attention_layernorm(x))
         return dec.norm(x)
+
+    @staticmethod
+    def _mlp(mlp, x: torch.Tensor) -> torch.Tensor:
+        f = qfuse.gate_up(mlp)
+        if f is None:
+            return mlp(x)
+        g, u = f(x)
+        return mlp.down_proj(mlp.act_fn(g) * u)

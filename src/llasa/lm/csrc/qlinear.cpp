@@ -264,6 +264,14 @@ torch::Tensor qmatmul(const torch::Tensor& xq, const torch::Tensor& xs, const to
   return y;
 }
 
+// quantize_act then qmatmul in one call: a decode step makes ~65 of these, so the Python round
+// trip between the two is worth saving.
+torch::Tensor qlinear(const torch::Tensor& x, const torch::Tensor& mul, const torch::Tensor& packed,
+                      const torch::Tensor& wscale, int64_t N, int64_t bits, bool vnni) {
+  const auto a = quantize_act(x, mul);
+  return qmatmul(a[0], a[1], a[2], packed, wscale, N, bits, vnni);
+}
+
 // Streams a buffer once over the threads: the read-bandwidth ceiling (bench/quant_kernels.py).
 __attribute__((target("avx2")))
 int64_t xor_range(const uint8_t* q, const uint8_t* end) {
@@ -290,5 +298,6 @@ int64_t stream_read(const torch::Tensor& buf) {
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("quantize_act", &quantize_act);
   m.def("qmatmul", &qmatmul);
+  m.def("qlinear", &qlinear);
   m.def("stream_read", &stream_read);
 }

@@ -1,0 +1,96 @@
+"""Sibling quantized layers that read the same input, run as one kernel call.
+
+A Llama decoder layer feeds one normalised input to ``q_proj``, ``k_proj`` and ``v_proj``, and
+another to ``gate_proj`` and ``up_proj``. On llasa's kernel (:mod:`llasa.lm.qkernel`) each call
+quantizes its input and forks the thread pool once, so a 1B decode step made 113 calls where 65
+do the same work. :func:`fused` concatenates the siblings' packed weight blocks once (the layers
+then hold views into the joint buffer: no extra memory) and returns a callable that computes all
+of their outputs in one call. Every output row is computed on its own, so the results are
+bit-identical to the separate calls (tested).
+
+int8 layers fuse only when they share one smoothing vector: :func:`llasa.lm.quant.quantize_model`
+smooths siblings jointly (SmoothQuant's treatment of layers behind one norm).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import qkernel
+
+#: (child module of a decoder layer, its sibling linear layers, the attribute the fusion is kept in)
+SIBLINGS = (("self_attn", ("q_proj", "k_proj", "v_proj"), "llasa_qkv"),
+            ("mlp", ("gate_proj", "up_proj"), "llasa_gate_up"))
+
+
+class FusedQuant:
+    """Sibling :class:`~llasa.lm.quant.Int4Linear` / ``Int8Linear`` layers as one call:
+    ``x`` [..., in] → a list of their outputs, in order."""
+
+    def __init__(self, layers: list[nn.Module]):
+        first = layers[0]
+        self.bits = 4 if first.method == "int4" else 8
+        self.sizes = [m.out_features for m in layers]
+        self.n = sum(self.sizes)
+        self.packed = torch.cat([m._qk for m in layers]).contiguous()
+        start = 0
+        for m in layers:  # the layers keep working, on views of the joint buffer
+            nb = m._qk.shape[0]
+            m._qk = self.packed[start:start + nb]
+            start += nb
+        self.scale = torch.cat([m.scale for m in layers]) if self.bits == 8 else None
+        self.smooth = first.inv_smooth if self.bits == 8 else None
+        self.bias = (torch.cat([m.bias for m in layers]) if first.bias is not None else None)
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1])
+        if self.bits == 4:
+            y = qkernel.int4_matmul(x2, self.packed, self.n)
+        else:
+            y = qkernel.int8_matmul(x2, self.packed, self.scale, self.n, self.smooth)
+        if self.bias is not None:
+            y = y + self.bias
+        y = y.to(x.dtype).reshape(*shape[:-1], self.n)
+        return list(y.split(self.sizes, -1))
+
+
+def fusable(layers: list) -> bool:
+    """Whether sibling layers can run as one call (same kernel, method, input, smoothing)."""
+    first = layers[0]
+    method = getattr(first, "method", None)
+    if method not in ("int4", "int8"):
+        return False
+    for m in layers:
+        if getattr(m, "method", None) != method or getattr(m, "_qk", None) is None:
+            return False
+        if m.in_features != first.in_features or m.out_features % qkernel.ROWS:
+            return False  # a partial 16-row block would shift the next layer's rows
+        if (m.bias is None) != (first.bias is None):
+            return False
+        if method == "int8":
+            a, b = m.inv_smooth, first.inv_smooth
+            if (a is None) != (b is None) or (a is not None and not torch.equal(a, b)):
+                return False
+    return True
+
+
+def fused(parent: nn.Module, names: tuple[str, ...], attr: str) -> FusedQuant | None:
+    """The fused call of ``parent``'s sibling layers ``names`` (built once, kept in ``attr``),
+    or None where they cannot fuse."""
+    layers = [getattr(parent, n, None) for n in names]
+    got = parent.__dict__.get(attr)
+    if got is not None and all(a is b for a, b in zip(got[0], layers)):
+        return got[1]  # built for these very layers (quantize() replaces them)
+    f = FusedQuant(layers) if all(m is not None for m in layers) and fusable(layers) else None
+    parent.__dict__[attr] = (layers, f)  # a plain attribute: not a submodule, not in state dicts
+    return f
+
+
+def qkv(attn: nn.Module) -> FusedQuant | None:
+    return fused(attn, SIBLINGS[0][1], SIBLINGS[0][2])
+
+
+def gate_up(mlp: nn.Module) -> FusedQuant | None:
+    return fused(mlp, SIBLINGS[1][1], SIBLINGS[1][2])

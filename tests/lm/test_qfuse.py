@@ -1,0 +1,75 @@
+"""Sibling quantized layers (q/k/v, gate/up) as one kernel call: the same outputs bit for bit,
+int8 siblings smoothed jointly so they can fuse, and a fusion never outlives its layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llasa.lm import GenerationSettings, qfuse, qkernel, tiny_lm
+from llasa.lm.quant import Int8Linear
+
+pytestmark = pytest.mark.skipif(qkernel.kernel() is None, reason="llasa's kernel did not build")
+
+
+@pytest.fixture(scope="module", params=["int8", "int4"])
+def qlm(request):
+    return tiny_lm(codebook_size=256, seed=3).quantize(request.param)
+
+
+def test_fused_calls_equal_the_separate_layers(qlm):
+    torch.manual_seed(0)
+    for layer in qlm.model.model.layers:
+        x = torch.randn(5, layer.self_attn.q_proj.in_features)
+        attn, mlp = layer.self_attn, layer.mlp
+        f = qfuse.qkv(attn)
+        assert f is not None and f.n == sum(m.out_features for m in
+                                             (attn.q_proj, attn.k_proj, attn.v_proj))
+        for got, m in zip(f(x), (attn.q_proj, attn.k_proj, attn.v_proj)):
+            assert torch.equal(got, m(x))
+        g, u = qfuse.gate_up(mlp)(x)
+        assert torch.equal(g, mlp.gate_proj(x)) and torch.equal(u, mlp.up_proj(x))
+
+
+def test_fused_layers_share_one_buffer_and_stay_usable(qlm):
+    attn = qlm.model.model.layers[0].self_attn
+    f = qfuse.qkv(attn)
+    assert qfuse.qkv(attn) is f  # built once
+    assert attn.q_proj._qk.data_ptr() == f.packed.data_ptr()  # views, no second copy
+    assert attn.k_proj._qk.data_ptr() > attn.q_proj._qk.data_ptr()
+    state = attn.k_proj.state()  # saving still reads each layer's own weights
+    assert all(v.shape[0] == attn.k_proj.out_features for v in state.values()
+               if v.dim() == 2 and v.shape[0] != 1)
+
+
+def test_int8_siblings_are_smoothed_jointly(qlm):
+    if qlm.quant != "int8":
+        pytest.skip("smoothing is int8's")
+    for layer in qlm.model.model.layers:
+        a = layer.self_attn
+        assert a.q_proj.inv_smooth is not None
+        assert torch.equal(a.q_proj.inv_smooth, a.k_proj.inv_smooth)
+        assert torch.equal(a.q_proj.inv_smooth, a.v_proj.inv_smooth)
+        assert torch.equal(layer.mlp.gate_proj.inv_smooth, layer.mlp.up_proj.inv_smooth)
+
+
+def test_unfusable_siblings_run_apart_and_replaced_layers_refuse():
+    torch.manual_seed(1)
+    lins = [torch.nn.Linear(64, 32, bias=False) for _ in range(2)]
+    smooth = [torch.rand(64) + 0.5, torch.rand(64) + 0.5]  # different smoothing: no fusion
+    layers = [Int8Linear.from_linear(m, smooth=s) for m, s in zip(lins, smooth)]
+    assert not qfuse.fusable(layers)
+    mlp = torch.nn.Module()
+    mlp.gate_proj, mlp.up_proj = (Int8Linear.from_linear(m, smooth=smooth[0]) for m in lins)
+    f = qfuse.gate_up(mlp)
+    assert f is not None
+    mlp.up_proj = layers[1]  # replaced: the old fusion must not be used
+    assert qfuse.gate_up(mlp) is None
+
+
+def test_quantized_decoding_is_reproducible_on_the_fused_path(qlm):
+    ids = qlm.build_prompt("Fused layers decode the same.")
+    s = GenerationSettings(seed=5, max_new_tokens=24)
+    a = qlm.generate([ids], s, num_candidates=3)[0]
+    b = qlm.generate([ids], s, num_candidates=3)[0]
+    assert [g.codes.tolist() for g in a] == [g.codes.tolist() for g in b]
