@@ -68,7 +68,7 @@ def lm_rows(a, bw: float) -> tuple[list[dict], list[dict]]:
         ids = lm.build_prompt(L.TEXT)
         if v == "fp32" and "hf" in a.variants:
             lm.unoptimize()
-            speed.append(_time_lm("HF generate", "fp32", L.hf_generate, lm, ids, a, 1))
+            speed.append(_time_lm("HF generate", "fp32", L.hf_split, lm, ids, a, 1))
         if v == "fp32":
             ref_tokens, ref_logits = _teacher_logits(lm, ids, None, a.quality_tokens)
         if v in ("int8", "int4"):
@@ -77,8 +77,8 @@ def lm_rows(a, bw: float) -> tuple[list[dict], list[dict]]:
             lm.optimize()
         gib = _weight_gib(lm)
         for k in (1, a.best_of):
-            row = _time_lm("llasa" if k == 1 else f"llasa, {k} candidates", v, L.ours, lm, ids,
-                           a, k)
+            row = _time_lm("llasa" if k == 1 else f"llasa, {k} candidates", v, L.ours_split, lm,
+                           ids, a, k)
             row["weights_gib"] = gib
             speed.append(row)
         if v != "fp32" and ref_logits is not None:
@@ -90,18 +90,22 @@ def lm_rows(a, bw: float) -> tuple[list[dict], list[dict]]:
 
 
 def _time_lm(label, dtype, fn, lm, ids, a, k) -> dict:
+    """Best of ``a.repeats`` split runs (``fn``: bench/lm.py's ``ours_split``/``hf_split``):
+    decode tok/s (per row, like llama-bench's ``-n``), the prompt's prefill, and both together."""
     import lm as L
 
     fn(lm, ids, 4, k)  # warm-up: kernels, allocator
     best = None
     for _ in range(a.repeats):
-        wall, cpu, n, peak = L.timed(fn, lm, ids, a.new_tokens, k)
-        if best is None or wall < best[0]:
-            best = (wall, cpu, n, peak)
-    wall, cpu, n, peak = best
-    _log(f"{label} {dtype}: {n / wall:.2f} tok/s")
-    return {"method": label, "dtype": dtype, "candidates": k, "tokens": n, "wall_s": wall,
-            "tok_s": n / wall, "peak_rss_gib": peak}
+        with L.PeakRSS() as mem:
+            pre, dec, steps = fn(lm, ids, a.new_tokens, k)
+        if best is None or dec / steps < best[1] / best[2]:
+            best = (pre, dec, steps, mem.peak)
+    pre, dec, steps, peak = best
+    _log(f"{label} {dtype}: decode {steps / dec:.2f} tok/s, prefill {1000 * pre:.0f} ms")
+    return {"method": label, "dtype": dtype, "candidates": k, "tokens": steps * k,
+            "prompt_tokens": len(ids), "prefill_s": pre, "decode_s": dec, "steps": steps,
+            "tok_s": steps / dec, "e2e_tok_s": steps / (pre + dec), "peak_rss_gib": peak}
 
 
 def _weight_gib(lm) -> float:
@@ -163,7 +167,7 @@ def llamacpp_rows(a) -> list[dict]:
     if not f16.exists():
         _log(f"llama.cpp: writing {f16.name}")
         C.write_gguf(f16, C.PRESETS[a.preset], 0)
-    rows = []
+    rows, prompt = [], _prompt_tokens()
     for q, qtype in C.QUANTS.items():
         if not any(LLAMACPP_OF[v] == q for v in a.variants if v in LLAMACPP_OF):
             continue
@@ -171,10 +175,24 @@ def llamacpp_rows(a) -> list[dict]:
         if not path.exists():
             C.quantize(f16, path, qtype, threads=a.threads)
         tps = C.bench(path, threads=a.threads, n=a.new_tokens, reps=a.repeats)
-        _log(f"llama.cpp {q}: {tps:.2f} tok/s")
+        pps = C.bench_prompt(path, prompt, threads=a.threads, reps=a.repeats)
+        _log(f"llama.cpp {q}: decode {tps:.2f} tok/s, prompt {pps:.1f} tok/s")
+        pre, dec = prompt / pps, a.new_tokens / tps
         rows.append({"method": "llama.cpp", "dtype": q, "candidates": 1, "tok_s": tps,
+                     "prompt_tokens": prompt, "prefill_s": pre, "decode_s": dec,
+                     "e2e_tok_s": a.new_tokens / (pre + dec),
                      "file_gib": path.stat().st_size / 2**30})
     return rows
+
+
+def _prompt_tokens() -> int:
+    """Length of the benchmark's prompt (the Llasa chat layout; the tokenizer is the same for
+    every preset)."""
+    import torch
+
+    import lm as L
+
+    return len(L.build("tiny", torch.float32).build_prompt(L.TEXT))
 
 
 # ------------------------------------------------------------------------------- codec
@@ -271,26 +289,33 @@ def table(res: dict) -> str:
            f"{res['preset']} shape, {res['new_tokens']} new tokens, best of {res['repeats']}",
            ""]
     lm = res.get("lm", [])
-    cpp = {r["dtype"]: r["tok_s"] for r in res.get("llamacpp", [])}
+    cpp = {r["dtype"]: r for r in res.get("llamacpp", [])}
     if lm or cpp:
-        hf = next((r["tok_s"] for r in lm if r["method"] == "HF generate"), None)
+        p = next((r["prompt_tokens"] for r in lm + res.get("llamacpp", [])), 0)
+        hf = next((r for r in lm if r["method"] == "HF generate"), None)
         one = {r["dtype"]: r for r in lm if r["candidates"] == 1 and r["method"] == "llasa"}
-        out += ["| LM decoding | weights | tok/s | vs HF generate | vs llama.cpp, same bits | "
-                "wall vs 1 candidate | peak RSS GiB |", "|---|---|---|---|---|---|---|"]
-        for r in lm:
-            ref = cpp.get(LLAMACPP_OF.get(r["dtype"], ""))
-            vs_cpp = f"{r['tok_s'] / ref:.2f}x" if ref and r["candidates"] == 1 and \
-                r["method"] == "llasa" else ""
-            vs_hf = f"{r['tok_s'] / hf:.2f}x" if hf and r["candidates"] == 1 else ""
-            vs1 = (f"{r['wall_s'] / one[r['dtype']]['wall_s']:.2f}x" if r["candidates"] > 1
-                   and r["dtype"] in one else "")
-            w = f"{r['weights_gib']:.2f} GiB/token" if "weights_gib" in r else ""
-            out.append(f"| {r['method']} | {r['dtype']} {w} | {r['tok_s']:.2f} | {vs_hf} | "
-                       f"{vs_cpp} | {vs1} | {r['peak_rss_gib']:.2f} |")
-        for r in res.get("llamacpp", []):
-            out.append(f"| llama.cpp | {r['dtype']} ({r['file_gib']:.2f} GiB file) | "
-                       f"{r['tok_s']:.2f} | {r['tok_s'] / hf:.2f}x |  |  |  |" if hf else
-                       f"| llama.cpp | {r['dtype']} | {r['tok_s']:.2f} |  |  |  |  |")
+        out += [f"Decode: tok/s per row after the prompt (llama-bench `-n`). Prefill: the "
+                f"{p}-token prompt (llama-bench `-p {p}`). End to end: prompt + "
+                f"{res['new_tokens']} new tokens.", "",
+                "| LM | weights | decode tok/s | prefill ms | end-to-end tok/s | vs HF generate "
+                "| vs llama.cpp, same bits (decode / end to end) | decode wall vs 1 candidate "
+                "| peak RSS GiB |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in lm + res.get("llamacpp", []):
+            ref = cpp.get(LLAMACPP_OF.get(r["dtype"], "")) if r["method"] == "llasa" else None
+            vs_cpp = (f"{r['tok_s'] / ref['tok_s']:.2f}x / {r['e2e_tok_s'] / ref['e2e_tok_s']:.2f}x"
+                      if ref and r["candidates"] == 1 else "")
+            vs_hf = (f"{r['tok_s'] / hf['tok_s']:.2f}x" if hf and r["candidates"] == 1
+                     and r is not hf else "")
+            vs1 = (f"{(r['decode_s'] / r['steps']) / (one[r['dtype']]['decode_s'] / one[r['dtype']]['steps']):.2f}x"
+                   if r["candidates"] > 1 and r["dtype"] in one else "")
+            w = (f"{r['weights_gib']:.2f} GiB/token" if "weights_gib" in r else
+                 f"{r['file_gib']:.2f} GiB file" if "file_gib" in r else "")
+            rss = f"{r['peak_rss_gib']:.2f}" if "peak_rss_gib" in r else ""
+            name = r["method"] if r["candidates"] == 1 or "candidates" in r["method"] else \
+                f"{r['method']}, {r['candidates']} candidates"
+            out.append(f"| {name} | {r['dtype']} {w} | {r['tok_s']:.2f} | "
+                       f"{1000 * r['prefill_s']:.0f} | {r['e2e_tok_s']:.2f} | {vs_hf} | "
+                       f"{vs_cpp} | {vs1} | {rss} |")
         out.append("")
     if res.get("quality"):
         out += ["| LM vs fp32 (teacher-forced) | steps | greedy agreement | mean KL/step |",

@@ -225,6 +225,23 @@ def bench(path, threads: int = 2, n: int = 64, reps: int = 3, cache_dir=None) ->
     return float(max(row.get("samples_ts") or [row["avg_ts"]]))
 
 
+def bench_prompt(path, prompt: int, threads: int = 2, reps: int = 3, cache_dir=None) -> float:
+    """Prompt-processing tok/s from ``llama-bench -p P -n 0`` (best of ``reps``): a prefill of
+    ``prompt`` tokens takes ``prompt / this`` seconds.
+
+    On an AVX512-VNNI/AMX Xeon this llama.cpp's repacked Q8_0/Q4_K batch kernels crash
+    (SIGILL / SIGSEGV, decoding is not affected); there the prompt is timed with ``--repack 0``.
+    """
+    exe = ensure_llamacpp(cache_dir)["bench"]
+    cmd = [str(exe), "-m", str(path), "-p", str(prompt), "-n", "0", "-t", str(threads), "-r",
+           str(reps), "-o", "json"]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        run = subprocess.run(cmd + ["--repack", "0"], check=True, capture_output=True, text=True)
+    row = next(r for r in json.loads(run.stdout) if r.get("n_prompt") == prompt)
+    return float(max(row.get("samples_ts") or [row["avg_ts"]]))
+
+
 def cpu_info() -> str:
     """The CPU's model, cores and the SIMD flags that matter (llasa's own reader)."""
     from llasa._common.cpu import cpu_info as info

@@ -123,6 +123,32 @@ def ours(lm, ids, n_new: int, num_candidates: int = 1) -> int:
     return sum(g.num_tokens for g in out[0])
 
 
+def ours_split(lm, ids, n_new: int, num_candidates: int = 1) -> tuple[float, float, int]:
+    """(prefill s, decode s, steps) of one seeded run: the prompt once (forked into the
+    candidates), then up to ``n_new`` steps of every row. Decode speed is steps / decode s, the
+    figure ``llama-bench -n`` gives; prefill is what ``llama-bench -p`` times."""
+    from llasa.lm import GenerationSettings
+
+    t0 = time.perf_counter()
+    st = lm.start(ids, num_candidates, GenerationSettings(seed=0, max_new_tokens=n_new))
+    t1 = time.perf_counter()
+    steps = 0
+    while steps < n_new and not all(st.finished(r) for r in range(st.num_rows)):
+        st.step(1)
+        steps += 1
+    return t1 - t0, time.perf_counter() - t1, steps
+
+
+def hf_split(lm, ids, n_new: int, num_return: int = 1) -> tuple[float, float, int]:
+    """The same split for ``generate``: a 1-token call is the prefill, the rest decode."""
+    t0 = time.perf_counter()
+    hf_generate(lm, ids, 1, num_return)
+    t1 = time.perf_counter()
+    hf_generate(lm, ids, n_new, num_return)
+    t2 = time.perf_counter()
+    return t1 - t0, max(1e-9, (t2 - t1) - (t1 - t0)), n_new - 1
+
+
 def timed(fn, *args):
     gc.collect()
     with PeakRSS() as mem:
