@@ -17,7 +17,9 @@ from llasa.lm import qkernel
 from llasa.lm.quant import Int4Linear, Int8Linear, dequantize, int4_weights, int8_weights
 
 needs_kernel = pytest.mark.skipif(qkernel.kernel() is None, reason="the kernel did not build")
-ISAS = [False] + ([True] if qkernel.isa() == "avx512_vnni" else [])  # vnni flag of qmatmul
+# qmatmul's (vnni, amx) flags this CPU can run: AVX2 always, VNNI and AMX tiles where present
+ISAS = [(False, False)] + ([(True, False)] if qkernel.isa() in ("avx512_vnni", "avx512_amx")
+                           else []) + ([(True, True)] if qkernel.isa() == "avx512_amx" else [])
 
 
 def _act(x: torch.Tensor, smooth=None):
@@ -29,7 +31,8 @@ def _act(x: torch.Tensor, smooth=None):
 
 def test_isa_follows_the_cpu():
     info = cpu_info()
-    want = ("avx512_vnni" if info.avx512 and info.vnni and "avx512_vnni" in info.flags else
+    vnni = info.avx512 and info.vnni and "avx512_vnni" in info.flags
+    want = (("avx512_amx" if info.amx_int8 else "avx512_vnni") if vnni else
             "avx2" if {"avx2", "fma"} <= info.flags else None)
     assert qkernel.isa() == want
 
@@ -51,7 +54,7 @@ def test_activations_quantize_per_group_of_32():
 
 @needs_kernel
 @pytest.mark.parametrize("vnni", ISAS)
-@pytest.mark.parametrize("m", [1, 5, 13])  # 13: two row chunks on either path
+@pytest.mark.parametrize("m", [1, 5, 13, 21])  # 13, 21: two row chunks (AVX2/VNNI, AMX)
 def test_int4_is_exact_against_its_dequantized_weights(vnni, m):
     torch.manual_seed(m)
     n, k = 72, 128  # 72 rows: a partial 16-row block
@@ -62,7 +65,7 @@ def test_int4_is_exact_against_its_dequantized_weights(vnni, m):
     wd = qkernel.dequantize_packed(packed, n, k)
     assert (wd - w).abs().max() <= sz[..., 0].max() / 2 + 1e-3  # fp16 scales and mins
     act, xd = _act(torch.randn(m, k))
-    y = qkernel.kernel().qmatmul(*act, packed, qkernel._EMPTY, n, 4, vnni)
+    y = qkernel.kernel().qmatmul(*act, packed, qkernel._EMPTY, n, 4, *vnni)
     # w = q * scale + min; the min term meets the exact float sum of each group of x
     sm = packed[..., 256:].contiguous().view(torch.float16).double()  # [blocks, groups, 32]
     mins = sm[..., 16:].transpose(1, 2).reshape(-1, k // 32)[:n]
@@ -73,7 +76,7 @@ def test_int4_is_exact_against_its_dequantized_weights(vnni, m):
 
 @needs_kernel
 @pytest.mark.parametrize("vnni", ISAS)
-@pytest.mark.parametrize("m", [1, 5, 13])
+@pytest.mark.parametrize("m", [1, 5, 13, 21])
 def test_int8_is_exact_against_its_dequantized_weights(vnni, m):
     torch.manual_seed(m)
     n, k = 40, 160
@@ -82,9 +85,29 @@ def test_int8_is_exact_against_its_dequantized_weights(vnni, m):
     assert torch.equal(qkernel.unpack_int8(packed, n, k), q)
     smooth = torch.rand(k) + 0.5
     act, xd = _act(torch.randn(m, k), smooth)
-    y = qkernel.kernel().qmatmul(*act, packed, scale, n, 8, vnni)
+    y = qkernel.kernel().qmatmul(*act, packed, scale, n, 8, *vnni)
     ref = xd @ (q.double() * scale.double()[:, None]).t()
     assert (y.double() - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+@needs_kernel
+@pytest.mark.parametrize("bits", [4, 8])
+def test_amx_tiles_equal_vnni_bit_for_bit(bits):
+    if qkernel.isa() != "avx512_amx":
+        pytest.skip("no AMX int8 tiles on this CPU")
+    torch.manual_seed(bits)
+    n, k = 200, 256
+    w = torch.randn(n, k) * 0.02
+    if bits == 4:
+        packed, scale = qkernel.pack_int4(*int4_weights(w)), qkernel._EMPTY
+    else:
+        q, scale = int8_weights(w)
+        packed = qkernel.pack_int8(q)
+    for m in (2, 8, 16, 17, 40):
+        act, _ = _act(torch.randn(m, k))
+        tiles = qkernel.kernel().qmatmul(*act, packed, scale, n, bits, True, True)
+        dots = qkernel.kernel().qmatmul(*act, packed, scale, n, bits, True, False)
+        assert torch.equal(tiles, dots), m
 
 
 @needs_kernel
@@ -96,7 +119,8 @@ def test_layers_run_on_the_kernel_and_a_batch_row_equals_a_single_row(cls):
     assert layer._qk is not None
     x = torch.randn(8, 128)
     batch = layer(x)
-    # rows are computed independently, in the same order: best-of-N rows = single runs
+    # rows are computed independently, in the same order: best-of-N rows = single runs (on
+    # AMX machines the batch runs on tiles and the single row on VNNI: still the same bits)
     assert torch.equal(batch[3:4], layer(x[3:4]))
     ref = torch.nn.functional.linear(x, dequantize(layer), lin.bias)
     assert (batch - ref).abs().max() < 0.03 * ref.abs().max()

@@ -63,6 +63,14 @@ class CpuInfo:
             return False
         return bool(("avx512_vnni" in self.flags and self.avx512) or "avx_vnni" in self.flags)
 
+    @property
+    def amx_int8(self) -> bool:
+        """AMX int8 tiles (Sapphire Rapids and later) that oneDNN's ISA switch still allows."""
+        cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+        if cap and cap not in ("ALL", "DEFAULT") and "AMX" not in cap:
+            return False
+        return {"amx_tile", "amx_int8"} <= self.flags and self.avx512 and self.vnni
+
     def summary(self) -> str:
         """One line for benchmark headers: model, cores, ISA and the flags that matter."""
         flags = " ".join(f for f in FLAGS if f in self.flags) or "none of " + ",".join(FLAGS)

@@ -39,10 +39,11 @@ def cache_dir() -> Path:
 
 
 def isa() -> str | None:
-    """``"avx512_vnni"``, ``"avx2"``, or ``None`` where the kernel cannot run."""
+    """``"avx512_amx"`` (VNNI for one row, AMX tiles for more), ``"avx512_vnni"``, ``"avx2"``,
+    or ``None`` where the kernel cannot run."""
     info = cpu_info()
     if "avx512_vnni" in info.flags and info.avx512 and info.vnni:
-        return "avx512_vnni"
+        return "avx512_amx" if info.amx_int8 else "avx512_vnni"
     return "avx2" if {"avx2", "fma"} <= info.flags else None
 
 
@@ -136,13 +137,19 @@ def unpack_int8(packed: torch.Tensor, n: int, k: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=1)
 def _vnni() -> bool:  # asked once: cpu_info() costs more than a small matmul
-    return isa() == "avx512_vnni"
+    return isa() in ("avx512_vnni", "avx512_amx")
+
+
+@functools.lru_cache(maxsize=1)
+def _amx() -> bool:
+    return isa() == "avx512_amx" and os.environ.get("LLASA_QKERNEL_AMX", "1") != "0"
 
 
 def _matmul(x: torch.Tensor, packed: torch.Tensor, wscale: torch.Tensor | None, n: int,
             bits: int, smooth: torch.Tensor | None = None) -> torch.Tensor:
     return kernel().qlinear(x.float().contiguous(), smooth if smooth is not None else _EMPTY,
-                            packed, wscale if wscale is not None else _EMPTY, n, bits, _vnni())
+                            packed, wscale if wscale is not None else _EMPTY, n, bits, _vnni(),
+                            _amx())
 
 
 _EMPTY = torch.empty(0)
