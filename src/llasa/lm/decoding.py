@@ -6,8 +6,8 @@ Notation: ``b`` rows (prompts × candidates, or search beams), ``t`` sequence po
 Why it is faster than ``model.generate`` on CPU: the output projection only multiplies the
 rows that may be sampled (65 539 of 193 800 officially; that matrix is ~30 % of each step's
 weight reads), logits processing runs on those rows only, the prompt is prefilled once and its
-KV cache expanded to N candidates, and per step there is one forward of the decoder stack plus a
-few small tensor ops.
+keys/values shared by the N candidates, and per step there is one lean forward of the decoder
+stack (:mod:`llasa.lm.rowcache`) plus a few small tensor ops.
 """
 
 from __future__ import annotations
@@ -119,10 +119,17 @@ class DecodeState:
         # One KV slot per row: each prompt is prefilled alone (no padding, no mask), and a
         # step is the lean decoder forward of lm.rowcache (HF's forward costs more than the
         # 4-bit matmuls of a 1B model on CPU).
-        self.cache = RowKVCache(self.model, len(rows), max(lens) + max(caps))
+        # One prompt (forked into candidates for best-of-N, or into beams by search later):
+        # its keys/values are stored once and read once per step for all rows.
+        shared = len(rows) == 1
+        self.cache = RowKVCache(self.model, len(rows), max(lens) + max(caps),
+                                prefix=lens[0] if shared else 0)
         with torch.inference_mode():
-            hidden = torch.stack([self.cache.prefill(r, torch.tensor(p, device=dev))
-                                  for r, p in enumerate(rows)])
+            if shared:
+                hidden = self.cache.prefill_prefix(torch.tensor(rows[0], device=dev))[None]
+            else:
+                hidden = torch.stack([self.cache.prefill(r, torch.tensor(p, device=dev))
+                                      for r, p in enumerate(rows)])
         h = max(1, max(len(x) for x in hist)) if any(hist) else 0
         hist_t = torch.full((len(prompts), h), -1, dtype=torch.long)
         for r, x in enumerate(hist):  # right-aligned so "the last W columns" is a window

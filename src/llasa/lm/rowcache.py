@@ -1,5 +1,10 @@
 """A KV cache with one slot per row, and the Llama decoder forward that reads and writes it.
 
+Every decoding path runs on it: :class:`~llasa.lm.decoding.DecodeState` (generate, best-of-N,
+search) and the continuous batcher. Its forward is a plain loop over the decoder layers, which
+costs far less per step than transformers' (masks, cache objects, hooks): on the 1B shape with
+4-bit weights that overhead had been a third of a step.
+
 Continuous batching needs rows that start, end and are replaced independently. transformers'
 caches share one write position across the batch (new rows must be left-padded to the running
 batch's length, and finished rows leave their columns behind). Here every row slot owns
@@ -14,7 +19,10 @@ attention is ``scaled_dot_product_attention`` (causal; flash kernels on CUDA); a
 single query per row is two batched matmuls with the query heads grouped onto their KV head
 (no copy of the cache, unlike SDPA's masked-GQA fallback). With
 ``t_live=None`` every shape is static (the CUDA-graph path, :mod:`llasa.lm.graphs`); on CPU
-steps attend to the live prefix only.
+steps attend to the live prefix only. With ``prefix=p`` one prompt shared by every row (best-of-N
+candidates, search beams) is stored once and each step reads it once for all rows
+(:func:`_shared_decode_attention`). On quantized layers, q/k/v and gate/up run as one kernel call
+each (:mod:`llasa.lm.qfuse`).
 
 Notation: ``R`` row slots, ``n`` live rows, ``T`` capacity, ``h`` KV heads, ``e`` head dim,
 ``d`` hidden size, ``q`` query length.
@@ -53,18 +61,42 @@ def _decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: t
     return out.reshape(n, heads, 1, e)
 
 
+def _shared_decode_attention(q, kp, vp, k, v, mask, scale: float) -> torch.Tensor:
+    """:func:`_decode_attention` where positions ``[0, p)`` are one prompt every row shares:
+    kp/vp [1, h, p, e] are read once for all rows' queries (one matmul with n x g query rows per
+    KV head instead of n small ones), k/v [n, h, s, e] and mask [n, 1, 1, s] are the rows' own
+    positions after it. One softmax over both parts: the same attention."""
+    n, heads, _, e = q.shape
+    h, p = kp.shape[1], kp.shape[2]
+    g = heads // h
+    qg = q.reshape(n, h, g, e)
+    qs = qg.transpose(0, 1).reshape(h, n * g, e)  # every row's queries of a KV head together
+    sp = torch.matmul(qs, kp[0].transpose(-1, -2)).float() * scale  # [h, n g, p]
+    sp = sp.reshape(h, n, g, p).transpose(0, 1)  # [n, h, g, p]
+    so = (torch.matmul(qg, k.transpose(-1, -2)).float() * scale).masked_fill(~mask, float("-inf"))
+    w = torch.cat([sp, so], -1).softmax(-1).to(v.dtype)  # [n, h, g, p + s]
+    wp = w[..., :p].transpose(0, 1).reshape(h, n * g, p)
+    out = torch.matmul(wp, vp[0]).reshape(h, n, g, e).transpose(0, 1) + \
+        torch.matmul(w[..., p:], v)
+    return out.reshape(n, heads, 1, e)
+
+
 class RowKVCache:
     """Keys/values [R, h, T, e] per layer, for the decoder of an HF Llama ``model``.
 
     Args:
         model: the ``LlamaForCausalLM`` (its ``.model`` is the decoder stack).
         rows: slots ``R``; capacity: positions per slot ``T`` (prompt + new tokens).
+        prefix: positions ``[0, prefix)`` hold one prompt that every row shares (best-of-N,
+            search beams): it is stored once (:meth:`prefill_prefix`) and the slots hold the
+            positions after it. Rows then read the prompt's keys/values once per step between
+            them, not once each.
     """
 
-    def __init__(self, model, rows: int, capacity: int):
-        if rows < 1 or capacity < 2:
-            raise InputError(f"row cache needs rows >= 1 and capacity >= 2, got {rows}, "
-                             f"{capacity}")
+    def __init__(self, model, rows: int, capacity: int, prefix: int = 0):
+        if rows < 1 or capacity < 2 or not 0 <= prefix < capacity:
+            raise InputError(f"row cache needs rows >= 1, capacity >= 2 and 0 <= prefix < "
+                             f"capacity, got {rows}, {capacity}, {prefix}")
         cfg = model.config
         self.decoder = model.model
         self.rows, self.capacity = int(rows), int(capacity)
@@ -72,14 +104,20 @@ class RowKVCache:
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
         self.kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
         p = next(self.decoder.parameters())
-        shape = (self.rows, self.kv_heads, self.capacity, self.head_dim)
-        self.keys = [torch.zeros(shape, dtype=p.dtype, device=p.device)
-                     for _ in self.decoder.layers]
-        self.values = [torch.zeros_like(k) for k in self.keys]
+        self.prefix = int(prefix)
+
+        def zeros(r, t):
+            return [torch.zeros((r, self.kv_heads, t, self.head_dim), dtype=p.dtype,
+                                device=p.device) for _ in self.decoder.layers]
+
+        self.keys, self.values = zeros(self.rows, self.capacity - self.prefix), \
+            zeros(self.rows, self.capacity - self.prefix)
+        self.prefix_keys, self.prefix_values = (zeros(1, self.prefix), zeros(1, self.prefix)) \
+            if self.prefix else ([], [])
 
     @property
     def bytes(self) -> int:
-        return sum(k.numel() * k.element_size() * 2 for k in self.keys)
+        return sum(k.numel() * k.element_size() * 2 for k in self.keys + self.prefix_keys)
 
     def copy_row(self, src: int, dst: int) -> None:
         """Copy slot ``src``'s keys/values into slot ``dst`` (compaction and forks)."""
@@ -100,13 +138,33 @@ class RowKVCache:
 
         Returns the last position's hidden state [d] (after the final norm)."""
         p = int(ids.shape[0])
+        if self.prefix:
+            raise InputError("this row cache shares one prompt: use prefill_prefix")
         if p >= self.capacity:
             raise InputError(f"prompt of {p} tokens does not fit the row cache ({self.capacity})")
+        return self._prefill(ids, self.keys, self.values, slot)
+
+    def prefill_prefix(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run the shared prompt ids [prefix] through the decoder (positions 0..prefix-1).
+
+        Returns the last position's hidden state [d] (after the final norm)."""
+        if int(ids.shape[0]) != self.prefix or not self.prefix:
+            raise InputError(f"the shared prompt must have the cache's {self.prefix} tokens, "
+                             f"got {int(ids.shape[0])}")
+        return self._prefill(ids, self.prefix_keys, self.prefix_values, 0)
+
+    def _prefill(self, ids, keys, values, slot: int) -> torch.Tensor:
+        p = int(ids.shape[0])
+
+        def attend(i, q, k, v, scale):
+            keys[i][slot, :, :p] = k[0]
+            values[i][slot, :, :p] = v[0]
+            k_all, v_all = keys[i][slot:slot + 1, :, :p], values[i][slot:slot + 1, :, :p]
+            return F.scaled_dot_product_attention(q, k_all, v_all, is_causal=True, scale=scale,
+                                                  enable_gqa=k_all.shape[1] != q.shape[1])
+
         pos = torch.arange(p, device=ids.device)[None]  # [1, p]
-        h = self._run(ids[None], pos, lambda i, k, v: self._write_prefill(i, slot, k, v),
-                      lambda i: (self.keys[i][slot:slot + 1, :, :p],
-                                 self.values[i][slot:slot + 1, :, :p]), None, causal=True)
-        return h[0, -1]
+        return self._run(ids[None], pos, attend)[0, -1]
 
     def decode(self, ids: torch.Tensor, pos: torch.Tensor, t_live: int | None) -> torch.Tensor:
         """One token per live row: ids [n] at positions pos [n] into slots 0..n-1.
@@ -115,26 +173,24 @@ class RowKVCache:
         None attends to the whole capacity (static shapes, for CUDA graphs).
         Returns hidden states [n, d]."""
         n = int(ids.shape[0])
-        t = self.capacity if t_live is None else int(t_live)
+        t = (self.capacity if t_live is None else int(t_live)) - self.prefix
         slots = torch.arange(n, device=ids.device)
+        own = pos - self.prefix  # positions in the slots (after a shared prompt)
         # [n, 1, 1, t]: row r sees positions 0..pos[r]
-        mask = (torch.arange(t, device=ids.device)[None] <= pos[:, None])[:, None, None]
+        mask = (torch.arange(t, device=ids.device)[None] <= own[:, None])[:, None, None]
 
-        def write(i, k, v):  # k, v [n, h, 1, e]
-            self.keys[i][slots, :, pos] = k[:, :, 0]
-            self.values[i][slots, :, pos] = v[:, :, 0]
+        def attend(i, q, k, v, scale):  # k, v [n, h, 1, e]
+            self.keys[i][slots, :, own] = k[:, :, 0]
+            self.values[i][slots, :, own] = v[:, :, 0]
+            k_all, v_all = self.keys[i][:n, :, :t], self.values[i][:n, :, :t]
+            if self.prefix:
+                return _shared_decode_attention(q, self.prefix_keys[i], self.prefix_values[i],
+                                                k_all, v_all, mask, scale)
+            return _decode_attention(q, k_all, v_all, mask, scale)
 
-        h = self._run(ids[:, None], pos[:, None], write,
-                      lambda i: (self.keys[i][:n, :, :t], self.values[i][:n, :, :t]), mask,
-                      causal=False)
-        return h[:, 0]
+        return self._run(ids[:, None], pos[:, None], attend)[:, 0]
 
-    def _write_prefill(self, i: int, slot: int, k: torch.Tensor, v: torch.Tensor) -> None:
-        p = k.shape[2]
-        self.keys[i][slot, :, :p] = k[0]
-        self.values[i][slot, :, :p] = v[0]
-
-    def _run(self, ids, pos, write, read, mask, causal: bool) -> torch.Tensor:
+    def _run(self, ids, pos, attend) -> torch.Tensor:
         dec = self.decoder
         x = dec.embed_tokens(ids)  # [n, q, d]
         cos, sin = dec.rotary_emb(x, pos)  # [n, q, e]
@@ -149,14 +205,7 @@ class RowKVCache:
             qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
                           for t in (qs, ks, vs))
             qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
-            write(i, ks, vs)
-            k_all, v_all = read(i)
-            if causal:  # prefill: one prompt, SDPA's causal kernels
-                o = F.scaled_dot_product_attention(
-                    qs, k_all, v_all, is_causal=True, scale=attn.scaling,
-                    enable_gqa=k_all.shape[1] != qs.shape[1])
-            else:
-                o = _decode_attention(qs, k_all, v_all, mask, attn.scaling)
+            o = attend(i, qs, ks, vs, attn.scaling)  # writes k/v, attends (see callers)
             x = r + attn.o_proj(o.transpose(1, 2).reshape(n, q, -1))
             x = x + self._mlp(layer.mlp, layer.post_attention_layernorm(x))
         return dec.norm(x)
