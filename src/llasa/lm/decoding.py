@@ -119,9 +119,9 @@ class DecodeState:
         # One KV slot per row: each prompt is prefilled alone (no padding, no mask), and a
         # step is the lean decoder forward of lm.rowcache (HF's forward costs more than the
         # 4-bit matmuls of a 1B model on CPU).
-        # One prompt (forked into candidates for best-of-N, or into beams by search later):
-        # its keys/values are stored once and read once per step for all rows.
-        shared = len(rows) == 1
+        # One prompt forked into candidates (best-of-N, search beams): its keys/values are
+        # stored once and read once per step by all rows.
+        shared = len(rows) == 1 and repeats > 1
         self.cache = RowKVCache(self.model, len(rows), max(lens) + max(caps),
                                 prefix=lens[0] if shared else 0)
         with torch.inference_mode():

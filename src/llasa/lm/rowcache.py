@@ -50,14 +50,12 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 def _decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor,
                       scale: float) -> torch.Tensor:
     """One query per row with grouped KV heads: q [n, H, 1, e], k/v [n, h, t, e], mask
-    [n, 1, 1, t] → [n, H, 1, e]. The query heads of a KV head are grouped onto it instead of
-    repeating K/V (SDPA's math fallback for GQA copies the whole cache every layer)."""
+    [n, 1, 1, t] → [n, H, 1, e]. The query heads of a KV head are its "query positions" for
+    SDPA (no copy of K/V, unlike SDPA's masked-GQA fallback, and its fused CPU kernel)."""
     n, heads, _, e = q.shape
     h = k.shape[1]
-    qg = q.reshape(n, h, heads // h, e)  # [n, h, g, e]
-    scores = torch.matmul(qg, k.transpose(-1, -2)).float() * scale  # [n, h, g, t]
-    scores = scores.masked_fill(~mask, float("-inf"))  # [n, 1, 1, t] broadcasts over h, g
-    out = torch.matmul(scores.softmax(-1).to(v.dtype), v)  # [n, h, g, e]
+    out = F.scaled_dot_product_attention(q.reshape(n, h, heads // h, e), k, v, attn_mask=mask,
+                                         scale=scale)  # [n, h, g, e]
     return out.reshape(n, heads, 1, e)
 
 
