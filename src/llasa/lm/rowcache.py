@@ -16,8 +16,8 @@ step works on contiguous views.
 The forward reuses the HF Llama modules (projections, norms, MLP, rotary embedding): packed
 or quantized linear layers keep working, and the KV values equal transformers' own. Prefill
 attention is ``scaled_dot_product_attention`` (causal; flash kernels on CUDA); a decode step's
-single query per row is two batched matmuls with the query heads grouped onto their KV head
-(no copy of the cache, unlike SDPA's masked-GQA fallback). With
+single query per row is SDPA with the query heads of a KV head as its query positions (no copy
+of the cache, unlike SDPA's masked-GQA fallback). With
 ``t_live=None`` every shape is static (the CUDA-graph path, :mod:`llasa.lm.graphs`); on CPU
 steps attend to the live prefix only. With ``prefix=p`` one prompt shared by every row (best-of-N
 candidates, search beams) is stored once and each step reads it once for all rows
