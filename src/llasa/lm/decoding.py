@@ -116,11 +116,10 @@ class DecodeState:
         lens = [len(p) for p in rows]
         self._pos = torch.tensor(lens, device=dev)  # next position id per row
         self._t = max(lens)  # positions any row has written: attention reads [0, _t]
-        # One KV slot per row: each prompt is prefilled alone (no padding, no mask), and a
-        # step is the lean decoder forward of lm.rowcache (HF's forward costs more than the
-        # 4-bit matmuls of a 1B model on CPU).
-        # One prompt forked into candidates (best-of-N, search beams): its keys/values are
-        # stored once and read once per step by all rows.
+        # One KV slot per row (lm.rowcache, the forward continuous batching runs too): each
+        # prompt is prefilled alone, so no padding and no mask. One prompt forked into
+        # candidates (best-of-N, search beams) has its keys/values stored once and read once
+        # per step by all rows.
         shared = len(rows) == 1 and repeats > 1
         self.cache = RowKVCache(self.model, len(rows), max(lens) + max(caps),
                                 prefix=lens[0] if shared else 0)
