@@ -41,3 +41,4 @@ def test_tiny_gguf_quantise_and_bench(llamacpp, tmp_path):
     assert 0 < llamacpp.quantize(f16, q4, "Q4_K_M") < size
     for path in (f16, q4):
         assert llamacpp.bench(path, threads=2, n=8, reps=1) > 0
+        assert llamacpp.bench_prompt(path, 16, threads=2, reps=1) > 0  # the prefill rows
