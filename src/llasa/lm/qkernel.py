@@ -5,7 +5,9 @@ Batch-1 decoding is bound by the bytes of weights it reads, and no engine measur
 ``MatMulNBits`` 12-14.5 GB/s; docs/lm.md). This kernel does: weights packed in blocks of 16 output
 rows, 4-bit codes with an fp16 scale and min per group of 32, activations quantized to int8 per
 row and group of 32, integer dot products (AVX512-VNNI ``vpdpbusd`` or AVX2
-``vpmaddubsw``/``vpmaddwd``), all rows of a batch per block so best-of-N reads the weights once.
+``vpmaddubsw``/``vpmaddwd``; AMX int8 tiles for several rows where the CPU has them, with the
+same bits), all rows of a batch per block so best-of-N reads the weights once.
+``LLASA_QKERNEL_AMX=0`` keeps several rows on VNNI.
 
 The extension is compiled by ``torch.utils.cpp_extension.load`` (ninja, g++) into
 ``~/.cache/llasa/ext`` the first time it is needed (``scripts/install.sh`` does it at install).
