@@ -42,9 +42,8 @@ def test_fused_layers_share_one_buffer_and_stay_usable(qlm):
                if v.dim() == 2 and v.shape[0] != 1)
 
 
-def test_int8_siblings_are_smoothed_jointly(qlm):
-    if qlm.quant != "int8":
-        pytest.skip("smoothing is int8's")
+def test_int8_siblings_are_smoothed_jointly():
+    qlm = tiny_lm(codebook_size=256, seed=3).quantize("int8")
     for layer in qlm.model.model.layers:
         a = layer.self_attn
         assert a.q_proj.inv_smooth is not None
