@@ -31,12 +31,14 @@ from .._common.cpu import cpu_info
 
 log = logging.getLogger(__name__)
 SRC = Path(__file__).with_name("csrc") / "qlinear.cpp"
+HEADERS = (SRC.with_name("qlinear_amx.h"),)  # included by SRC: part of the build's hash
 ROWS, GROUP, GROUP_BYTES = 16, 32, 320  # must match qlinear.cpp
 
 
 def cache_dir() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    tag = hashlib.sha256(SRC.read_bytes() + torch.__version__.encode()).hexdigest()[:12]
+    code = SRC.read_bytes() + b"".join(h.read_bytes() for h in HEADERS)
+    tag = hashlib.sha256(code + torch.__version__.encode()).hexdigest()[:12]
     return base / "llasa" / "ext" / f"qlinear-{tag}"
 
 
