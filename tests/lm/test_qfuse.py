@@ -31,15 +31,18 @@ def test_fused_calls_equal_the_separate_layers(qlm):
         assert torch.equal(g, mlp.gate_proj(x)) and torch.equal(u, mlp.up_proj(x))
 
 
-def test_fused_layers_share_one_buffer_and_stay_usable(qlm):
-    attn = qlm.model.model.layers[0].self_attn
+@pytest.mark.parametrize("method", ["int8", "int4"])
+def test_fused_layers_share_one_buffer_and_keep_their_weights(method):
+    attn = tiny_lm(codebook_size=256, seed=3).quantize(method).model.model.layers[0].self_attn
+    layers = (attn.q_proj, attn.k_proj, attn.v_proj)
+    before = [m.state() for m in layers]
     f = qfuse.qkv(attn)
     assert qfuse.qkv(attn) is f  # built once
     assert attn.q_proj._qk.data_ptr() == f.packed.data_ptr()  # views, no second copy
     assert attn.k_proj._qk.data_ptr() > attn.q_proj._qk.data_ptr()
-    state = attn.k_proj.state()  # saving still reads each layer's own weights
-    assert all(v.shape[0] == attn.k_proj.out_features for v in state.values()
-               if v.dim() == 2 and v.shape[0] != 1)
+    for m, st in zip(layers, before):  # saving still reads each layer's own weights
+        after = m.state()
+        assert after.keys() == st.keys() and all(torch.equal(after[k], st[k]) for k in st)
 
 
 def test_int8_siblings_are_smoothed_jointly():

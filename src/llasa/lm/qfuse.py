@@ -18,10 +18,7 @@ import torch
 from torch import nn
 
 from . import qkernel
-
-#: (child module of a decoder layer, its sibling linear layers, the attribute the fusion is kept in)
-SIBLINGS = (("self_attn", ("q_proj", "k_proj", "v_proj"), "llasa_qkv"),
-            ("mlp", ("gate_proj", "up_proj"), "llasa_gate_up"))
+from .quant import SIBLING_LINEARS  # the groups quantize_model smooths jointly
 
 
 class FusedQuant:
@@ -89,8 +86,8 @@ def fused(parent: nn.Module, names: tuple[str, ...], attr: str) -> FusedQuant | 
 
 
 def qkv(attn: nn.Module) -> FusedQuant | None:
-    return fused(attn, SIBLINGS[0][1], SIBLINGS[0][2])
+    return fused(attn, SIBLING_LINEARS[0], "llasa_qkv")
 
 
 def gate_up(mlp: nn.Module) -> FusedQuant | None:
-    return fused(mlp, SIBLINGS[1][1], SIBLINGS[1][2])
+    return fused(mlp, SIBLING_LINEARS[1], "llasa_gate_up")
