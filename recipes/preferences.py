@@ -10,6 +10,11 @@ averaged), so one search gives the whole curve. A second, independent ASR (Whisp
     python recipes/preferences.py measure --lm src/llasa/models/default/lm \\
         --list runs/prefs/eval_voice.jsonl --out runs/prefs/eval_before.jsonl --seeds 0,1
     python recipes/preferences.py report runs/prefs/eval_before.jsonl runs/prefs/eval_after.jsonl
+
+Item lists from a ``llasa data synth-corpus`` folder (each utterance's text, cloned from the
+previous utterance of the same speaker):
+
+    python recipes/preferences.py items runs/prefs/corpus/manifest.jsonl runs/prefs/items.jsonl
 """
 
 from __future__ import annotations
@@ -25,6 +30,29 @@ import numpy as np
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 NS = (1, 2, 4, 8, 16)
 REWARD = "0.7*wer+0.3*sim"
+
+
+def items(a) -> None:
+    """Items of ``a.manifest`` (split ``a.split``): each row's text, in its speaker's voice
+    given by that speaker's previous utterance (the first takes the speaker's last)."""
+    rows = [json.loads(x) for x in Path(a.manifest).read_text().splitlines() if x.strip()]
+    rows = [r for r in rows if r.get("split", "train") == a.split]
+    by = {}
+    for r in rows:
+        by.setdefault(r.get("speaker"), []).append(r)
+    base, out = Path(a.manifest).parent, Path(a.out)
+    lines = []
+    for spk, rs in by.items():
+        for k, r in enumerate(rs):
+            if len(rs) < 2:
+                continue
+            p = rs[k - 1]
+            wav = os.path.relpath((base / p["audio"]).resolve(), out.parent.resolve())
+            lines.append({"utt": Path(r["audio"]).stem, "target_text": r["text"],
+                          "prompt_wav": wav, "prompt_text": p["text"]})
+    lines = lines[: a.limit] if a.limit else lines
+    out.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    print(f"{out}: {len(lines)} items, {len(by)} speaker(s)")
 
 
 def measure(a) -> None:
@@ -100,7 +128,9 @@ def curves(path: str | Path) -> dict:
 
 
 def report(a) -> None:
-    runs = {Path(p).stem: curves(p) for p in a.files}
+    # a+b: one model measured in several parts (e.g. one process per seed)
+    runs = {Path(p.split("+")[0]).stem: {k: v for q in p.split("+") for k, v in curves(q).items()}
+            for p in a.files}
     names = list(runs)
     keys = sorted(set.intersection(*(set(r) for r in runs.values())))
     print(f"{len(keys)} paired (utt, seed) samples")
@@ -184,6 +214,12 @@ def main(argv=None) -> int:
     m.add_argument("--limit", type=int)
     m.add_argument("--judge", help="second ASR judge (faster-whisper dir), e.g. Whisper base")
     m.set_defaults(func=measure)
+    i = sub.add_parser("items")
+    i.add_argument("manifest")
+    i.add_argument("out")
+    i.add_argument("--split", default="train")
+    i.add_argument("--limit", type=int)
+    i.set_defaults(func=items)
     r = sub.add_parser("report")
     r.add_argument("files", nargs="+")
     r.add_argument("--plot")

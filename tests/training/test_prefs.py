@@ -104,6 +104,28 @@ def test_data_resumes_exactly_and_guards_its_plan(world):
         make_preferences(load_items(root / "items.jsonl"), bad, tts=world["tts"])
 
 
+def test_parallel_workers_write_what_a_serial_run_writes(world):
+    from llasa._common.errors import LlasaError
+
+    root = world["root"]
+    s = _data_settings(root, "data_par", workers=2)  # 2 shards: one per worker
+    index = make_preferences(load_items(root / "items.jsonl"), s)
+    assert index["complete"] and index["shards"] == world["index"]["shards"]
+    for shard in index["shards"]:
+        got, want = (lambda n: np.load(root / "data_par" / shard / f"{n}.npy"),
+                     lambda n: np.load(root / "data" / shard / f"{n}.npy"))
+        for name in ("codes", "code_offsets", "ended", "pairs", "prompt_ids"):
+            np.testing.assert_array_equal(got(name), want(name))
+        # the same candidates; SIM's float sums may differ in the last digit across processes
+        np.testing.assert_allclose(got("reward"), want("reward"), atol=1e-5)
+    bad = _data_settings(root, "data_bad", workers=2)
+    bad.lm = str(root / "no-such-lm")
+    with pytest.raises(LlasaError, match="worker failed.*resume"):
+        make_preferences(load_items(root / "items.jsonl"), bad)
+    with pytest.raises(InputError, match="workers"):
+        _data_settings(root, "x", workers=0)
+
+
 def _train(world, name, **kw):
     from llasa.training.prefs import train_prefs
     from llasa.training.prefs_config import load_recipe

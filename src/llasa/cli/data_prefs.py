@@ -44,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--top-p", type=float)
     p.add_argument("--max-new-tokens", type=int)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes searching shards in parallel, each on its share of the "
+                   "cores (2 on a 2-core CPU roughly doubles the throughput)")
     p.set_defaults(func=run)
 
 
@@ -56,6 +59,7 @@ def run(args) -> int:
                 if v is not None}
     s = PrefDataSettings(out_dir=args.out_dir, lm=args.lm, codec=args.codec, search=args.search,
                          reward=args.reward, margin=args.margin, seed=args.seed,
-                         shard_items=args.shard_items, sampling=sampling, device=args.device)
+                         shard_items=args.shard_items, sampling=sampling, device=args.device,
+                         workers=args.workers)
     print(json.dumps(make_preferences(items, s), indent=2))
     return 0

@@ -71,6 +71,8 @@ class PrefDataSettings:
         shard_items: items per shard (the unit of resume).
         sampling: GenerationSettings overrides (``temperature``, ``top_k``, ...).
         device: LM / codec / verifier device.
+        workers: processes searching shards in parallel (CPU: the cores are split between
+            them; not part of the plan, so a resume may use another count).
     """
 
     out_dir: str = "runs/prefs/data"
@@ -83,8 +85,11 @@ class PrefDataSettings:
     shard_items: int = 16
     sampling: dict = field(default_factory=dict)
     device: str = "cpu"
+    workers: int = 1
 
     def __post_init__(self):
+        if not (isinstance(self.workers, int) and self.workers >= 1):
+            raise InputError(f"workers must be an integer >= 1, got {self.workers!r}")
         if not (isinstance(self.shard_items, int) and self.shard_items >= 1):
             raise InputError(f"shard_items must be an integer >= 1, got {self.shard_items!r}")
         if not self.margin >= 0:
@@ -216,7 +221,11 @@ def make_preferences(items: list[PrefItem], s: PrefDataSettings, *, tts=None,
         atomic_write_json(old, plan)
     n_shards = (len(items) + s.shard_items - 1) // s.shard_items
     todo = [k for k in range(n_shards) if not (out / _shard(k) / "meta.json").is_file()]
-    if todo:
+    if todo and s.workers > 1 and len(todo) > 1 and tts is None:
+        from .prefs_workers import run_workers
+
+        run_workers(items, s, todo, out)
+    elif todo:
         if tts is None:
             from ..tts import Llasa
 
@@ -287,7 +296,8 @@ def _write_shard(out: Path, k: int, chunk, tts, cfg, s: PrefDataSettings, regist
         metas.append({**dataclasses.asdict(it), "seed": seed, "candidates": len(r),
                       "compute": res.compute.to_dict(),
                       "seconds": round(time.perf_counter() - t0, 3)})
-        bar.update(1)
+        if bar is not None:
+            bar.update(1)
     tmp = out / f".{_shard(k)}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
