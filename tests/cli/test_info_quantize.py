@@ -34,6 +34,10 @@ def test_info_text_and_json(capsys):
     from llasa.lm import qkernel
 
     assert d["choices"]["quant_kernel"] == {"isa": qkernel.isa(), "status": qkernel.status()}
+    from llasa.lm import bf16
+
+    assert d["choices"]["lm_bf16_kernel"] == bf16.preferred()
+    assert ("vdpbf16ps kernel" in text) == bf16.preferred()
     assert f"llasa's kernel ({qkernel.isa()}): {qkernel.status()}" in text
 
 
@@ -44,6 +48,7 @@ def test_info_as_an_avx2_cpu_picks_fp32_and_mkl():
     assert d["cpu"]["isa"] == "AVX2" and not d["cpu"]["native_bf16"]
     assert d["choices"]["dtype_auto_cpu"] == "float32"
     assert not d["choices"]["lm_packed_bf16"] and not d["choices"]["codec_packed_fp32"]
+    assert not d["choices"]["lm_bf16_kernel"]
 
 
 def test_quantize_then_tts(tmp_path, capsys):

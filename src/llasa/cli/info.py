@@ -25,6 +25,7 @@ def collect() -> dict:
     from .. import __version__
     from .._common.cpu import cpu_info, native_dtype
     from .._common.packing import should_pack
+    from ..lm import bf16 as bf16_kernel
     from ..lm import qkernel
 
     info = cpu_info()
@@ -47,6 +48,7 @@ def collect() -> dict:
             "dtype_default": "float32",
             "lm_packed_fp32": should_pack("cpu", torch.float32, "decode"),
             "lm_packed_bf16": should_pack("cpu", torch.bfloat16, "decode"),
+            "lm_bf16_kernel": bf16_kernel.preferred(build=False),
             "codec_packed_fp32": should_pack("cpu", torch.float32, "long"),
             "quant_int8": "fbgemm" in engines,
             "quant_int4": hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"),
@@ -72,7 +74,8 @@ def run(args) -> int:
     print("llasa picks:")
     print(f"  --dtype auto → {ch['dtype_auto_cpu']} on the CPU (default without it: fp32)")
     print(f"  LM decoding, oneDNN-packed weights: fp32 {yes[ch['lm_packed_fp32']]}, "
-          f"bf16 {yes[ch['lm_packed_bf16']]}")
+          f"bf16 {yes[ch['lm_packed_bf16']]}"
+          + (" (bf16 on llasa's vdpbf16ps kernel instead)" if ch["lm_bf16_kernel"] else ""))
     print(f"  codec decoder: fused blocks on "
           f"{'oneDNN-packed weights' if ch['codec_packed_fp32'] else 'MKL (plain weights)'}")
     print(f"  --quant int8 (fbgemm): {yes[ch['quant_int8']]}; --quant int4 (int4pack): "

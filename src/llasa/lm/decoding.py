@@ -52,9 +52,16 @@ class HeadRows:
         self.banned = (~is_ok).to(lm_head_weight.device)  # [v]
         self.speech_base = int((self.ids == vocab.speech_offset).nonzero()[0, 0])
         self.ids = self.ids.to(lm_head_weight.device)
-        # packed: a oneDNN copy of the allowed rows (the tied embedding keeps the original)
-        self.packed = (pack_weight(self.weight, decode_batch_hint(self.weight.dtype))
-                       if packed and not quant else None)
+        # packed: a oneDNN (or bf16 kernel) copy of the allowed rows; the tied embedding keeps
+        # the original
+        self.packed = self.bf16 = None
+        if packed and not quant:
+            from . import bf16
+
+            if self.weight.dtype == torch.bfloat16 and bf16.preferred():
+                self.bf16 = bf16.pack_bf16(self.weight)
+            else:
+                self.packed = pack_weight(self.weight, decode_batch_hint(self.weight.dtype))
         self.quantized = None
         if quant:  # the allowed rows alone, quantized like the layers
             from .quant import quantize_weight
@@ -67,6 +74,10 @@ class HeadRows:
             out = self.quantized(hidden).float()
         elif self.packed is not None:
             out = packed_linear(hidden, self.packed).float()
+        elif self.bf16 is not None:
+            from .bf16 import bf16_matmul
+
+            out = bf16_matmul(hidden, self.bf16, len(self.ids)).float()
         else:
             out = torch.nn.functional.linear(hidden, self.weight).float()
         return out.masked_fill_(self.banned, -math.inf)

@@ -19,6 +19,7 @@ from .._common.errors import Cancelled, InputError, ModelLoadError, no_safetenso
 from .._common.hub import resolve
 from .decoding import DecodeState, HeadRows
 from .._common.packing import decode_batch_hint, pack_linears, should_pack, unpack_linears
+from . import bf16 as bf16_kernel
 from .frontend import FRONTEND_KEY, get_frontend
 from .prompt import build_tts_prompt, prompt_text_chars
 from .quant import (CALIBRATION_TEXTS, QUANT_KEY, check_quant, input_absmax, quant_config,
@@ -165,16 +166,22 @@ class LlasaLM:
                 self.optimize()
 
     def optimize(self) -> "LlasaLM":
-        """Pack the decoder's linear layers for oneDNN (CPU, fp32/bf16; no-op elsewhere).
+        """Pack the decoder's linear layers for oneDNN (CPU, fp32/bf16; no-op elsewhere), or,
+        in bf16 on CPUs with AVX512-BF16 and no AMX, for llasa's bf16 kernel (:mod:`.bf16`).
 
-        Decoding gets faster (see ``bench/lm.py``), outputs stay the same (bit-identical in
-        bf16, ~1e-6 in fp32); the layers are no longer trainable until :meth:`unoptimize`.
+        Decoding gets faster (see ``bench/lm.py``), outputs stay the same (oneDNN: bit-identical
+        in bf16, ~1e-6 in fp32; the bf16 kernel: within bf16 rounding, its sums run in another
+        order); the layers are no longer trainable until :meth:`unoptimize`.
         """
-        if not self.optimized and not self.quant and should_pack(self.device, self.dtype,
-                                                                 "decode"):
+        if self.optimized or self.quant or self.device.type != "cpu":
+            return self
+        if self.dtype == torch.bfloat16 and bf16_kernel.preferred():
+            bf16_kernel.swap_in(self.model.model.layers)
+        elif should_pack(self.device, self.dtype, "decode"):
             pack_linears(self.model.model.layers, decode_batch_hint(self.dtype))
-            self.optimized = True
-            self._head = None
+        else:
+            return self
+        self.optimized, self._head = True, None
         return self
 
     def quantize(self, method: str) -> "LlasaLM":
@@ -211,6 +218,7 @@ class LlasaLM:
         """Undo :meth:`optimize`: plain, trainable ``nn.Linear`` layers again."""
         if self.optimized:
             unpack_linears(self.model.model.layers)
+            bf16_kernel.swap_out(self.model.model.layers)
             self.optimized = False
             self._head = None
         return self

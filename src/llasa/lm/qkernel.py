@@ -31,7 +31,7 @@ from .._common.cpu import cpu_info
 
 log = logging.getLogger(__name__)
 SRC = Path(__file__).with_name("csrc") / "qlinear.cpp"
-HEADERS = (SRC.with_name("qlinear_amx.h"),)  # included by SRC: part of the build's hash
+HEADERS = (SRC.with_name("qlinear_amx.h"), SRC.with_name("qlinear_bf16.h"))  # in the hash
 ROWS, GROUP, GROUP_BYTES = 16, 32, 320  # must match qlinear.cpp
 
 

@@ -294,6 +294,8 @@ torch::Tensor qlinear(const torch::Tensor& x, const torch::Tensor& mul, const to
   return qmatmul(a[0], a[1], a[2], packed, wscale, N, bits, vnni, amx);
 }
 
+#include "qlinear_bf16.h"  // bf16 weights on vdpbf16ps (CPUs with AVX512-BF16, no AMX)
+
 // Streams a buffer once over the threads: the read-bandwidth ceiling (bench/quant_kernels.py).
 __attribute__((target("avx2")))
 int64_t xor_range(const uint8_t* q, const uint8_t* end) {
@@ -321,5 +323,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("quantize_act", &quantize_act);
   m.def("qmatmul", &qmatmul);
   m.def("qlinear", &qlinear);
+  m.def("bf16_matmul", &bf16_matmul);
   m.def("stream_read", &stream_read);
 }
