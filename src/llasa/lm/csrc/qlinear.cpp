@@ -44,6 +44,7 @@ void q4_vnni(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
     }
     const __m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p + 256)));
     const __m512 mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p + 288)));
+#pragma GCC unroll 8
     for (int i = 0; i < MB; i++) {
       const int64_t r = (m0 + i) * a.G + g;
       const int32_t* x = (const int32_t*)(a.q + (m0 + i) * a.K + g * GS);
@@ -78,6 +79,7 @@ void q4_avx2(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
       }
       const __m256 sc = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p + 256 + 16 * h)));
       const __m256 mn = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p + 288 + 16 * h)));
+#pragma GCC unroll 8
       for (int i = 0; i < MB; i++) {
         const int64_t r = (m0 + i) * a.G + g;
         const int32_t* x = (const int32_t*)(a.q + (m0 + i) * a.K + g * GS);
@@ -118,6 +120,7 @@ void q8_vnni(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
     const uint8_t* p = w + g * 512;
     __m512i v[8];
     for (int c = 0; c < 8; c++) v[c] = _mm512_loadu_si512(p + 64 * c);
+#pragma GCC unroll 8
     for (int i = 0; i < MB; i++) {
       const int32_t* x = (const int32_t*)(a.q + (m0 + i) * a.K + g * GS);
       __m512i s1 = _mm512_setzero_si512(), s2 = _mm512_setzero_si512();
@@ -152,6 +155,7 @@ void q8_avx2(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
         // signed weights back; |w| * (x * sign w) keeps vpmaddubsw's pairs within int16
         const __m256i wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(p + 64 * c)), flip);
         const __m256i aw = _mm256_abs_epi8(wv);
+#pragma GCC unroll 8
         for (int i = 0; i < MB; i++) {
           const int32_t x = ((const int32_t*)(a.q + (m0 + i) * a.K + g * GS))[c];
           const __m256i t = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_set1_epi32(x), wv));
