@@ -21,6 +21,15 @@
 namespace {
 
 constexpr int RB = 16, GS = 32, GB = 320;
+// From 3 rows the dot products take long enough per group that the hardware prefetcher falls
+// behind (Zen 4: 8 rows streamed at 12 GB/s, 18-20 with this); one row loses a little with it.
+constexpr int PF = 8;  // groups ahead
+
+template <int MB>
+inline void prefetch_group(const uint8_t* p, int bytes) {
+  if (MB > 2)
+    for (int l = 0; l < bytes; l += 64) _mm_prefetch((const char*)p + PF * bytes + l, _MM_HINT_T0);
+}
 
 struct Act {  // activations, quantized: M rows of K int8, and per (row, group) scale and sum
   const int8_t* q; const float* s; const float* sum; int64_t K, G;
@@ -36,6 +45,7 @@ void q4_vnni(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
   const __m512i lo4 = _mm512_set1_epi8(0x0F);
   for (int64_t g = 0; g < a.G; g++) {
     const uint8_t* p = w + g * GB;
+    prefetch_group<MB>(p, GB);
     __m512i lo[4], hi[4];
     for (int c = 0; c < 4; c++) {
       __m512i v = _mm512_loadu_si512(p + 64 * c);
@@ -71,6 +81,7 @@ void q4_avx2(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
     for (int i = 0; i < MB; i++) acc[i] = _mm256_setzero_ps();
     for (int64_t g = 0; g < a.G; g++) {
       const uint8_t* p = w + g * GB;
+      if (h == 0) prefetch_group<MB>(p, GB);  // the second half reads the same lines
       __m256i lo[4], hi[4];
       for (int c = 0; c < 4; c++) {
         __m256i v = _mm256_loadu_si256((const __m256i*)(p + 64 * c + 32 * h));
@@ -118,6 +129,7 @@ void q8_vnni(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
   for (int i = 0; i < MB; i++) acc[i] = _mm512_setzero_ps();
   for (int64_t g = 0; g < a.G; g++) {
     const uint8_t* p = w + g * 512;
+    prefetch_group<MB>(p, 512);
     __m512i v[8];
     for (int c = 0; c < 8; c++) v[c] = _mm512_loadu_si512(p + 64 * c);
 #pragma GCC unroll 8
@@ -149,6 +161,7 @@ void q8_avx2(const uint8_t* w, const Act& a, int m0, float* y, int64_t N, int64_
     for (int i = 0; i < MB; i++) acc[i] = _mm256_setzero_ps();
     for (int64_t g = 0; g < a.G; g++) {
       const uint8_t* p = w + g * 512 + 32 * h;
+      if (h == 0) prefetch_group<MB>(p, 512);
       __m256i s[MB];
       for (int i = 0; i < MB; i++) s[i] = _mm256_setzero_si256();
       for (int c = 0; c < 8; c++) {
