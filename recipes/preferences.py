@@ -73,6 +73,9 @@ def measure(a) -> None:
     reg = VerifierRegistry()
     judge = Judges.build(asr=a.judge, sim=None, mos=None) if a.judge else None
     seeds = [int(s) for s in a.seeds.split(",")]
+    # sampling overrides (unset: the model's own defaults)
+    sampling = {k: v for k in ("temperature", "top_k", "top_p")
+                if (v := getattr(a, k, None)) is not None}
     todo = [(r, s) for s in seeds for r in rows if (r["utt"], s) not in done]
     voices = {}
     with open(out, "a") as f:
@@ -82,7 +85,7 @@ def measure(a) -> None:
                 voices[key] = tts.voice_from_audio(str(base / key), r["prompt_text"])
             voice = voices[key]
             res = search(tts, r["target_text"], voice, BestOfN(a.n, (REWARD,)), registry=reg,
-                         seed=seed)
+                         seed=seed, **sampling)
             cands = [{"wer": c.scores["wer"], "sim": c.scores["sim"], "reward": c.rank_score,
                       "tokens": c.num_tokens, "ended": c.ended,
                       "hyp": c.meta.get("transcript")} for c in res.candidates]
@@ -213,6 +216,9 @@ def main(argv=None) -> int:
     m.add_argument("--n", type=int, default=16)
     m.add_argument("--limit", type=int)
     m.add_argument("--judge", help="second ASR judge (faster-whisper dir), e.g. Whisper base")
+    m.add_argument("--temperature", type=float, help="override the model's sampling default")
+    m.add_argument("--top-k", type=int)
+    m.add_argument("--top-p", type=float)
     m.set_defaults(func=measure)
     i = sub.add_parser("items")
     i.add_argument("manifest")

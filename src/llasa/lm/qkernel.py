@@ -31,7 +31,8 @@ from .._common.cpu import cpu_info
 
 log = logging.getLogger(__name__)
 SRC = Path(__file__).with_name("csrc") / "qlinear.cpp"
-HEADERS = (SRC.with_name("qlinear_amx.h"), SRC.with_name("qlinear_bf16.h"))  # in the hash
+# in the hash
+HEADERS = tuple(SRC.with_name(h) for h in ("qlinear_amx.h", "qlinear_bf16.h", "attention.h"))
 ROWS, GROUP, GROUP_BYTES = 16, 32, 320  # must match qlinear.cpp
 
 

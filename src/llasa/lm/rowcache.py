@@ -30,11 +30,13 @@ Notation: ``R`` row slots, ``n`` live rows, ``T`` capacity, ``h`` KV heads, ``e`
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 
 from .._common.errors import InputError
-from . import qfuse
+from . import qfuse, qkernel
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -77,6 +79,20 @@ def _shared_decode_attention(q, kp, vp, k, v, mask, scale: float) -> torch.Tenso
     out = torch.matmul(wp, vp[0]).reshape(h, n, g, e).transpose(0, 1) + \
         torch.matmul(w[..., p:], v)
     return out.reshape(n, heads, 1, e)
+
+
+_FUSED = [True]
+
+
+def _attention_kernel(cache: torch.Tensor):
+    """llasa's CPU decode-attention kernel for this cache, or None (GPU, another dtype, a head
+    dim that is not a multiple of 8, no kernel, or ``LLASA_FUSED_ATTENTION=0``)."""
+    if not _FUSED[0] or cache.device.type != "cpu" or cache.shape[-1] % 8 or \
+            cache.dtype not in (torch.float32, torch.bfloat16) or \
+            os.environ.get("LLASA_FUSED_ATTENTION", "1") == "0":
+        return None
+    ext = qkernel.kernel()
+    return ext if ext is not None and hasattr(ext, "decode_attention") else None
 
 
 class RowKVCache:
@@ -177,6 +193,10 @@ class RowKVCache:
         # [n, 1, 1, t]: row r sees positions 0..pos[r]
         mask = (torch.arange(t, device=ids.device)[None] <= own[:, None])[:, None, None]
 
+        ext = _attention_kernel(self.keys[0])
+        if ext is not None:
+            return self._run(ids[:, None], pos[:, None], None, fused=self._fused(ext, own))[:, 0]
+
         def attend(i, q, k, v, scale):  # k, v [n, h, 1, e]
             self.keys[i][slots, :, own] = k[:, :, 0]
             self.values[i][slots, :, own] = v[:, :, 0]
@@ -188,7 +208,28 @@ class RowKVCache:
 
         return self._run(ids[:, None], pos[:, None], attend)[:, 0]
 
-    def _run(self, ids, pos, attend) -> torch.Tensor:
+    def _fused(self, ext, own):
+        """The decode step's attention on llasa's CPU kernel: cache write, RoPE (fp32 caches) and
+        one-query attention in one call per layer (``csrc/attention.h``)."""
+        none = self.keys[0].new_empty(0)
+        rope = self.keys[0].dtype == torch.float32  # bf16 keeps transformers' rounding steps
+        heads = self.decoder.config.num_attention_heads
+
+        def fused(i, qs, ks, vs, cos, sin, scale):  # qs/ks/vs [n, 1, *], cos/sin [n, 1, e]
+            n = qs.shape[0]
+            if not rope:
+                e = self.head_dim
+                qs = _rope(qs.reshape(n, 1, -1, e).transpose(1, 2), cos, sin)
+                ks = _rope(ks.reshape(n, 1, -1, e).transpose(1, 2), cos, sin)
+            kp, vp = (self.prefix_keys[i], self.prefix_values[i]) if self.prefix else (none, none)
+            o = ext.decode_attention(qs.reshape(n, -1), ks.reshape(n, -1), vs.reshape(n, -1),
+                                     self.keys[i], self.values[i], kp, vp, own,
+                                     cos if rope else none, sin if rope else none, heads, scale)
+            return o.reshape(n, 1, -1)
+
+        return fused
+
+    def _run(self, ids, pos, attend, fused=None) -> torch.Tensor:
         dec = self.decoder
         x = dec.embed_tokens(ids)  # [n, q, d]
         cos, sin = dec.rotary_emb(x, pos)  # [n, q, e]
@@ -200,11 +241,15 @@ class RowKVCache:
             f = qfuse.qkv(attn)
             qs, ks, vs = f(y) if f is not None else (attn.q_proj(y), attn.k_proj(y),
                                                      attn.v_proj(y))
-            qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
-                          for t in (qs, ks, vs))
-            qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
-            o = attend(i, qs, ks, vs, attn.scaling)  # writes k/v, attends (see callers)
-            x = r + attn.o_proj(o.transpose(1, 2).reshape(n, q, -1))
+            if fused is not None:  # [n, 1, H e]
+                o = fused(i, qs, ks, vs, cos, sin, attn.scaling)
+            else:
+                qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
+                              for t in (qs, ks, vs))
+                qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
+                o = attend(i, qs, ks, vs, attn.scaling)  # writes k/v, attends (see callers)
+                o = o.transpose(1, 2).reshape(n, q, -1)
+            x = r + attn.o_proj(o)
             x = x + self._mlp(layer.mlp, layer.post_attention_layernorm(x))
         return dec.norm(x)
 

@@ -16,7 +16,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace {
 
@@ -314,6 +316,7 @@ torch::Tensor qlinear(const torch::Tensor& x, const torch::Tensor& mul, const to
 }
 
 #include "qlinear_bf16.h"  // bf16 weights on vdpbf16ps (CPUs with AVX512-BF16, no AMX)
+#include "attention.h"  // one-query decode attention over the row cache
 
 // Streams a buffer once over the threads: the read-bandwidth ceiling (bench/quant_kernels.py).
 __attribute__((target("avx2")))
@@ -343,5 +346,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("qmatmul", &qmatmul);
   m.def("qlinear", &qlinear);
   m.def("bf16_matmul", &bf16_matmul);
+  m.def("decode_attention", &decode_attention);
   m.def("stream_read", &stream_read);
 }
