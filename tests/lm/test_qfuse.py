@@ -75,3 +75,52 @@ def test_quantized_decoding_is_reproducible_on_the_fused_path(qlm):
     a = qlm.generate([ids], s, num_candidates=3)[0]
     b = qlm.generate([ids], s, num_candidates=3)[0]
     assert [g.codes.tolist() for g in a] == [g.codes.tolist() for g in b]
+
+
+# --- a whole decoder layer as four kernel calls with its glue fused in (qfuse.LayerPlan) ---
+
+def test_layer_plan_calls_equal_the_torch_glue(qlm):
+    torch.manual_seed(2)
+    for layer in qlm.model.model.layers:
+        plan = qfuse.layer_plan(layer)
+        assert plan is not None
+        attn, mlp = layer.self_attn, layer.mlp
+        d = attn.q_proj.in_features
+        x, r = torch.randn(5, d) * 3, torch.randn(5, d)
+        ref = torch.cat(qfuse.qkv(attn)(layer.input_layernorm(x)), -1)
+        got = plan.qkv(x, norm=plan.norm1)
+        # the norm is computed in another order: an int8 code may round the other way
+        assert torch.allclose(got, ref, atol=1e-3 * ref.abs().max()), (got - ref).abs().max()
+        o_in = torch.randn(5, attn.o_proj.in_features)
+        assert torch.equal(plan.o(o_in, res=r), r + attn.o_proj(o_in))
+        g, u = qfuse.gate_up(mlp)(layer.post_attention_layernorm(x))
+        got = plan.gate_up(x, norm=plan.norm2)
+        assert torch.allclose(got, torch.cat([g, u], -1), atol=1e-3 * got.abs().max())
+        gu = torch.randn(5, 2 * mlp.down_proj.in_features) * 4
+        ref = r + mlp.down_proj(torch.nn.functional.silu(gu[:, :gu.shape[1] // 2]) *
+                                gu[:, gu.shape[1] // 2:])
+        got = plan.down(gu, glu=True, res=r)
+        assert torch.allclose(got, ref, atol=1e-3 * ref.abs().max()), (got - ref).abs().max()
+
+
+def test_planned_decoding_equals_the_layer_by_layer_path(qlm, monkeypatch):
+    ids = qlm.build_prompt("Four calls a layer, the same tokens.")
+    s = GenerationSettings(do_sample=False, max_new_tokens=24)
+    planned = qlm.generate([ids], s, num_candidates=2)[0]
+    logits = qlm.model(torch.tensor([ids])).logits  # HF forward: never planned
+    monkeypatch.setattr(qfuse, "layer_plan", lambda layer: None)
+    plain = qlm.generate([ids], s, num_candidates=2)[0]
+    assert [g.codes.tolist() for g in planned] == [g.codes.tolist() for g in plain]
+    assert torch.equal(logits, qlm.model(torch.tensor([ids])).logits)
+
+
+def test_layer_plan_needs_every_linear_on_the_kernel():
+    lm = tiny_lm(codebook_size=256, seed=3).quantize("int4")
+    layer = lm.model.model.layers[0]
+    assert qfuse.layer_plan(layer) is not None
+    o = layer.self_attn.o_proj
+    layer.self_attn.o_proj = torch.nn.Linear(o.in_features, o.out_features, bias=False)
+    assert qfuse.layer_plan(layer) is None  # a replaced layer drops the plan
+    layer.self_attn.o_proj = o
+    assert qfuse.layer_plan(layer) is not None
+    assert all(qfuse.layer_plan(m) is None for m in tiny_lm(codebook_size=256).model.model.layers)

@@ -91,3 +91,66 @@ def qkv(attn: nn.Module) -> FusedQuant | None:
 
 def gate_up(mlp: nn.Module) -> FusedQuant | None:
     return fused(mlp, SIBLING_LINEARS[1], "llasa_gate_up")
+
+
+class _Linear:
+    """One kernel call's weights: fused siblings or a single Int4Linear / Int8Linear."""
+
+    def __init__(self, m):
+        if isinstance(m, FusedQuant):
+            self.packed, self.scale, self.n, self.bits, self.smooth = \
+                m.packed, m.scale, m.n, m.bits, m.smooth
+        else:
+            self.packed, self.n = m._qk, m.out_features
+            self.bits = 4 if m.method == "int4" else 8
+            self.scale = m.scale if self.bits == 8 else None
+            self.smooth = m.inv_smooth if self.bits == 8 else None
+
+    def __call__(self, x, norm=None, glu: bool = False, res=None) -> torch.Tensor:
+        w, eps = (norm.weight, norm.variance_epsilon) if norm is not None else (None, 0.0)
+        return qkernel.linear_ex(x, self.packed, self.scale, self.n, self.bits, self.smooth,
+                                 w, eps, glu, res)
+
+
+class LayerPlan:
+    """A decoder layer whose four linear calls (q/k/v, o, gate/up, down) all run on llasa's
+    kernel, each with the glue around it fused in: the RMSNorms into q/k/v's and gate/up's
+    activation quantization, silu(gate) * up into down's, the residual adds into o's and down's
+    outputs. A 1B decode step had ~20 small torch ops per layer between the kernel calls, a
+    few µs of dispatch and thread wake-up each."""
+
+    def __init__(self, layer, qkv_f: FusedQuant, gate_up_f: FusedQuant):
+        self.qkv, self.gate_up = _Linear(qkv_f), _Linear(gate_up_f)
+        self.o, self.down = _Linear(layer.self_attn.o_proj), _Linear(layer.mlp.down_proj)
+        self.sizes = qkv_f.sizes
+        self.norm1, self.norm2 = layer.input_layernorm, layer.post_attention_layernorm
+
+
+def _rmsnorm(m) -> bool:
+    w = getattr(m, "weight", None)
+    return (type(m).__name__.endswith("RMSNorm") and hasattr(m, "variance_epsilon")
+            and w is not None and w.dtype == torch.float32 and w.is_contiguous()
+            and not getattr(m, "_forward_hooks", None))
+
+
+def layer_plan(layer) -> LayerPlan | None:
+    """:class:`LayerPlan` for a Llama decoder layer (built once and kept on it), or None where
+    one of its linears is not on the kernel, has a bias, or its norms/activation differ."""
+    attn, mlp = layer.self_attn, layer.mlp
+    parts = (qkv(attn), gate_up(mlp), attn.o_proj, mlp.down_proj, layer.input_layernorm,
+             layer.post_attention_layernorm)
+    got = layer.__dict__.get("llasa_plan")
+    if got is not None and all(a is b for a, b in zip(got[0], parts)):
+        return got[1]
+    plan = None
+    qkv_f, gate_up_f, o, down = parts[:4]
+    if (qkv_f is not None and gate_up_f is not None and qkv_f.bias is None
+            and gate_up_f.bias is None and len(gate_up_f.sizes) == 2
+            and gate_up_f.sizes[0] == gate_up_f.sizes[1]
+            and all(getattr(m, "method", None) in ("int4", "int8")
+                    and getattr(m, "_qk", None) is not None and m.bias is None for m in (o, down))
+            and type(mlp.act_fn).__name__ in ("SiLU", "SiLUActivation")
+            and _rmsnorm(parts[4]) and _rmsnorm(parts[5])):
+        plan = LayerPlan(layer, qkv_f, gate_up_f)
+    layer.__dict__["llasa_plan"] = (parts, plan)
+    return plan

@@ -32,7 +32,8 @@ from .._common.cpu import cpu_info
 log = logging.getLogger(__name__)
 SRC = Path(__file__).with_name("csrc") / "qlinear.cpp"
 # in the hash
-HEADERS = tuple(SRC.with_name(h) for h in ("qlinear_amx.h", "qlinear_bf16.h", "attention.h"))
+HEADERS = tuple(SRC.with_name(h) for h in (
+    "qlinear_amx.h", "qlinear_bf16.h", "attention.h", "vecmath.h"))
 ROWS, GROUP, GROUP_BYTES = 16, 32, 320  # must match qlinear.cpp
 
 
@@ -158,6 +159,19 @@ def _matmul(x: torch.Tensor, packed: torch.Tensor, wscale: torch.Tensor | None, 
 
 
 _EMPTY = torch.empty(0)
+
+
+def linear_ex(x: torch.Tensor, packed: torch.Tensor, wscale: torch.Tensor | None, n: int,
+              bits: int, smooth: torch.Tensor | None = None, norm: torch.Tensor | None = None,
+              eps: float = 0.0, glu: bool = False, res: torch.Tensor | None = None) -> torch.Tensor:
+    """fp32 ``x`` [M, K] → fp32 [M, n], with a decode layer's glue in the same call: ``norm``
+    (RMSNorm weight, with ``eps``) normalises x first; ``glu``: x is [M, 2K] gate | up and the
+    input is silu(gate) * up; ``res`` [M, n] is added to the output."""
+    e = _EMPTY
+    return kernel().qlinear_ex(x.contiguous(), smooth if smooth is not None else e,
+                               norm if norm is not None else e, eps, glu, packed,
+                               wscale if wscale is not None else e, n, bits, _vnni(), _amx(),
+                               res if res is not None else e)
 
 
 def int4_matmul(x: torch.Tensor, packed: torch.Tensor, n: int) -> torch.Tensor:

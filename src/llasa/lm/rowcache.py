@@ -236,6 +236,10 @@ class RowKVCache:
         n, q = ids.shape
         for i, layer in enumerate(dec.layers):
             attn = layer.self_attn
+            plan = qfuse.layer_plan(layer) if x.dtype == torch.float32 else None
+            if plan is not None:
+                x = self._planned(plan, i, x, cos, sin, attend, fused)
+                continue
             r = x
             y = layer.input_layernorm(x)
             f = qfuse.qkv(attn)
@@ -252,6 +256,24 @@ class RowKVCache:
             x = r + attn.o_proj(o)
             x = x + self._mlp(layer.mlp, layer.post_attention_layernorm(x))
         return dec.norm(x)
+
+    def _planned(self, plan, i, x, cos, sin, attend, fused) -> torch.Tensor:
+        """One layer as four kernel calls with the norms, SwiGLU and residuals fused in
+        (:class:`~llasa.lm.qfuse.LayerPlan`), and the attention between them."""
+        n, q, d = x.shape
+        x2 = x.reshape(n * q, d)
+        qs, ks, vs = plan.qkv(x2, norm=plan.norm1).reshape(n, q, -1).split(plan.sizes, -1)
+        scale = self.decoder.layers[i].self_attn.scaling
+        if fused is not None:
+            o = fused(i, qs, ks, vs, cos, sin, scale)
+        else:
+            qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
+                          for t in (qs, ks, vs))
+            qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
+            o = attend(i, qs, ks, vs, scale).transpose(1, 2)
+        x2 = plan.o(o.reshape(n * q, -1), res=x2)
+        x2 = plan.down(plan.gate_up(x2, norm=plan.norm2), glu=True, res=x2)
+        return x2.reshape(n, q, d)
 
     @staticmethod
     def _mlp(mlp, x: torch.Tensor) -> torch.Tensor:

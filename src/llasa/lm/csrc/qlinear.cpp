@@ -210,38 +210,81 @@ LLASA_KERNELS(q4_avx2, 4)
 LLASA_KERNELS(q8_vnni, 8)
 LLASA_KERNELS(q8_avx2, 4)
 
+#include "vecmath.h"  // hsum8, exp8
+
+// silu(g) * u, 8 at a time (exp's argument clamped to +-87: silu is ~x or ~0 beyond it)
+__attribute__((target("avx2,fma"))) inline void swiglu8(const float* g, const float* u, float* o) {
+  const __m256 gv = _mm256_loadu_ps(g);
+  const __m256 ng = _mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), gv), _mm256_set1_ps(87.f));
+  const __m256 den = _mm256_add_ps(_mm256_set1_ps(1.f), exp8(ng));
+  _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_div_ps(gv, den), _mm256_loadu_ps(u)));
+}
+
 // x [M, K] fp32 → int8 codes, and per (row, group of 32) the scale and the exact float sum.
+// mul: SmoothQuant's per-channel scales (or empty). What the layer reads can be computed on the
+// way in, so a decode step does not run it as separate torch ops:
+//   norm_w (K values): RMSNorm first, x * rsqrt(mean(x^2) + eps) * norm_w, as transformers' Llama;
+//   glu: x is [M, 2K] = gate | up (the fused gate/up output) and the input is silu(gate) * up.
 __attribute__((target("avx2,fma")))
-std::vector<torch::Tensor> quantize_act(const torch::Tensor& x, const torch::Tensor& mul) {
+std::vector<torch::Tensor> quantize_act_ex(const torch::Tensor& x, const torch::Tensor& mul,
+                                           const torch::Tensor& norm_w, double eps, bool glu) {
   TORCH_CHECK(x.dim() == 2 && x.scalar_type() == torch::kFloat && x.is_contiguous(),
               "quantize_act: x must be a contiguous 2-D fp32 tensor");
-  const int64_t M = x.size(0), K = x.size(1), G = K / GS;
-  TORCH_CHECK(K % GS == 0, "quantize_act: K must be a multiple of 32");
+  const int64_t M = x.size(0), X = x.size(1), K = glu ? X / 2 : X, G = K / GS;
+  TORCH_CHECK(K % GS == 0 && (!glu || X % 2 == 0), "quantize_act: K must be a multiple of 32");
   auto q = torch::empty({M, K}, x.options().dtype(torch::kInt8));
   auto s = torch::empty({M, G}, x.options()), sum = torch::empty({M, G}, x.options());
-  TORCH_CHECK(!mul.defined() || mul.numel() == 0 ||
-              (mul.numel() == K && mul.scalar_type() == torch::kFloat && mul.is_contiguous()),
-              "quantize_act: the multiplier must be K fp32 values");
-  const float* mp = mul.defined() && mul.numel() ? mul.data_ptr<float>() : nullptr;
+  auto vec = [&](const torch::Tensor& t, const char* what) -> const float* {
+    if (!t.defined() || t.numel() == 0) return nullptr;
+    TORCH_CHECK(t.numel() == K && t.scalar_type() == torch::kFloat && t.is_contiguous(),
+                "quantize_act: the ", what, " must be K fp32 values");
+    return t.data_ptr<float>();
+  };
+  const float* mp = vec(mul, "multiplier");
+  const float* np = vec(norm_w, "norm weight");
   std::vector<float> row(GS);
   const float* xp = x.data_ptr<float>();
   int8_t* qp = q.data_ptr<int8_t>();
   float *sp = s.data_ptr<float>(), *up = sum.data_ptr<float>();
-  for (int64_t r = 0; r < M * G; r++) {
-    const float* v = xp + r * GS;
-    if (mp) {  // SmoothQuant's per-channel scales, applied on the way in
-      const float* m = mp + (r % G) * GS;
-      for (int k = 0; k < GS; k++) row[k] = v[k] * m[k];
-      v = row.data();
+  for (int64_t m = 0; m < M; m++) {
+    const float* xr = xp + m * X;
+    float inv = 1.f;
+    if (np) {
+      float ss = 0.f;
+      for (int64_t k = 0; k < K; k++) ss += xr[k] * xr[k];
+      inv = 1.f / std::sqrt(ss / (float)K + (float)eps);
     }
-    float amax = 0.f, tot = 0.f;
-    for (int k = 0; k < GS; k++) { amax = std::max(amax, std::fabs(v[k])); tot += v[k]; }
-    const float scale = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
-    for (int k = 0; k < GS; k++) qp[r * GS + k] = (int8_t)std::nearbyint(v[k] * inv);
-    sp[r] = scale;
-    up[r] = tot;
+    for (int64_t g = 0; g < G; g++) {
+      const int64_t r = m * G + g;
+      const float* v = xr + g * GS;
+      if (glu) {
+        for (int k = 0; k < GS; k += 8) swiglu8(v + k, v + K + k, row.data() + k);
+        v = row.data();
+      }
+      if (np || mp) {
+        const float* w = np ? np + g * GS : nullptr;
+        const float* mm = mp ? mp + g * GS : nullptr;
+        for (int k = 0; k < GS; k++) {
+          float t = v[k];
+          if (w) t = (t * inv) * w[k];
+          if (mm) t *= mm[k];
+          row[k] = t;
+        }
+        v = row.data();
+      }
+      float amax = 0.f, tot = 0.f;
+      for (int k = 0; k < GS; k++) { amax = std::max(amax, std::fabs(v[k])); tot += v[k]; }
+      const float scale = amax / 127.f, iv = amax > 0.f ? 127.f / amax : 0.f;
+      for (int k = 0; k < GS; k++) qp[r * GS + k] = (int8_t)std::nearbyint(v[k] * iv);
+      sp[r] = scale;
+      up[r] = tot;
+    }
   }
   return {q, s, sum};
+}
+
+std::vector<torch::Tensor> quantize_act(const torch::Tensor& x, const torch::Tensor& mul) {
+  return quantize_act_ex(x, mul, torch::Tensor(), 0.0, false);
 }
 
 // y [M, N] = x [M, K] @ W^T for packed 4-bit (bits 4) or 8-bit (bits 8) W, N output rows
@@ -315,6 +358,24 @@ torch::Tensor qlinear(const torch::Tensor& x, const torch::Tensor& mul, const to
   return qmatmul(a[0], a[1], a[2], packed, wscale, N, bits, vnni, amx);
 }
 
+// The whole linear step of a decode layer in one call: quantize_act_ex's input (RMSNorm, or
+// silu(gate) * up), the product, and a residual added to the output (or empty).
+torch::Tensor qlinear_ex(const torch::Tensor& x, const torch::Tensor& mul, const torch::Tensor& norm_w,
+                         double eps, bool glu, const torch::Tensor& packed,
+                         const torch::Tensor& wscale, int64_t N, int64_t bits, bool vnni, bool amx,
+                         const torch::Tensor& res) {
+  const auto a = quantize_act_ex(x, mul, norm_w, eps, glu);
+  auto y = qmatmul(a[0], a[1], a[2], packed, wscale, N, bits, vnni, amx);
+  if (res.defined() && res.numel()) {
+    TORCH_CHECK(res.scalar_type() == torch::kFloat && res.is_contiguous() &&
+                res.numel() == y.numel(), "qlinear: the residual must be fp32 [M, N]");
+    float* yp = y.data_ptr<float>();
+    const float* rp = res.data_ptr<float>();
+    for (int64_t i = 0; i < y.numel(); i++) yp[i] = rp[i] + yp[i];
+  }
+  return y;
+}
+
 #include "qlinear_bf16.h"  // bf16 weights on vdpbf16ps (CPUs with AVX512-BF16, no AMX)
 #include "attention.h"  // one-query decode attention over the row cache
 
@@ -345,6 +406,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("quantize_act", &quantize_act);
   m.def("qmatmul", &qmatmul);
   m.def("qlinear", &qlinear);
+  m.def("qlinear_ex", &qlinear_ex);
   m.def("bf16_matmul", &bf16_matmul);
   m.def("decode_attention", &decode_attention);
   m.def("stream_read", &stream_read);
