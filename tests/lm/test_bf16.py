@@ -80,3 +80,43 @@ def test_lm_on_the_kernel_decodes_like_onednn(monkeypatch):
     ok = torch.isfinite(logits["0"])
     assert torch.equal(ok, torch.isfinite(logits["1"]))  # the same rows are allowed
     torch.testing.assert_close(logits["1"][ok], logits["0"][ok], atol=0.05, rtol=0.02)
+
+
+def test_layer_plan_on_the_bf16_kernel_equals_the_torch_glue(monkeypatch):
+    """A bf16 decoder layer as four kernel calls (qfuse.LayerPlan): RMSNorm, SwiGLU and the
+    residual adds fused in, rounded where transformers' bf16 ops round."""
+    from llasa.lm import qfuse
+
+    monkeypatch.setenv("LLASA_BF16_KERNEL", "1")
+    lm = tiny_lm(codebook_size=256, seed=4, dtype="bf16").optimize()
+    torch.manual_seed(0)
+    for layer in lm.model.model.layers:
+        plan = qfuse.layer_plan(layer)
+        assert plan is not None and plan.dtype == torch.bfloat16
+        attn, mlp = layer.self_attn, layer.mlp
+        d = attn.q_proj.in_features
+        x, r = (torch.randn(3, d) * 2).bfloat16(), torch.randn(3, d).bfloat16()
+        y = layer.input_layernorm(x)
+        ref = torch.cat([attn.q_proj(y), attn.k_proj(y), attn.v_proj(y)], -1)
+        torch.testing.assert_close(plan.qkv(x, norm=plan.norm1).float(), ref.float(),
+                                   atol=2e-2, rtol=2e-2)
+        o_in = torch.randn(3, attn.o_proj.in_features).bfloat16()
+        assert torch.equal(plan.o(o_in, res=r), r + attn.o_proj(o_in))  # same rounding
+        gu = (torch.randn(3, 2 * mlp.down_proj.in_features) * 3).bfloat16()
+        g, u = gu.chunk(2, -1)
+        ref = r + mlp.down_proj(mlp.act_fn(g) * u)
+        torch.testing.assert_close(plan.down(gu, glu=True, res=r).float(), ref.float(),
+                                   atol=2e-2, rtol=2e-2)
+
+
+def test_planned_bf16_decoding_equals_the_layer_by_layer_path(monkeypatch):
+    from llasa.lm import qfuse
+
+    monkeypatch.setenv("LLASA_BF16_KERNEL", "1")
+    lm = tiny_lm(codebook_size=256, seed=4, dtype="bf16").optimize()
+    ids = lm.build_prompt("Four calls a layer.")
+    s = GenerationSettings(do_sample=False, max_new_tokens=24)
+    planned = [g.codes.tolist() for g in lm.generate([ids], s, num_candidates=2)[0]]
+    assert qfuse.layer_plan(lm.model.model.layers[0]) is not None
+    monkeypatch.setattr(qfuse, "layer_plan", lambda layer: None)
+    assert planned == [g.codes.tolist() for g in lm.generate([ids], s, num_candidates=2)[0]]

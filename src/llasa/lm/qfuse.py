@@ -94,10 +94,16 @@ def gate_up(mlp: nn.Module) -> FusedQuant | None:
 
 
 class _Linear:
-    """One kernel call's weights: fused siblings or a single Int4Linear / Int8Linear."""
+    """One kernel call's weights: fused siblings, or a single Int4Linear / Int8Linear /
+    Bf16Linear (``bits`` 16: llasa's bf16 kernel)."""
 
     def __init__(self, m):
-        if isinstance(m, FusedQuant):
+        if isinstance(m, _JointBf16) or getattr(m, "packed", None) is not None and \
+                type(m).__name__ == "Bf16Linear":
+            self.packed, self.n, self.bits = m.packed, (m.n if isinstance(m, _JointBf16)
+                                                        else m.out_features), 16
+            self.scale = self.smooth = None
+        elif isinstance(m, FusedQuant):
             self.packed, self.scale, self.n, self.bits, self.smooth = \
                 m.packed, m.scale, m.n, m.bits, m.smooth
         else:
@@ -108,49 +114,93 @@ class _Linear:
 
     def __call__(self, x, norm=None, glu: bool = False, res=None) -> torch.Tensor:
         w, eps = (norm.weight, norm.variance_epsilon) if norm is not None else (None, 0.0)
+        if self.bits == 16:
+            e = qkernel._EMPTY
+            return qkernel.kernel().bf16_linear_ex(
+                x.contiguous(), w if w is not None else e, eps, glu, self.packed, self.n,
+                res if res is not None else e)
         return qkernel.linear_ex(x, self.packed, self.scale, self.n, self.bits, self.smooth,
                                  w, eps, glu, res)
 
 
+class _JointBf16:
+    """Sibling Bf16Linear layers' packed blocks in one buffer (the layers keep views into it)."""
+
+    def __init__(self, layers: list[nn.Module]):
+        self.sizes = [m.out_features for m in layers]
+        self.n = sum(self.sizes)
+        self.packed = torch.cat([m.packed for m in layers]).contiguous()
+        start = 0
+        for m in layers:
+            nb = m.packed.shape[0]
+            m.packed = self.packed[start:start + nb]
+            start += nb
+
+
 class LayerPlan:
     """A decoder layer whose four linear calls (q/k/v, o, gate/up, down) all run on llasa's
-    kernel, each with the glue around it fused in: the RMSNorms into q/k/v's and gate/up's
-    activation quantization, silu(gate) * up into down's, the residual adds into o's and down's
-    outputs. A 1B decode step had ~20 small torch ops per layer between the kernel calls, a
-    few µs of dispatch and thread wake-up each."""
+    kernel (4/8-bit, or bf16 where that kernel is preferred), each with the glue around it
+    fused in: the RMSNorms into q/k/v's and gate/up's input, silu(gate) * up into down's, the
+    residual adds into o's and down's outputs. A 1B decode step had ~20 small torch ops per
+    layer between the kernel calls, a few µs of dispatch and thread wake-up each (more in
+    bf16)."""
 
-    def __init__(self, layer, qkv_f: FusedQuant, gate_up_f: FusedQuant):
+    def __init__(self, layer, qkv_f, gate_up_f, dtype: torch.dtype):
+        self.dtype = dtype
         self.qkv, self.gate_up = _Linear(qkv_f), _Linear(gate_up_f)
         self.o, self.down = _Linear(layer.self_attn.o_proj), _Linear(layer.mlp.down_proj)
         self.sizes = qkv_f.sizes
         self.norm1, self.norm2 = layer.input_layernorm, layer.post_attention_layernorm
 
 
-def _rmsnorm(m) -> bool:
+def _rmsnorm(m, dtype: torch.dtype) -> bool:
     w = getattr(m, "weight", None)
     return (type(m).__name__.endswith("RMSNorm") and hasattr(m, "variance_epsilon")
-            and w is not None and w.dtype == torch.float32 and w.is_contiguous()
+            and w is not None and w.dtype == dtype and w.is_contiguous()
             and not getattr(m, "_forward_hooks", None))
+
+
+def _bf16_siblings(parent, names, attr):
+    layers = [getattr(parent, n, None) for n in names]
+    got = parent.__dict__.get(attr)
+    if got is not None and all(a is b for a, b in zip(got[0], layers)):
+        return got[1]
+    ok = all(type(m).__name__ == "Bf16Linear" and m.out_features % qkernel.ROWS == 0
+             and m.in_features == layers[0].in_features for m in layers)
+    j = _JointBf16(layers) if ok else None
+    parent.__dict__[attr] = (layers, j)
+    return j
 
 
 def layer_plan(layer) -> LayerPlan | None:
     """:class:`LayerPlan` for a Llama decoder layer (built once and kept on it), or None where
     one of its linears is not on the kernel, has a bias, or its norms/activation differ."""
     attn, mlp = layer.self_attn, layer.mlp
-    parts = (qkv(attn), gate_up(mlp), attn.o_proj, mlp.down_proj, layer.input_layernorm,
-             layer.post_attention_layernorm)
+    o, down = attn.o_proj, mlp.down_proj
+    bf = type(o).__name__ == "Bf16Linear"
+    if bf:
+        qkv_f = _bf16_siblings(attn, SIBLING_LINEARS[0], "llasa_qkv_bf16")
+        gate_up_f = _bf16_siblings(mlp, SIBLING_LINEARS[1], "llasa_gate_up_bf16")
+    else:
+        qkv_f, gate_up_f = qkv(attn), gate_up(mlp)
+    parts = (qkv_f, gate_up_f, o, down, layer.input_layernorm, layer.post_attention_layernorm)
     got = layer.__dict__.get("llasa_plan")
     if got is not None and all(a is b for a, b in zip(got[0], parts)):
         return got[1]
     plan = None
-    qkv_f, gate_up_f, o, down = parts[:4]
-    if (qkv_f is not None and gate_up_f is not None and qkv_f.bias is None
-            and gate_up_f.bias is None and len(gate_up_f.sizes) == 2
-            and gate_up_f.sizes[0] == gate_up_f.sizes[1]
-            and all(getattr(m, "method", None) in ("int4", "int8")
-                    and getattr(m, "_qk", None) is not None and m.bias is None for m in (o, down))
+    dtype = torch.bfloat16 if bf else torch.float32
+    if bf:
+        linears_ok = type(down).__name__ == "Bf16Linear"
+    else:
+        linears_ok = all(getattr(m, "method", None) in ("int4", "int8")
+                         and getattr(m, "_qk", None) is not None and m.bias is None
+                         for m in (o, down))
+        linears_ok = linears_ok and qkv_f is not None and gate_up_f is not None and \
+            qkv_f.bias is None and gate_up_f.bias is None
+    if (linears_ok and qkv_f is not None and gate_up_f is not None
+            and len(gate_up_f.sizes) == 2 and gate_up_f.sizes[0] == gate_up_f.sizes[1]
             and type(mlp.act_fn).__name__ in ("SiLU", "SiLUActivation")
-            and _rmsnorm(parts[4]) and _rmsnorm(parts[5])):
-        plan = LayerPlan(layer, qkv_f, gate_up_f)
+            and _rmsnorm(parts[4], dtype) and _rmsnorm(parts[5], dtype)):
+        plan = LayerPlan(layer, qkv_f, gate_up_f, dtype)
     layer.__dict__["llasa_plan"] = (parts, plan)
     return plan

@@ -209,22 +209,18 @@ class RowKVCache:
         return self._run(ids[:, None], pos[:, None], attend)[:, 0]
 
     def _fused(self, ext, own):
-        """The decode step's attention on llasa's CPU kernel: cache write, RoPE (fp32 caches) and
-        one-query attention in one call per layer (``csrc/attention.h``)."""
+        """The decode step's attention on llasa's CPU kernel: cache write, RoPE (with bf16's
+        rounding steps in bf16) and one-query attention in one call per layer
+        (``csrc/attention.h``)."""
         none = self.keys[0].new_empty(0)
-        rope = self.keys[0].dtype == torch.float32  # bf16 keeps transformers' rounding steps
         heads = self.decoder.config.num_attention_heads
 
         def fused(i, qs, ks, vs, cos, sin, scale):  # qs/ks/vs [n, 1, *], cos/sin [n, 1, e]
             n = qs.shape[0]
-            if not rope:
-                e = self.head_dim
-                qs = _rope(qs.reshape(n, 1, -1, e).transpose(1, 2), cos, sin)
-                ks = _rope(ks.reshape(n, 1, -1, e).transpose(1, 2), cos, sin)
             kp, vp = (self.prefix_keys[i], self.prefix_values[i]) if self.prefix else (none, none)
             o = ext.decode_attention(qs.reshape(n, -1), ks.reshape(n, -1), vs.reshape(n, -1),
-                                     self.keys[i], self.values[i], kp, vp, own,
-                                     cos if rope else none, sin if rope else none, heads, scale)
+                                     self.keys[i], self.values[i], kp, vp, own, cos, sin, heads,
+                                     scale)
             return o.reshape(n, 1, -1)
 
         return fused
@@ -236,8 +232,8 @@ class RowKVCache:
         n, q = ids.shape
         for i, layer in enumerate(dec.layers):
             attn = layer.self_attn
-            plan = qfuse.layer_plan(layer) if x.dtype == torch.float32 else None
-            if plan is not None:
+            plan = qfuse.layer_plan(layer) if x.device.type == "cpu" else None
+            if plan is not None and plan.dtype == x.dtype:
                 x = self._planned(plan, i, x, cos, sin, attend, fused)
                 continue
             r = x

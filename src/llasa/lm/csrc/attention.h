@@ -2,7 +2,7 @@
 #pragma once
 
 // Decode attention: one new query per row, grouped KV heads, with the new key/value written into
-// the row cache and (fp32) RoPE applied in the same call. A decode step of the 1B shape spent
+// the row cache and RoPE applied in the same call. A decode step of the 1B shape spent
 // ~6 ms of ~30 in SDPA's flash kernel plus the cache's index_put and the rotate_half ops around
 // it, for ~20 MB of cache that streams in well under a millisecond: its tiling is made for long
 // query blocks, not for the 4 query heads of a KV head. AVX2 + FMA, so it runs on every CPU the
@@ -41,11 +41,15 @@ void attend_row_head(const AttnArgs& a, int64_t r, int64_t j, const T* q, const 
   const int64_t e = a.e, g = a.H / a.h, own = a.own[r], L = a.p + own + 1;
   const float* cs = a.cos ? a.cos + r * e : nullptr;
   const float* sn = a.sin ? a.sin + r * e : nullptr;
-  auto rope = [&](const T* x, int64_t d) {  // x * cos + rotate_half(x) * sin, element d
+  // x * cos + rotate_half(x) * sin, element d; in bf16 each product and the sum are rounded to
+  // bf16, as transformers' bf16 ops do
+  constexpr bool bf = std::is_same<T, at::BFloat16>::value;
+  auto rnd = [](float f) { return bf ? (float)at::BFloat16(f) : f; };
+  auto rope = [&](const T* x, int64_t d) {
     const float xd = E::get(x + d);
     if (!cs) return xd;
     const float o = d < e / 2 ? -E::get(x + d + e / 2) : E::get(x + d - e / 2);
-    return xd * cs[d] + o * sn[d];
+    return rnd(rnd(xd * cs[d]) + rnd(o * sn[d]));
   };
   // the new key/value into the slot at `own` (each (row, KV head) is one task: no races)
   T* kslot = kc + ((r * a.h + j) * a.Tc) * e;
@@ -118,8 +122,8 @@ void attend_row_head(const AttnArgs& a, int64_t r, int64_t j, const T* q, const 
 }
 
 // q [n, H*e], k/v [n, h*e] (rows may be strided), kc/vc [R, h, Tc, e] (rows 0..n-1 are written at
-// own[r]), kp/vp [1, h, p, e] a prefix every row shares (or empty), cos/sin [n, e] fp32 for RoPE
-// (or empty: q and k are rotated already). Returns [n, H, e] in the cache's dtype.
+// own[r]), kp/vp [1, h, p, e] a prefix every row shares (or empty), cos/sin [n, e] for RoPE (or
+// empty: q and k are rotated already). Returns [n, H, e] in the cache's dtype.
 torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& kc, const torch::Tensor& vc,
                                const torch::Tensor& kp, const torch::Tensor& vp,

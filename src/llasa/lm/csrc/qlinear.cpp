@@ -18,6 +18,7 @@
 #include <atomic>
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -408,6 +409,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("qlinear", &qlinear);
   m.def("qlinear_ex", &qlinear_ex);
   m.def("bf16_matmul", &bf16_matmul);
+  m.def("bf16_linear_ex", &bf16_linear_ex);
   m.def("decode_attention", &decode_attention);
   m.def("stream_read", &stream_read);
 }

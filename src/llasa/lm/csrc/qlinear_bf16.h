@@ -74,3 +74,63 @@ torch::Tensor bf16_matmul(const torch::Tensor& x, const torch::Tensor& packed, i
   });
   return y;
 }
+
+// bf16_matmul with a decode layer's glue, rounded to bf16 where transformers' bf16 ops round:
+//   norm_w (K bf16 values): RMSNorm first (fp32 statistics, x * rsqrt(mean(x^2) + eps) rounded,
+//     then times the weight, rounded);
+//   glu: x is [M, 2K] = gate | up, and the input is silu(gate) (rounded) * up (rounded);
+//   res [M, N] bf16 (or empty): added to the rounded output, rounded again.
+__attribute__((target("avx2,fma")))
+torch::Tensor bf16_linear_ex(const torch::Tensor& x, const torch::Tensor& norm_w, double eps,
+                             bool glu, const torch::Tensor& packed, int64_t N,
+                             const torch::Tensor& res) {
+  using B = at::BFloat16;
+  TORCH_CHECK(x.dim() == 2 && x.scalar_type() == torch::kBFloat16 && x.is_contiguous(),
+              "bf16_linear: x must be a contiguous 2-D bf16 tensor");
+  const int64_t M = x.size(0), X = x.size(1), K = glu ? X / 2 : X;
+  const bool norm = norm_w.defined() && norm_w.numel();
+  TORCH_CHECK(!glu || X % 2 == 0);
+  TORCH_CHECK(!norm || (norm_w.numel() == K && norm_w.scalar_type() == torch::kBFloat16 &&
+                        norm_w.is_contiguous()), "bf16_linear: the norm weight must be K bf16");
+  torch::Tensor in = x;
+  if (norm || glu) {
+    in = torch::empty({M, K}, x.options());
+    const B* xp = (const B*)x.data_ptr();
+    B* ip = (B*)in.data_ptr();
+    const B* w = norm ? (const B*)norm_w.data_ptr() : nullptr;
+    float buf[8];
+    for (int64_t m = 0; m < M; m++) {
+      const B* xr = xp + m * X;
+      B* o = ip + m * K;
+      if (norm) {
+        float ss = 0.f;
+        for (int64_t k = 0; k < K; k++) { const float f = xr[k]; ss += f * f; }
+        const float inv = 1.f / std::sqrt(ss / (float)K + (float)eps);
+        for (int64_t k = 0; k < K; k++) o[k] = B((float)w[k] * (float)B((float)xr[k] * inv));
+      } else {
+        int64_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+          const __m256 g = _mm256_castsi256_ps(_mm256_slli_epi32(
+              _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(xr + k))), 16));
+          const __m256 ng = _mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), g),
+                                          _mm256_set1_ps(87.f));
+          _mm256_storeu_ps(buf, _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.f), exp8(ng))));
+          for (int l = 0; l < 8; l++) o[k + l] = B((float)B(buf[l]) * (float)xr[K + k + l]);
+        }
+        for (; k < K; k++) {
+          const float g = xr[k];
+          o[k] = B((float)B(g / (1.f + std::exp(-g))) * (float)xr[K + k]);
+        }
+      }
+    }
+  }
+  auto y = bf16_matmul(in, packed, N);
+  if (res.defined() && res.numel()) {
+    TORCH_CHECK(res.scalar_type() == torch::kBFloat16 && res.is_contiguous() &&
+                res.numel() == y.numel(), "bf16_linear: the residual must be bf16 [M, N]");
+    B* yp = (B*)y.data_ptr();
+    const B* rp = (const B*)res.data_ptr();
+    for (int64_t i = 0; i < y.numel(); i++) yp[i] = B((float)rp[i] + (float)yp[i]);
+  }
+  return y;
+}
