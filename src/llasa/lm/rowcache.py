@@ -24,6 +24,13 @@ candidates, search beams) is stored once and each step reads it once for all row
 (:func:`_shared_decode_attention`). On quantized layers, q/k/v and gate/up run as one kernel call
 each (:mod:`llasa.lm.qfuse`).
 
+On CPU, where llasa's kernel builds, a decode step goes further: a layer whose linears all run on
+the kernel (4/8-bit, or bf16 on the bf16 kernel) is four kernel calls with its norms, SwiGLU and
+residual adds fused in (:class:`~llasa.lm.qfuse.LayerPlan`), and the attention between them
+(cache write, RoPE, one query per row over the live positions and the shared prompt) is one call
+(``csrc/attention.h``; ``LLASA_FUSED_ATTENTION=0`` keeps SDPA). The torch path above stays the
+reference the tests compare them with.
+
 Notation: ``R`` row slots, ``n`` live rows, ``T`` capacity, ``h`` KV heads, ``e`` head dim,
 ``d`` hidden size, ``q`` query length.
 """
