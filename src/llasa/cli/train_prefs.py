@@ -12,7 +12,8 @@ EPILOG = """examples:
   llasa train prefs --method dpo --data runs/prefs/data --output-dir runs/prefs/dpo
   llasa train prefs --method dpo --data runs/prefs/data --lora --lr 5e-4
   llasa train prefs --method grpo --data runs/prefs/data --group-size 8 --max-steps 50
-  llasa train prefs --config my_prefs.yaml   # 'preset: dpo|grpo|tiny' + overrides
+  llasa train prefs --method sft --data runs/prefs/data --lr 5e-5 --max-steps 300
+  llasa train prefs --config my_prefs.yaml   # 'preset: dpo|grpo|sft|tiny' + overrides
 
 The run folder holds checkpoints/ (exact resume: run the same command again), metrics.csv,
 loss.png, ref_logps.npy (DPO's cached reference log-probs) and model/ (plus adapter/ with
@@ -20,17 +21,19 @@ loss.png, ref_logps.npy (DPO's cached reference log-probs) and model/ (plus adap
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prefs", help="preference training (DPO / GRPO) from verifier scores",
-                       description="DPO on stored (chosen, rejected) pairs, or GRPO with groups "
-                       "sampled by the batched decoder and scored by verifiers on audio.",
+    p = sub.add_parser("prefs", help="preference training (DPO / GRPO / SFT) from verifier "
+                       "scores", description="DPO on stored (chosen, rejected) pairs, SFT on "
+                       "each item's best candidate, or GRPO with groups sampled by the batched "
+                       "decoder and scored by verifiers on audio.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="recipe file (YAML/JSON): 'preset:' + overrides")
-    p.add_argument("--method", choices=["dpo", "grpo"])
+    p.add_argument("--method", choices=["dpo", "grpo", "sft"],
+                   help="sft: fine-tune on each item's best candidate (rejection sampling)")
     p.add_argument("--data", help="folder from `llasa data preferences`")
     p.add_argument("--init", help="LM to improve (default: the shipped model)")
     p.add_argument("--output-dir")
     p.add_argument("--max-steps", type=int)
-    p.add_argument("--batch-size", type=int, help="pairs (dpo) or prompts (grpo) per step")
+    p.add_argument("--batch-size", type=int, help="pairs (dpo), prompts (grpo) or best candidates (sft) per step")
     p.add_argument("--grad-accum", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--beta", type=float, help="DPO beta")

@@ -1,4 +1,5 @@
-"""Preference training of the speech LM (``llasa train prefs``): DPO or GRPO on HF ``Trainer``.
+"""Preference training of the speech LM (``llasa train prefs``): DPO, GRPO or SFT on the best
+candidates (rejection sampling), on HF ``Trainer``.
 
 Why not trl: trl 1.16 installs without another torch (it has no torch requirement, but pulls
 datasets, pyarrow and pandas), yet neither trainer fits. ``DPOTrainer`` tokenises text
@@ -88,6 +89,17 @@ class PreferenceData:
         ).hexdigest()[:16]
 
 
+    def best_candidates(self) -> np.ndarray:
+        """Each item's best candidate (global index) by reward; items with no finite reward
+        are left out."""
+        out = []
+        for item in np.unique(self.cand_item):
+            idx = np.nonzero(self.cand_item == item)[0]
+            r = self.reward[idx]
+            if not np.isnan(r).all():
+                out.append(idx[int(np.nanargmax(r))])
+        return np.asarray(out, np.int64)
+
     def best_vs_rest(self, margin: float) -> np.ndarray:
         """Pairs (best, other) of each item for every other candidate at least ``margin``
         below the best: up to N - 1 pairs per item from the stored scores, not just the
@@ -158,6 +170,40 @@ class PairDataset(torch.utils.data.Dataset):
         return {"seqs": self.sequences(k), "ref": None if self.ref is None else self.ref[k]}
 
 
+class BestDataset(torch.utils.data.Dataset):
+    """SFT items: each item's best candidate by reward (items whose rewards are all NaN are
+    skipped)."""
+
+    def __init__(self, data: PreferenceData, vocab: SpeechVocab, eot_id: int):
+        self.data, self.vocab, self.eot_id = data, vocab, eot_id
+        self.best = data.best_candidates()
+
+    def __len__(self) -> int:
+        return len(self.best)
+
+    def __getitem__(self, k: int) -> dict:
+        d, c = self.data, int(self.best[k])
+        return {"seqs": [pair_sequence(self.vocab, self.eot_id, d.prompts[d.cand_item[c]],
+                                       d.codes[c], bool(d.ended[c]))], "ref": None}
+
+
+class SeqCollator:
+    """One padded batch [b, L] of single sequences."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, items: list[dict]) -> dict:
+        return pad_batch([it["seqs"][0] for it in items], self.pad_id)
+
+
+def sft_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Per-token NLL of the best candidates, averaged per sequence, then over the batch."""
+    lp, mask = token_logps(model, batch)
+    per = lp.sum(-1) / mask.sum(-1).clamp(min=1)
+    return -per.mean(), {"chosen_logp": per.mean().item()}
+
+
 class PairCollator:
     """Stacks [chosen_1..chosen_b, rejected_1..rejected_b] into one padded batch [2b, L]."""
 
@@ -216,7 +262,7 @@ def _trainer_class():
     from transformers import Trainer
 
     class PrefTrainer(Trainer):
-        """HF Trainer whose loss is DPO or GRPO; logs the methods' statistics."""
+        """HF Trainer whose loss is DPO, GRPO or SFT; logs the methods' statistics."""
 
         def __init__(self, *a, loss_fn=None, **kw):
             super().__init__(*a, **kw)
@@ -277,7 +323,7 @@ def load_policy(s: PrefTrainSettings):
 
 
 def train_prefs(s: PrefTrainSettings) -> dict:
-    """Run DPO or GRPO; returns a summary (steps, losses, margins, output folders).
+    """Run DPO, GRPO or SFT; returns a summary (steps, losses, margins, output folders).
 
     Raises:
         InputError: bad settings or data (e.g. a DPO folder without pairs).
@@ -307,6 +353,14 @@ def train_prefs(s: PrefTrainSettings) -> dict:
 
         def loss_fn(trainer, m, inputs):
             return dpo_loss(m, inputs, s.beta, s.sft_weight)
+    elif s.method == "sft":
+        ds = BestDataset(data, vocab, eot)
+        if not len(ds):
+            raise InputError(f"{s.data} holds no scored candidates")
+        collate = SeqCollator(pad)
+
+        def loss_fn(trainer, m, inputs):
+            return sft_loss(m, inputs)
     else:
         from .prefs_grpo import GRPOLoss, PromptDataset
 
@@ -347,7 +401,9 @@ def train_prefs(s: PrefTrainSettings) -> dict:
     hist = [h for h in trainer.state.log_history if "loss" in h]
     return {"method": s.method, "step": trainer.state.global_step, "resumed_from": resume_step,
             "first": hist[0] if hist else None, "last": hist[-1] if hist else None,
-            "train_seconds": round(wall, 1), "pairs": int(len(data.pairs)),
+            "train_seconds": round(wall, 1),
+            "pairs": int(len(data.pairs)) if s.method != "sft" else 0,
+            "sequences": len(ds) if s.method == "sft" else None,
             "items": len(data.items), "output": str(target)}
 
 

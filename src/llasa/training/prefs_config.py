@@ -10,7 +10,7 @@ from .._common.config import load_recipe as _load_recipe
 from .._common.errors import InputError
 from .lm_config import LMOptimSettings, LoRASettings
 
-METHODS = ("dpo", "grpo")
+METHODS = ("dpo", "grpo", "sft")
 
 
 @dataclass
@@ -46,7 +46,8 @@ class PrefTrainSettings:
     """Everything ``llasa train prefs`` needs.
 
     Attributes:
-        method: ``dpo`` or ``grpo``.
+        method: ``dpo``, ``grpo``, or ``sft`` (rejection-sampling fine-tuning: the plain NLL of
+            each item's best candidate by reward, the simplest distillation of best-of-N).
         data: a folder written by ``llasa data preferences`` (its pairs for DPO, its prompts
             for GRPO).
         init: the LM to improve (None: the shipped model); also the reference model.
@@ -56,7 +57,7 @@ class PrefTrainSettings:
             0 = plain DPO).
         pairs: ``best-worst`` (the folder's pairs) or ``best-vs-rest`` (each item's best
             against every candidate at least the folder's margin below it).
-        batch_size: pairs (DPO) or prompts (GRPO) per micro-step.
+        batch_size: pairs (DPO), prompts (GRPO) or best candidates (SFT) per micro-step.
         max_steps, grad_accum, save_every, log_every, keep_last, seed, resume: as in
             ``llasa train lm``.
     """
@@ -111,7 +112,11 @@ def tiny() -> PrefTrainSettings:
                              optim=LMOptimSettings(lr=1e-3, weight_decay=0.0, warmup_ratio=0.0))
 
 
-PRESETS = {"dpo": dpo, "grpo": grpo, "tiny": tiny}
+def sft() -> PrefTrainSettings:
+    return PrefTrainSettings(method="sft")
+
+
+PRESETS = {"dpo": dpo, "grpo": grpo, "sft": sft, "tiny": tiny}
 
 
 def load_recipe(path: str | Path | None = None, **overrides) -> PrefTrainSettings:
