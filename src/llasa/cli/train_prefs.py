@@ -33,7 +33,8 @@ def register(sub) -> None:
     p.add_argument("--init", help="LM to improve (default: the shipped model)")
     p.add_argument("--output-dir")
     p.add_argument("--max-steps", type=int)
-    p.add_argument("--batch-size", type=int, help="pairs (dpo), prompts (grpo) or best candidates (sft) per step")
+    p.add_argument("--batch-size", type=int,
+                   help="pairs (dpo), prompts (grpo) or best candidates (sft) per step")
     p.add_argument("--grad-accum", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--beta", type=float, help="DPO beta")
