@@ -190,7 +190,8 @@ def test_sft_raises_the_best_candidates_likelihood(world):
     from transformers import AutoTokenizer, LlamaForCausalLM
 
     from llasa.lm.tokens import SpeechVocab
-    from llasa.training.prefs import BestDataset, PreferenceData, SeqCollator, token_logps
+    from llasa.training.prefs import PreferenceData, token_logps
+    from llasa.training.prefs_sft import BestDataset, SeqCollator
 
     summary = _train(world, "sft", method="sft")
     assert summary["method"] == "sft" and summary["step"] == 6

@@ -170,40 +170,6 @@ class PairDataset(torch.utils.data.Dataset):
         return {"seqs": self.sequences(k), "ref": None if self.ref is None else self.ref[k]}
 
 
-class BestDataset(torch.utils.data.Dataset):
-    """SFT items: each item's best candidate by reward (items whose rewards are all NaN are
-    skipped)."""
-
-    def __init__(self, data: PreferenceData, vocab: SpeechVocab, eot_id: int):
-        self.data, self.vocab, self.eot_id = data, vocab, eot_id
-        self.best = data.best_candidates()
-
-    def __len__(self) -> int:
-        return len(self.best)
-
-    def __getitem__(self, k: int) -> dict:
-        d, c = self.data, int(self.best[k])
-        return {"seqs": [pair_sequence(self.vocab, self.eot_id, d.prompts[d.cand_item[c]],
-                                       d.codes[c], bool(d.ended[c]))], "ref": None}
-
-
-class SeqCollator:
-    """One padded batch [b, L] of single sequences."""
-
-    def __init__(self, pad_id: int):
-        self.pad_id = pad_id
-
-    def __call__(self, items: list[dict]) -> dict:
-        return pad_batch([it["seqs"][0] for it in items], self.pad_id)
-
-
-def sft_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
-    """Per-token NLL of the best candidates, averaged per sequence, then over the batch."""
-    lp, mask = token_logps(model, batch)
-    per = lp.sum(-1) / mask.sum(-1).clamp(min=1)
-    return -per.mean(), {"chosen_logp": per.mean().item()}
-
-
 class PairCollator:
     """Stacks [chosen_1..chosen_b, rejected_1..rejected_b] into one padded batch [2b, L]."""
 
@@ -354,6 +320,8 @@ def train_prefs(s: PrefTrainSettings) -> dict:
         def loss_fn(trainer, m, inputs):
             return dpo_loss(m, inputs, s.beta, s.sft_weight)
     elif s.method == "sft":
+        from .prefs_sft import BestDataset, SeqCollator, sft_loss
+
         ds = BestDataset(data, vocab, eot)
         if not len(ds):
             raise InputError(f"{s.data} holds no scored candidates")
