@@ -243,6 +243,7 @@ std::vector<torch::Tensor> quantize_act_ex(const torch::Tensor& x, const torch::
   };
   const float* mp = vec(mul, "multiplier");
   const float* np = vec(norm_w, "norm weight");
+  TORCH_CHECK(!(np && glu), "quantize_act: a norm and the gate product do not combine");
   std::vector<float> row(GS);
   const float* xp = x.data_ptr<float>();
   int8_t* qp = q.data_ptr<int8_t>();
