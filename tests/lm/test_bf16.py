@@ -115,8 +115,12 @@ def test_planned_bf16_decoding_equals_the_layer_by_layer_path(monkeypatch):
     monkeypatch.setenv("LLASA_BF16_KERNEL", "1")
     lm = tiny_lm(codebook_size=256, seed=4, dtype="bf16").optimize()
     ids = lm.build_prompt("Four calls a layer.")
+    with torch.no_grad():
+        before = lm.model(torch.tensor([ids])).logits
     s = GenerationSettings(do_sample=False, max_new_tokens=24)
     planned = [g.codes.tolist() for g in lm.generate([ids], s, num_candidates=2)[0]]
     assert qfuse.layer_plan(lm.model.model.layers[0]) is not None
+    with torch.no_grad():  # q/k/v and gate/up now read views of joint buffers: same weights
+        assert torch.equal(before, lm.model(torch.tensor([ids])).logits)
     monkeypatch.setattr(qfuse, "layer_plan", lambda layer: None)
     assert planned == [g.codes.tolist() for g in lm.generate([ids], s, num_candidates=2)[0]]

@@ -21,6 +21,31 @@ from . import qkernel
 from .quant import SIBLING_LINEARS  # the groups quantize_model smooths jointly
 
 
+def _joint(layers: list[nn.Module], attr: str) -> torch.Tensor:
+    """The layers' packed blocks (``attr``) concatenated into one buffer; each layer keeps
+    working on its view of it, so the joint call costs no extra memory."""
+    joint = torch.cat([getattr(m, attr) for m in layers]).contiguous()
+    start = 0
+    for m in layers:
+        nb = getattr(m, attr).shape[0]
+        setattr(m, attr, joint[start:start + nb])
+        start += nb
+    return joint
+
+
+def _siblings(parent: nn.Module, names: tuple[str, ...], attr: str, make):
+    """``make(layers)`` for ``parent``'s sibling layers ``names``, built once and kept in
+    ``attr`` (a plain attribute: not a submodule, not in state dicts) for as long as those very
+    layers are there (quantize() and optimize() replace them)."""
+    layers = [getattr(parent, n, None) for n in names]
+    got = parent.__dict__.get(attr)
+    if got is not None and all(a is b for a, b in zip(got[0], layers)):
+        return got[1]
+    f = make(layers) if all(m is not None for m in layers) else None
+    parent.__dict__[attr] = (layers, f)
+    return f
+
+
 class FusedQuant:
     """Sibling :class:`~llasa.lm.quant.Int4Linear` / ``Int8Linear`` layers as one call:
     ``x`` [..., in] → a list of their outputs, in order."""
@@ -30,12 +55,7 @@ class FusedQuant:
         self.bits = 4 if first.method == "int4" else 8
         self.sizes = [m.out_features for m in layers]
         self.n = sum(self.sizes)
-        self.packed = torch.cat([m._qk for m in layers]).contiguous()
-        start = 0
-        for m in layers:  # the layers keep working, on views of the joint buffer
-            nb = m._qk.shape[0]
-            m._qk = self.packed[start:start + nb]
-            start += nb
+        self.packed = _joint(layers, "_qk")
         self.scale = torch.cat([m.scale for m in layers]) if self.bits == 8 else None
         self.smooth = first.inv_smooth if self.bits == 8 else None
         self.bias = (torch.cat([m.bias for m in layers]) if first.bias is not None else None)
@@ -76,13 +96,7 @@ def fusable(layers: list) -> bool:
 def fused(parent: nn.Module, names: tuple[str, ...], attr: str) -> FusedQuant | None:
     """The fused call of ``parent``'s sibling layers ``names`` (built once, kept in ``attr``),
     or None where they cannot fuse."""
-    layers = [getattr(parent, n, None) for n in names]
-    got = parent.__dict__.get(attr)
-    if got is not None and all(a is b for a, b in zip(got[0], layers)):
-        return got[1]  # built for these very layers (quantize() replaces them)
-    f = FusedQuant(layers) if all(m is not None for m in layers) and fusable(layers) else None
-    parent.__dict__[attr] = (layers, f)  # a plain attribute: not a submodule, not in state dicts
-    return f
+    return _siblings(parent, names, attr, lambda ls: FusedQuant(ls) if fusable(ls) else None)
 
 
 def qkv(attn: nn.Module) -> FusedQuant | None:
@@ -129,12 +143,7 @@ class _JointBf16:
     def __init__(self, layers: list[nn.Module]):
         self.sizes = [m.out_features for m in layers]
         self.n = sum(self.sizes)
-        self.packed = torch.cat([m.packed for m in layers]).contiguous()
-        start = 0
-        for m in layers:
-            nb = m.packed.shape[0]
-            m.packed = self.packed[start:start + nb]
-            start += nb
+        self.packed = _joint(layers, "packed")
 
 
 class LayerPlan:
@@ -161,15 +170,12 @@ def _rmsnorm(m, dtype: torch.dtype) -> bool:
 
 
 def _bf16_siblings(parent, names, attr):
-    layers = [getattr(parent, n, None) for n in names]
-    got = parent.__dict__.get(attr)
-    if got is not None and all(a is b for a, b in zip(got[0], layers)):
-        return got[1]
-    ok = all(type(m).__name__ == "Bf16Linear" and m.out_features % qkernel.ROWS == 0
-             and m.in_features == layers[0].in_features for m in layers)
-    j = _JointBf16(layers) if ok else None
-    parent.__dict__[attr] = (layers, j)
-    return j
+    def make(layers):
+        ok = all(type(m).__name__ == "Bf16Linear" and m.out_features % qkernel.ROWS == 0
+                 and m.in_features == layers[0].in_features for m in layers)
+        return _JointBf16(layers) if ok else None
+
+    return _siblings(parent, names, attr, make)
 
 
 def layer_plan(layer) -> LayerPlan | None:

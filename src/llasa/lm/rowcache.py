@@ -135,6 +135,7 @@ class RowKVCache:
             zeros(self.rows, self.capacity - self.prefix)
         self.prefix_keys, self.prefix_values = (zeros(1, self.prefix), zeros(1, self.prefix)) \
             if self.prefix else ([], [])
+        self._plans = None  # per layer: qfuse.layer_plan, looked up on the first forward
 
     @property
     def bytes(self) -> int:
@@ -185,7 +186,7 @@ class RowKVCache:
                                                   enable_gqa=k_all.shape[1] != q.shape[1])
 
         pos = torch.arange(p, device=ids.device)[None]  # [1, p]
-        return self._run(ids[None], pos, attend)[0, -1]
+        return self._run(ids[None], pos, self._rotated(attend))[0, -1]
 
     def decode(self, ids: torch.Tensor, pos: torch.Tensor, t_live: int | None) -> torch.Tensor:
         """One token per live row: ids [n] at positions pos [n] into slots 0..n-1.
@@ -194,15 +195,14 @@ class RowKVCache:
         None attends to the whole capacity (static shapes, for CUDA graphs).
         Returns hidden states [n, d]."""
         n = int(ids.shape[0])
-        t = (self.capacity if t_live is None else int(t_live)) - self.prefix
-        slots = torch.arange(n, device=ids.device)
         own = pos - self.prefix  # positions in the slots (after a shared prompt)
-        # [n, 1, 1, t]: row r sees positions 0..pos[r]
-        mask = (torch.arange(t, device=ids.device)[None] <= own[:, None])[:, None, None]
-
         ext = _attention_kernel(self.keys[0])
         if ext is not None:
-            return self._run(ids[:, None], pos[:, None], None, fused=self._fused(ext, own))[:, 0]
+            return self._run(ids[:, None], pos[:, None], self._fused(ext, own))[:, 0]
+        t = (self.capacity if t_live is None else int(t_live)) - self.prefix
+        slots = torch.arange(n, device=ids.device)
+        # [n, 1, 1, t]: row r sees positions 0..pos[r]
+        mask = (torch.arange(t, device=ids.device)[None] <= own[:, None])[:, None, None]
 
         def attend(i, q, k, v, scale):  # k, v [n, h, 1, e]
             self.keys[i][slots, :, own] = k[:, :, 0]
@@ -213,7 +213,20 @@ class RowKVCache:
                                                 k_all, v_all, mask, scale)
             return _decode_attention(q, k_all, v_all, mask, scale)
 
-        return self._run(ids[:, None], pos[:, None], attend)[:, 0]
+        return self._run(ids[:, None], pos[:, None], self._rotated(attend))[:, 0]
+
+    def _rotated(self, attend):
+        """``attend(i, q, k, v, scale)`` on rotated [n, heads, q, e] tensors (writes k/v,
+        attends; see the callers) as the attention step :meth:`_run` takes: raw projections
+        [n, q, *] and cos/sin in, [n, q, H e] out."""
+        def step(i, qs, ks, vs, cos, sin, scale):
+            n, q = qs.shape[:2]
+            qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
+                          for t in (qs, ks, vs))
+            qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
+            return attend(i, qs, ks, vs, scale).transpose(1, 2).reshape(n, q, -1)
+
+        return step
 
     def _fused(self, ext, own):
         """The decode step's attention on llasa's CPU kernel: cache write, RoPE (with bf16's
@@ -232,48 +245,37 @@ class RowKVCache:
 
         return fused
 
-    def _run(self, ids, pos, attend, fused=None) -> torch.Tensor:
+    def _run(self, ids, pos, attend) -> torch.Tensor:
+        """The decoder on ids [n, q] at positions pos [n, q]; ``attend(i, qs, ks, vs, cos, sin,
+        scale)`` is layer i's attention on its raw projections [n, q, *] → [n, q, H e]."""
         dec = self.decoder
         x = dec.embed_tokens(ids)  # [n, q, d]
         cos, sin = dec.rotary_emb(x, pos)  # [n, q, e]
-        n, q = ids.shape
+        if self._plans is None:  # the layers do not change while a cache is in use
+            cpu = x.device.type == "cpu"
+            self._plans = [qfuse.layer_plan(layer) if cpu else None for layer in dec.layers]
         for i, layer in enumerate(dec.layers):
             attn = layer.self_attn
-            plan = qfuse.layer_plan(layer) if x.device.type == "cpu" else None
+            plan = self._plans[i]
             if plan is not None and plan.dtype == x.dtype:
-                x = self._planned(plan, i, x, cos, sin, attend, fused)
+                x = self._planned(plan, i, x, cos, sin, attend)
                 continue
             r = x
             y = layer.input_layernorm(x)
             f = qfuse.qkv(attn)
             qs, ks, vs = f(y) if f is not None else (attn.q_proj(y), attn.k_proj(y),
                                                      attn.v_proj(y))
-            if fused is not None:  # [n, 1, H e]
-                o = fused(i, qs, ks, vs, cos, sin, attn.scaling)
-            else:
-                qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
-                              for t in (qs, ks, vs))
-                qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
-                o = attend(i, qs, ks, vs, attn.scaling)  # writes k/v, attends (see callers)
-                o = o.transpose(1, 2).reshape(n, q, -1)
-            x = r + attn.o_proj(o)
+            x = r + attn.o_proj(attend(i, qs, ks, vs, cos, sin, attn.scaling))
             x = x + self._mlp(layer.mlp, layer.post_attention_layernorm(x))
         return dec.norm(x)
 
-    def _planned(self, plan, i, x, cos, sin, attend, fused) -> torch.Tensor:
+    def _planned(self, plan, i, x, cos, sin, attend) -> torch.Tensor:
         """One layer as four kernel calls with the norms, SwiGLU and residuals fused in
         (:class:`~llasa.lm.qfuse.LayerPlan`), and the attention between them."""
         n, q, d = x.shape
         x2 = x.reshape(n * q, d)
         qs, ks, vs = plan.qkv(x2, norm=plan.norm1).reshape(n, q, -1).split(plan.sizes, -1)
-        scale = self.decoder.layers[i].self_attn.scaling
-        if fused is not None:
-            o = fused(i, qs, ks, vs, cos, sin, scale)
-        else:
-            qs, ks, vs = (t.reshape(n, q, -1, self.head_dim).transpose(1, 2)
-                          for t in (qs, ks, vs))
-            qs, ks = _rope(qs, cos, sin), _rope(ks, cos, sin)
-            o = attend(i, qs, ks, vs, scale).transpose(1, 2)
+        o = attend(i, qs, ks, vs, cos, sin, self.decoder.layers[i].self_attn.scaling)
         x2 = plan.o(o.reshape(n * q, -1), res=x2)
         x2 = plan.down(plan.gate_up(x2, norm=plan.norm2), glu=True, res=x2)
         return x2.reshape(n, q, d)

@@ -105,12 +105,8 @@ class PreferenceData:
         below the best: up to N - 1 pairs per item from the stored scores, not just the
         best/worst pair (more signal from the same search compute)."""
         out = []
-        for item in np.unique(self.cand_item):
-            idx = np.nonzero(self.cand_item == item)[0]
-            r = self.reward[idx]
-            if np.isnan(r).all():
-                continue
-            best = idx[int(np.nanargmax(r))]
+        for best in self.best_candidates():
+            idx = np.nonzero(self.cand_item == self.cand_item[best])[0]
             out += [(best, j) for j in idx
                     if j != best and self.reward[best] - self.reward[j] >= margin]
         return np.asarray(out, np.int64).reshape(-1, 2)

@@ -24,8 +24,7 @@ template <> struct Elem<float> {
 };
 template <> struct Elem<at::BFloat16> {
   __attribute__((target("avx2,fma"))) static inline __m256 load(const at::BFloat16* p) {
-    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    return load_bf16x8(p);
   }
   static inline float get(const at::BFloat16* p) { return (float)*p; }
   static inline void set(at::BFloat16* p, float v) { *p = at::BFloat16(v); }

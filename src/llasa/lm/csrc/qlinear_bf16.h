@@ -110,11 +110,7 @@ torch::Tensor bf16_linear_ex(const torch::Tensor& x, const torch::Tensor& norm_w
       } else {
         int64_t k = 0;
         for (; k + 8 <= K; k += 8) {
-          const __m256 g = _mm256_castsi256_ps(_mm256_slli_epi32(
-              _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)(xr + k))), 16));
-          const __m256 ng = _mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), g),
-                                          _mm256_set1_ps(87.f));
-          _mm256_storeu_ps(buf, _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.f), exp8(ng))));
+          _mm256_storeu_ps(buf, silu8(load_bf16x8(xr + k)));
           for (int l = 0; l < 8; l++) o[k + l] = B((float)B(buf[l]) * (float)xr[K + k + l]);
         }
         for (; k < K; k++) {

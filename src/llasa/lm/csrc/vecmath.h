@@ -27,3 +27,14 @@ __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+// silu(x) = x / (1 + exp(-x)); exp's argument is clamped to 87 (silu is ~0 below x = -87)
+__attribute__((target("avx2,fma"))) inline __m256 silu8(__m256 x) {
+  const __m256 nx = _mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), x), _mm256_set1_ps(87.f));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.f), exp8(nx)));
+}
+
+// 8 bf16 values (raw 16-bit) widened to fp32, exactly
+__attribute__((target("avx2,fma"))) inline __m256 load_bf16x8(const void* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
