@@ -8,6 +8,12 @@ does. Prints ms per pass over all 48 and the effective GB/s of weight bytes (cod
 count for every kernel), for 1 and 8 rows; the first row is the read bandwidth ceiling (2 threads
 XOR-reading 1 GiB). Every figure is the best of 10 passes.
 
+A second table sets the compute ceiling beside it: the CPU's integer multiply-add peak (12
+independent chains of ``vpdpbusd`` on VNNI CPUs, ``vpmaddubsw`` on AVX2 ones, every thread) and
+llasa's kernels on one [1024, 2048] matrix that stays in cache, 1 and 8 rows. Without AMX, 8 rows
+(best-of-8) are bounded by this rate, not by memory; the last line turns it into the least kernel
+time a best-of-8 step of the Llasa-1B shape can take.
+
     python bench/quant_kernels.py            # about 2 minutes, ~4 GB of memory
     python bench/quant_kernels.py --only llasa,torch   # skip ONNX Runtime
 """
@@ -60,6 +66,47 @@ def _time(fn, reps: int = 10) -> float:
     return best
 
 
+NC, REPS = 1024, 50  # the in-cache matrix: 1 MiB of 4-bit codes
+WEIGHTS_1B = 1.10e9  # weights a Llasa-1B row multiplies per step (16 layers + speech-only head)
+
+
+def compute_table(ext) -> list[tuple[int, int, float]]:
+    """Prints the multiply-add peak and the kernels' in-cache rate; returns (bits, rows,
+    GMAC/s)."""
+    import torch
+
+    from llasa.lm import qkernel
+
+    _E = torch.empty(0)
+    vnni, amx = qkernel._vnni(), qkernel._amx()
+    peak = max(ext.dot_peak(20_000_000, vnni) for _ in range(3)) / 1e9
+    op = "vpdpbusd" if vnni else "vpmaddubsw"
+    print(f"\n| in cache, [{NC}, {K}] | bits | rows | GMAC/s | share of the {op} peak "
+          f"({peak:.0f} GMAC/s, {torch.get_num_threads()} threads) |\n|---|---|---|---|---|")
+    g = torch.Generator().manual_seed(0)
+    packed = {4: (qkernel.pack_int4(torch.randint(0, 16, (NC, K), generator=g),
+                                    torch.rand(K // 32, NC, 2, generator=g) * 0.01), _E),
+              8: (qkernel.pack_int8(torch.randint(-127, 128, (NC, K), generator=g,
+                                                  dtype=torch.int8)),
+                  torch.rand(NC, generator=g) * 0.01)}
+    out = []
+    for bits, (w, ws) in packed.items():
+        for m in (1, 8):  # the kernel alone: activations quantized once
+            xq, xs, xsum = ext.quantize_act(torch.randn(m, K, generator=g), _E)
+            dt = _time(lambda: [ext.qmatmul(xq, xs, xsum, w, ws, NC, bits, vnni, amx)
+                                for _ in range(REPS)]) / REPS
+            rate = m * NC * K / dt / 1e9
+            out.append((bits, m, rate))
+            print(f"| llasa {bits}-bit kernel | {bits} | {m} | {rate:.0f} | {rate / peak:.0%} |",
+                  flush=True)
+    r4 = next(r for b, m, r in out if (b, m) == (4, 8))
+    print(f"\nbest-of-8 on the Llasa-1B shape ({WEIGHTS_1B / 1e9:.2f} G weights a row): at least "
+          f"{8 * WEIGHTS_1B / r4 / 1e9 * 1e3:.1f} ms of 4-bit kernel time a step at the in-cache "
+          f"rate (the multiply-add peak alone: {8 * WEIGHTS_1B / peak / 1e9 * 1e3:.1f} ms)",
+          flush=True)
+    return out
+
+
 def main() -> None:
     import argparse
 
@@ -70,14 +117,21 @@ def main() -> None:
     from llasa.lm.quant import Int4Linear, Int8Linear
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="llasa,ort,torch", type=lambda t: t.split(","))
+    ap.add_argument("--only", default="llasa,ort,torch", type=lambda t: t.split(","),
+                    help="comma list of llasa, ort, torch; 'peak' alone prints only the "
+                         "compute table")
     a = ap.parse_args()
     torch.set_num_threads(2)
     print(f"CPU: {cpu_info().summary()}; llasa kernel ISA {qkernel.isa()}; load average "
           f"{os.getloadavg()[0]:.1f}\n")
+    ext = qkernel.kernel()
+    if a.only == ["peak"]:
+        if ext is None:
+            raise SystemExit("llasa's CPU kernel is not available here")
+        compute_table(ext)
+        return
     print("| kernel | bits | rows | ms per 48 matrices | GB/s of weights |")
     print("|---|---|---|---|---|")
-    ext = qkernel.kernel()
     if ext is not None:
         buf = torch.ones(2**30, dtype=torch.uint8)
         dt = _time(lambda: ext.stream_read(buf))
@@ -101,6 +155,8 @@ def main() -> None:
                 print(f"| {name} {cls.__name__} | {bits} | {m} | {dt * 1e3:.1f} | "
                       f"{MATS * N * K * bits / 8 / dt / 1e9:.1f} |", flush=True)
             del layers
+    if "llasa" in a.only and ext is not None:
+        compute_table(ext)
     for bits in ((4, 8) if "ort" in a.only else ()):
         s = _ort_session(bits, rng)
         for m in (1, 8):

@@ -162,3 +162,14 @@ def test_switched_off_by_env(monkeypatch):
     finally:
         monkeypatch.delenv("LLASA_QKERNEL")
         qkernel.kernel.cache_clear()
+
+
+@needs_kernel
+@pytest.mark.parametrize("vnni", sorted({v for v, _ in ISAS}))
+def test_dot_peak_is_a_rate_a_cpu_can_reach(vnni):
+    # the compute ceiling bench/quant_kernels.py reports: a loop the compiler folded away (it
+    # did, until the chains' results were kept) shows as thousands of GMAC/s
+    n = torch.get_num_threads()
+    rate = qkernel.kernel().dot_peak(200_000, vnni)
+    most = n * (128 if vnni else 64) * 6e9  # two 512-bit VNNI (256-bit maddubs) a cycle, 6 GHz
+    assert 1e9 < rate < most, rate

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
+#include <chrono>
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -399,6 +400,43 @@ int64_t stream_read(const torch::Tensor& buf) {
   return total.load();
 }
 
+// The CPU's integer multiply-add peak, the compute ceiling as stream_read is the bandwidth one:
+// 12 independent chains of the kernels' instruction (vpdpbusd: 64 multiply-adds; AVX2's
+// vpmaddubsw: 32) on every thread. bench/quant_kernels.py sets the kernels' in-cache rate
+// against it: without AMX, best-of-N's rows are bounded by this, not by memory.
+#define LLASA_DOT_CHAINS(V, U, X, OP)                                                \
+  V acc[12];                                                                         \
+  V u = U, x = X;                                                                    \
+  for (int i = 0; i < 12; i++) acc[i] = u;                                           \
+  for (int64_t k = 0; k < n; k++) {                                                  \
+    _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++) acc[i] = OP;               \
+    asm volatile("" : "+v"(u), "+v"(x)); /* keeps the loop from being folded */      \
+  }                                                                                  \
+  for (int i = 0; i < 12; i++) asm volatile("" : : "v"(acc[i])); /* results used */ \
+  return n;
+
+__attribute__((target("avx512f,avx512vnni"))) int64_t chains_vnni(int64_t n) {
+  LLASA_DOT_CHAINS(__m512i, _mm512_set1_epi8(3), _mm512_set1_epi8(-2),
+                   _mm512_dpbusd_epi32(acc[i], u, x))
+}
+
+__attribute__((target("avx2"))) int64_t chains_avx2(int64_t n) {
+  LLASA_DOT_CHAINS(__m256i, _mm256_set1_epi8(3), _mm256_set1_epi8(-2),
+                   _mm256_add_epi16(acc[i], _mm256_maddubs_epi16(u, x)))
+}
+#undef LLASA_DOT_CHAINS
+
+// multiply-adds per second over the intra-op threads (n loop trips per thread)
+double dot_peak(int64_t n, bool vnni) {
+  const int64_t nt = at::get_num_threads();
+  const auto t0 = std::chrono::steady_clock::now();
+  at::parallel_for(0, nt, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) vnni ? chains_vnni(n) : chains_avx2(n);
+  });
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return (double)nt * n * 12 * (vnni ? 64 : 32) / dt;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -410,4 +448,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("bf16_linear_ex", &bf16_linear_ex);
   m.def("decode_attention", &decode_attention);
   m.def("stream_read", &stream_read);
+  m.def("dot_peak", &dot_peak);
 }
