@@ -5,6 +5,8 @@
 // at about half the read bandwidth (AMD Zen 4). Packed (by llasa.lm.qkernel.pack_bf16) in blocks
 // of 16 output rows: block b, input pair p holds 16 rows x (w[2p], w[2p+1]) = 64 bytes, so one
 // vdpbf16ps meets a broadcast activation pair. fp32 sums, rounded to bf16 once at the end.
+constexpr int64_t PFB = 192;  // input pairs ahead: 12 KiB of each block's stream
+
 template <int MB, int NBK>  // NBK blocks of 16 output rows per call: each broadcast feeds NBK
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 void bf16_block(const uint16_t* w, const uint16_t* x, int64_t K, int m0, uint16_t* y, int64_t N,
@@ -13,6 +15,10 @@ void bf16_block(const uint16_t* w, const uint16_t* x, int64_t K, int m0, uint16_
   for (int i = 0; i < MB; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   const int64_t P = K / 2, BS = RB * K;  // pairs per row, halfwords per block
   for (int64_t p = 0; p < P; p += 2) {
+    if (MB > 2)  // as prefetch_group: into L2, well ahead, or 8 rows stall on memory
+      for (int j = 0; j < NBK; j++)
+        for (int l = 0; l < 2; l++)
+          _mm_prefetch((const char*)(w + j * BS + (p + PFB + l) * 32), _MM_HINT_T1);
     __m512bh wv[2][2];
     for (int j = 0; j < NBK; j++)
       for (int h = 0; h < 2; h++)
