@@ -19,12 +19,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def run(variant: str, n: int, rounds: int, new_tokens: int, preset: str) -> dict:
-    import torch
-
     import lm as L
 
-    lm = L.build(preset, torch.bfloat16 if variant == "bf16" else torch.float32)
-    lm.optimize() if variant == "bf16" else lm.quantize(variant)
+    lm = L.build_variant(preset, variant)
     ids = lm.build_prompt(L.TEXT)
     t = {1: [], n: []}
     for _ in range(rounds):

@@ -29,13 +29,10 @@ def _step_ms(lm, ids, new_tokens: int, k: int) -> float:
 
 
 def run(variant: str, k: int, rounds: int, new_tokens: int, preset: str) -> dict:
-    import torch
-
     import lm as L
     from llasa.lm import qfuse, rowcache
 
-    lm = L.build(preset, torch.bfloat16 if variant == "bf16" else torch.float32)
-    lm.optimize() if variant == "bf16" else lm.quantize(variant)
+    lm = L.build_variant(preset, variant)
     ids = lm.build_prompt(L.TEXT)
     plan = qfuse.layer_plan
     times = {"fused": [], "torch": []}

@@ -95,6 +95,12 @@ def build(preset: str, dtype: torch.dtype):
     return LlasaLM(model.eval(), tok, device="cpu", dtype=dtype)
 
 
+def build_variant(preset: str, variant: str):
+    """``build`` as one weight width runs: ``bf16`` (llasa's bf16 path), ``int8`` or ``int4``."""
+    lm = build(preset, torch.bfloat16 if variant == "bf16" else torch.float32)
+    return lm.optimize() if variant == "bf16" else lm.quantize(variant)
+
+
 def weight_bytes(lm, restricted: bool) -> int:
     m = lm.model
     dec = sum(p.numel() * p.element_size() for n, p in m.model.named_parameters()
