@@ -243,9 +243,12 @@ def espeak(voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, int]:
     )
 
 
-def piper(texts: list[str], speed: float = 1.0) -> list[tuple[np.ndarray, int]]:
+def piper(
+    texts: list[str], speed: float = 1.0, noise_w: float | None = None
+) -> list[tuple[np.ndarray, int]]:
     """Piper's joe voice for several texts in one process (loading the voice costs seconds).
-    GPL-3.0: run as a command, never imported."""
+    GPL-3.0: run as a command, never imported. ``noise_w`` is the phoneme-duration noise (None:
+    the voice's own, so each call's timing varies by a few %; 0: the same durations each call)."""
     from .synth import _piper_model
 
     model, config = _piper_model()
@@ -264,6 +267,8 @@ def piper(texts: list[str], speed: float = 1.0) -> list[tuple[np.ndarray, int]]:
             "--length-scale",
             f"{1 / speed:.3f}",
         ]
+        if noise_w is not None:
+            cmd += ["--noise-w-scale", f"{noise_w:g}"]
         env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}
         proc = subprocess.run(cmd, input=lines.encode("utf-8"), capture_output=True, env=env)
         files = sorted(Path(tmp).glob("*.wav"), key=lambda p: int(p.stem))  # in line order
