@@ -51,7 +51,13 @@ def world(tmp_path_factory, speech):
     (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     s = _data_settings(root, "data")
     tts = Llasa(lm, codec)
-    index = make_preferences(load_items(root / "items.jsonl"), s, tts=tts)
+    cwd = os.getcwd()
+    os.chdir(root)  # a relative list, as typed in its folder: GRPO later runs from another one
+    try:
+        items = load_items("items.jsonl")
+    finally:
+        os.chdir(cwd)
+    index = make_preferences(items, s, tts=tts)
     return {"root": root, "tts": tts, "index": index, "settings": s}
 
 
@@ -84,6 +90,13 @@ def test_pairs_are_best_and_worst_by_reward(world):
     assert len(many) == 6 * 3  # each item's best against its 3 other candidates
     for c, r in many:
         assert c != r and d.reward[c] == d.reward[d.cand_item == d.cand_item[c]].max()
+
+
+def test_items_keep_absolute_prompt_paths(world):
+    meta = json.loads((world["root"] / "data" / world["index"]["shards"][0] / "meta.json")
+                      .read_text())
+    wav = Path(meta["items"][0]["prompt_wav"])
+    assert wav.is_absolute() and wav.is_file() and wav.parent == world["root"].resolve()
 
 
 def test_data_resumes_exactly_and_guards_its_plan(world):

@@ -171,7 +171,7 @@ def _item(row: dict, where: str, base: Path) -> PrefItem:
         p = Path(wav) if Path(wav).is_absolute() else base / wav
         if not p.is_file():
             raise InputError(f"{where}: prompt audio not found: {p}")
-        wav = str(p)
+        wav = str(p.resolve())  # absolute: GRPO reads the folder's items from any directory
     utt = str(row.get("utt") or row.get("name") or where.rsplit(" ", 1)[-1])
     return PrefItem(utt, text, wav, ptext or None, str(row.get("language") or "en"))
 
