@@ -4,6 +4,7 @@ the chosen/rejected margin, SFT on the best candidates raises their likelihood, 
 groups and trains, LoRA works, a run killed with
 SIGKILL resumes to the uninterrupted run's weights, and bad inputs fail clearly."""
 
+import contextlib
 import json
 import os
 import signal
@@ -51,12 +52,8 @@ def world(tmp_path_factory, speech):
     (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     s = _data_settings(root, "data")
     tts = Llasa(lm, codec)
-    cwd = os.getcwd()
-    os.chdir(root)  # a relative list, as typed in its folder: GRPO later runs from another one
-    try:
+    with contextlib.chdir(root):  # a relative list, as typed in its folder; GRPO runs elsewhere
         items = load_items("items.jsonl")
-    finally:
-        os.chdir(cwd)
     index = make_preferences(items, s, tts=tts)
     return {"root": root, "tts": tts, "index": index, "settings": s}
 
